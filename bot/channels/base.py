@@ -1,0 +1,107 @@
+"""The one interface every messenger adapter implements, and the neutral events they exchange.
+
+The core never sees a Telegram update or a Signal envelope: adapters translate those into
+`Inbound` and render `Outbound` back (opsdroid's connector shape, healthchecks' transport
+errors).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Button:
+    """One choice offered to a person: a label in their language and an opaque action token."""
+
+    label: str
+    action: str
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """Something a person did: typed `text`, or pressed a button carrying `action`.
+
+    `message_ref` identifies the person's message on the messenger, so the adapter can delete
+    it after sealing (Telegram) — it is never stored.
+    """
+
+    channel: str
+    address: str
+    text: str | None = None
+    action: str | None = None
+    message_ref: str | None = None
+    display_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """A message to one person. `input_hint="pin"` asks the adapter for a private PIN entry."""
+
+    channel: str
+    address: str
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    input_hint: str | None = None
+    delete_after_seconds: int | None = None
+
+
+@dataclass
+class DeliveryReceipt:
+    """What the messenger returned for a sent message (its id, for later edits or deletion)."""
+
+    message_ref: str | None = None
+
+
+@dataclass
+class DeliveryError(Exception):
+    """A send that failed. `permanent` decides retry (False) versus give up and fail over (True).
+
+    `retry_after` carries the messenger's own back-off (HTTP 429) in seconds. `reason` is a
+    short classification (e.g. "blocked", "rate_limited", "network") — never message content.
+    """
+
+    reason: str
+    permanent: bool = False
+    retry_after: float | None = None
+
+    def __str__(self) -> str:
+        kind = "permanent" if self.permanent else "transient"
+        return f"{kind} delivery failure: {self.reason}"
+
+
+InboundHandler = Callable[[Inbound], Awaitable[None]]
+
+
+@dataclass
+class ChannelLimits:
+    """Sending limits the outbox obeys for a channel (messages per second overall / per chat)."""
+
+    per_second: float = 25.0
+    per_chat_interval: float = 1.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+class Channel(abc.ABC):
+    """A messenger adapter: receives inbound events, sends outbound messages."""
+
+    name: str
+    limits: ChannelLimits
+
+    @abc.abstractmethod
+    async def start(self, on_inbound: InboundHandler) -> None:
+        """Begin receiving; every event is passed to `on_inbound`."""
+
+    @abc.abstractmethod
+    async def stop(self) -> None:
+        """Stop receiving and release connections."""
+
+    @abc.abstractmethod
+    async def send(self, message: Outbound) -> DeliveryReceipt:
+        """Deliver one message or raise `DeliveryError`."""
+
+    async def delete(self, address: str, message_ref: str) -> bool:
+        """Delete a message in the person's chat where the messenger allows it."""
+        return False
