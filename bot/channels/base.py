@@ -11,13 +11,7 @@ import abc
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-
-@dataclass(frozen=True)
-class Button:
-    """One choice offered to a person: a label in their language and an opaque action token."""
-
-    label: str
-    action: str
+from checkins.messages import Button
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,130 @@
+"""Wiring the service together: database, sealing, engine, outbox, channels and scheduler.
+
+APScheduler (AsyncIOScheduler) runs four named jobs, each with an explicit misfire grace so
+a late run still runs: `engine-wake` (a one-off re-armed at the earliest deadline),
+`engine-sweep` (a safety interval), `outbox` (the dispatcher) and `purge` (retention). No
+deadline depends on a job having run: deadlines live in the database, and a sweep after a
+restart finds every one that passed meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.channels.base import Channel, Inbound
+from bot.config import Settings
+from bot.conversation import Conversation
+from bot.dispatcher import Dispatcher
+from checkins.engine import Engine
+from checkins.sealing import KDF_COSTS, Sealer
+from checkins.service import CheckinService, Clock
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+SWEEP_SECONDS = 30
+OUTBOX_SECONDS = 1
+PURGE_SECONDS = 600
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class App:
+    """One running buddycheck process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        pepper: bytes,
+        channels: dict[str, Channel],
+        clock: Clock = utc_now,
+    ) -> None:
+        self.settings = settings
+        self.db = Database(settings.database.url)
+        self.policy = settings.policy()
+        self.channels = channels
+        self.clock = clock
+        sealer = Sealer(pepper, KDF_COSTS[settings.crypto.kdf])
+        self.service = CheckinService(self.db, sealer, self.policy, clock)
+        self.engine = Engine(self.db, self.policy, clock)
+        self.dispatcher = Dispatcher(
+            self.db,
+            self.engine,
+            channels,
+            clock,
+            workers=settings.outbox.workers,
+            max_backoff=settings.outbox.max_backoff,
+        )
+        self.conversation = Conversation(self.service, channels)
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+
+    async def start(self) -> None:
+        """Migrate, start the jobs, then start receiving."""
+        await asyncio.to_thread(self.db.migrate)
+        grace = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
+        self.scheduler.add_job(
+            self._sweep, "interval", seconds=SWEEP_SECONDS, id="engine-sweep", **grace
+        )
+        self.scheduler.add_job(
+            self._drain, "interval", seconds=OUTBOX_SECONDS, id="outbox", **grace
+        )
+        self.scheduler.add_job(self._purge, "interval", seconds=PURGE_SECONDS, id="purge", **grace)
+        self.scheduler.start()
+        await self._sweep()
+        for channel in self.channels.values():
+            await channel.start(self.on_inbound)
+
+    async def stop(self) -> None:
+        for channel in self.channels.values():
+            await channel.stop()
+        self.scheduler.shutdown(wait=False)
+        await asyncio.to_thread(self.db.dispose)
+
+    async def on_inbound(self, event: Inbound) -> None:
+        """Every event from every channel comes through here."""
+        try:
+            await self.conversation.handle(event)
+        except Exception as error:  # never let one event take the process down
+            log.error("handling a %s event failed: %s", event.channel, type(error).__name__)
+        self.poke()
+
+    def poke(self) -> None:
+        """Something changed: send what is queued now and re-arm the engine's wake-up."""
+        now = datetime.now(UTC)
+        if self.scheduler.get_job("outbox"):
+            self.scheduler.modify_job("outbox", next_run_time=now)
+        asyncio.get_running_loop().create_task(self._rearm())
+
+    async def _sweep(self) -> None:
+        await asyncio.to_thread(self.engine.tick)
+        await self._rearm()
+        await self._drain()
+
+    async def _drain(self) -> None:
+        await self.dispatcher.drain()
+
+    async def _purge(self) -> None:
+        report = await asyncio.to_thread(self.engine.purge)
+        if report.expired or report.deleted_outcalls or report.deleted_messages:
+            log.info("retention purge: %s", report)
+
+    async def _rearm(self) -> None:
+        """Schedule a one-off engine run at the earliest deadline in the database."""
+        deadline = await asyncio.to_thread(self.engine.next_wakeup)
+        if deadline is None or not self.scheduler.running:
+            return
+        # Deadlines come from the service's clock; the scheduler runs on the wall clock.
+        delay = max(timedelta(0), deadline - self.clock())
+        self.scheduler.add_job(
+            self._sweep,
+            "date",
+            run_date=datetime.now(UTC) + delay,
+            id="engine-wake",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )

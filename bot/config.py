@@ -1,0 +1,300 @@
+"""The configuration file: TOML, validated by pydantic, overridable from the environment.
+
+A bad file never produces a traceback: `load_config` raises `ConfigError` whose message
+names the file, each bad key and what to do about it. Environment variables override the
+file (`BUDDYCHECK_DATABASE__URL`, `BUDDYCHECK_TELEGRAM__TOKEN`, …), and the pepper comes
+from `BUDDYCHECK_PEPPER` or `[crypto] pepper_file`, never from the database.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from checkins.i18n import _
+from checkins.ladder import Ladder, LadderError, LegalModel, Notify, Stage
+from checkins.parsing import parse_duration
+from checkins.policy import Jurisdiction, Limits, Policy
+from checkins.sealing import KDF_COSTS, PEPPER_MIN_BYTES
+
+DEFAULT_DATABASE_URL = "sqlite:///data/buddycheck.db"
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; the message says where and how to fix it."""
+
+
+def _duration(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    if value.strip() in ("0", "0s", "0m", "0h"):
+        return timedelta(0)
+    parsed = parse_duration(value)
+    if parsed is None:
+        raise ValueError(
+            _("'{value}' is not a duration; write it like 30s, 10m, 2h or 1h30").format(value=value)
+        )
+    return parsed
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StageConfig(_Section):
+    after: Duration
+    notify: Notify
+
+
+class JurisdictionConfig(_Section):
+    legal_model: LegalModel
+    timezone: str
+    locale: str = "en"
+    reminder_before: Duration = timedelta(minutes=10)
+    ack_timeout: Duration = timedelta(minutes=15)
+    ladder: list[StageConfig]
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                _("unknown timezone '{value}'; use a name like Europe/Berlin").format(value=value)
+            ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _valid_ladder(self) -> JurisdictionConfig:
+        try:
+            self.to_ladder()
+        except LadderError as error:
+            raise ValueError(str(error)) from None
+        return self
+
+    def to_ladder(self) -> Ladder:
+        return Ladder(
+            legal_model=self.legal_model,
+            stages=tuple(Stage(s.after, s.notify) for s in self.ladder),
+            reminder_before=self.reminder_before,
+            ack_timeout=self.ack_timeout,
+        )
+
+
+class ServiceConfig(_Section):
+    default_jurisdiction: str
+    max_buddies: int = Field(5, ge=1, le=20)
+    min_duration: Duration = timedelta(minutes=10)
+    max_duration: Duration = timedelta(hours=12)
+    max_extension: Duration = timedelta(hours=2)
+    invite_ttl: Duration = timedelta(hours=24)
+
+
+class DatabaseConfig(_Section):
+    url: str = DEFAULT_DATABASE_URL
+
+
+class TelegramConfig(_Section):
+    token: SecretStr = SecretStr("")
+    base_url: str = "https://api.telegram.org/bot"
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    webhook_url: str = ""
+    webhook_secret: SecretStr = SecretStr("")
+
+
+class SignalConfig(_Section):
+    service: str = ""
+    phone_number: str = ""
+
+
+class CryptoConfig(_Section):
+    pepper_file: Path | None = None
+    kdf: Literal["moderate", "interactive", "insecure-fast"] = "moderate"
+
+
+class SecurityConfig(_Section):
+    pin_attempts: int = Field(5, ge=1, le=20)
+    pin_lockout: Duration = timedelta(minutes=30)
+    unlocked_details_visible: Duration = timedelta(minutes=10)
+
+
+class RetentionConfig(_Section):
+    details: Duration = timedelta(hours=48)
+    ended_outcalls: Duration = timedelta(days=7)
+    sent_messages: Duration = timedelta(hours=24)
+
+
+class OutboxConfig(_Section):
+    workers: int = Field(4, ge=1, le=32)
+    max_backoff: Duration = timedelta(minutes=5)
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Field names match the TOML sections."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BUDDYCHECK_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    service: ServiceConfig
+    database: DatabaseConfig = DatabaseConfig()
+    telegram: TelegramConfig = TelegramConfig()
+    signal: SignalConfig = SignalConfig()
+    crypto: CryptoConfig = CryptoConfig()
+    security: SecurityConfig = SecurityConfig()
+    retention: RetentionConfig = RetentionConfig()
+    outbox: OutboxConfig = OutboxConfig()
+    jurisdictions: dict[str, JurisdictionConfig]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment overrides the file."""
+        return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _default_jurisdiction_exists(self) -> Settings:
+        if not self.jurisdictions:
+            raise ValueError(_("add at least one [jurisdictions.<id>] section"))
+        if self.service.default_jurisdiction not in self.jurisdictions:
+            raise ValueError(
+                _(
+                    "service.default_jurisdiction is '{value}', but there is no "
+                    "[jurisdictions.{value}] section (known: {known})"
+                ).format(
+                    value=self.service.default_jurisdiction,
+                    known=", ".join(sorted(self.jurisdictions)),
+                )
+            )
+        return self
+
+    def policy(self) -> Policy:
+        jurisdictions = {
+            key: Jurisdiction(key, section.to_ladder(), section.timezone, section.locale)
+            for key, section in self.jurisdictions.items()
+        }
+        limits = Limits(
+            max_buddies=self.service.max_buddies,
+            min_duration=self.service.min_duration,
+            max_duration=self.service.max_duration,
+            max_extension=self.service.max_extension,
+            pin_attempts=self.security.pin_attempts,
+            pin_lockout=self.security.pin_lockout,
+            invite_ttl=self.service.invite_ttl,
+            details_retention=self.retention.details,
+            ended_retention=self.retention.ended_outcalls,
+            sent_retention=self.retention.sent_messages,
+            unlocked_details_visible=self.security.unlocked_details_visible,
+        )
+        return Policy(jurisdictions, self.service.default_jurisdiction, limits)
+
+
+def load_config(path: str | Path) -> Settings:
+    """Read, validate and return the configuration, or raise `ConfigError` saying why not."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            _(
+                "Configuration file {path} does not exist. Copy config.example.toml and edit it."
+            ).format(path=path)
+        ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(
+            _("Cannot read configuration file {path}: {error}").format(path=path, error=error)
+        ) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(
+            _(
+                "{path} is not valid TOML: {error}. Check quotes, brackets and '=' signs there."
+            ).format(path=path, error=error)
+        ) from None
+    return settings_from(data, str(path))
+
+
+def settings_from(data: dict[str, Any], source: str) -> Settings:
+    """Validate already-parsed settings; `source` names where they came from in errors."""
+    try:
+        return Settings(**data)
+    except ValidationError as error:
+        lines = [f"  {_location(item['loc'])}: {_explain(item)}" for item in error.errors()]
+        raise ConfigError(
+            _("Configuration error in {source}:").format(source=source)
+            + "\n"
+            + "\n".join(lines)
+            + "\n"
+            + _("Fix these and run `buddycheck check-config {source}` again.").format(source=source)
+        ) from None
+
+
+def load_pepper(settings: Settings) -> bytes | None:
+    """The server pepper from BUDDYCHECK_PEPPER or the pepper file; None if neither is set."""
+    raw = os.environ.get("BUDDYCHECK_PEPPER", "").encode()
+    if not raw and settings.crypto.pepper_file:
+        try:
+            raw = settings.crypto.pepper_file.read_bytes().strip()
+        except OSError as error:
+            raise ConfigError(
+                _("Cannot read the pepper file {path}: {error}").format(
+                    path=settings.crypto.pepper_file, error=error.strerror
+                )
+            ) from None
+    if not raw:
+        return None
+    if len(raw) < PEPPER_MIN_BYTES:
+        raise ConfigError(
+            _(
+                "The pepper must be at least {n} bytes. Generate one with: "
+                'python -c "import secrets; print(secrets.token_hex(32))"'
+            ).format(n=PEPPER_MIN_BYTES)
+        )
+    return raw
+
+
+def kdf_cost_names() -> list[str]:
+    return sorted(KDF_COSTS)
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or _("(top level)")
+
+
+def _explain(item: Any) -> str:
+    if item["type"] == "extra_forbidden":
+        return _("unknown key — check its spelling against config.example.toml")
+    if item["type"] == "missing":
+        return _("required, but missing")
+    message = str(item["msg"])
+    return message.removeprefix("Value error, ")

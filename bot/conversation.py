@@ -1,0 +1,508 @@
+"""The conversations every channel shares: commands, keywords, buttons and guided steps.
+
+Adapters hand in `Inbound` events; this module turns them into service calls and replies.
+Whatever a person is in the middle of typing (an outcall's plate, a PIN) is held only in
+memory, only for `STEP_TTL`, and never written anywhere: after a restart the person is asked
+again. Keywords (SAFE, +30, SOS, ON IT, UNLOCK) work at any step, so a frightened person
+never has to finish a form first.
+
+```mermaid
+stateDiagram-v2
+    [*] --> ALIAS: /start (new)
+    ALIAS --> PIN
+    PIN --> PIN_AGAIN
+    PIN_AGAIN --> [*]: registered
+    PIN_AGAIN --> PIN: mismatch
+    [*] --> PLATE: /outcall
+    PLATE --> ADDRESS
+    ADDRESS --> NOTES
+    NOTES --> DUE
+    DUE --> [*]: sealed
+    [*] --> UNLOCK_PIN: Unlock
+    UNLOCK_PIN --> [*]
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import Enum, auto
+
+from bot.channels.base import Channel, Inbound, Outbound
+from checkins import texts
+from checkins.actions import Action, Verb, parse_action
+from checkins.i18n import _, use_locale
+from checkins.messages import Button, Identity, Message
+from checkins.parsing import normalise, parse_outcall_form
+from checkins.service import (
+    CheckinService,
+    MemberView,
+    Refusal,
+    TimeRefusal,
+    check_alias,
+    check_pin,
+)
+
+log = logging.getLogger(__name__)
+STEP_TTL = 15 * 60
+MAX_INPUT_CHARS = 2000
+_ABORT, _SKIP, _DUE = "c:abort", "c:skip", "c:due:"
+
+
+class Step(Enum):
+    ALIAS = auto()
+    PIN = auto()
+    PIN_AGAIN = auto()
+    PLATE = auto()
+    ADDRESS = auto()
+    NOTES = auto()
+    DUE = auto()
+    UNLOCK_PIN = auto()
+
+
+@dataclass
+class Pending:
+    """What someone is in the middle of. Lives in memory only."""
+
+    step: Step
+    started: float = field(default_factory=time.monotonic)
+    values: dict[str, str] = field(default_factory=dict)
+    refs: list[str] = field(default_factory=list)
+
+
+Handler = Callable[["Conversation", Inbound, str], Awaitable[None]]
+
+
+class Conversation:
+    """Routes one person's events; one at a time per person, so steps never interleave."""
+
+    def __init__(self, service: CheckinService, channels: dict[str, Channel]) -> None:
+        self.service = service
+        self.channels = channels
+        self._pending: dict[Identity, Pending] = {}
+        self._locks: dict[Identity, asyncio.Lock] = {}
+
+    async def handle(self, event: Inbound) -> None:
+        """Answer one event. Every event gets a reply; nothing typed is silently dropped."""
+        who = Identity(event.channel, event.address)
+        lock = self._locks.setdefault(who, asyncio.Lock())
+        async with lock:
+            member = await asyncio.to_thread(self.service.member, who)
+            locale = member.locale if member else self._default_locale()
+            with use_locale(locale):
+                try:
+                    await self._route(event, who, member)
+                except Refusal as refusal:
+                    await self.say(who, str(refusal))
+
+    async def say(
+        self,
+        who: Identity,
+        text: str,
+        buttons: tuple[tuple[Button, ...], ...] = (),
+        input_hint: str | None = None,
+    ) -> None:
+        message = Message(text, buttons, input_hint=input_hint)
+        await asyncio.to_thread(self.service.reply, who, message)
+
+    # -- routing -------------------------------------------------------------------------
+
+    async def _route(self, event: Inbound, who: Identity, member: MemberView | None) -> None:
+        pending = self._current(who)
+        if event.action:
+            await self._on_button(event, who, member, pending)
+            return
+        text = (event.text or "").strip()
+        if len(text) > MAX_INPUT_CHARS:
+            await self.say(who, _("That message is too long. Please send something shorter."))
+            return
+        if not text:
+            await self.say(who, _("I can only read text messages. Send /help to see what I do."))
+            return
+        if text.startswith("/"):
+            await self._on_command(event, who, member, text)
+            return
+        keyword = keyword_action(text)
+        if keyword is not None and member is not None:
+            await self._on_action(event, who, member, keyword)
+            return
+        if pending is not None:
+            await self._on_step(event, who, member, pending, text)
+            return
+        if member is None:
+            await self.say(who, _("Hello! Send /start to begin."))
+            return
+        await self.say(who, _("Sorry, I didn't understand that.") + "\n\n" + help_text())
+
+    def _current(self, who: Identity) -> Pending | None:
+        pending = self._pending.get(who)
+        if pending and time.monotonic() - pending.started > STEP_TTL:
+            del self._pending[who]
+            return None
+        return pending
+
+    async def _on_command(
+        self, event: Inbound, who: Identity, member: MemberView | None, text: str
+    ) -> None:
+        head, _sep, rest = text.partition(" ")
+        command = head[1:].split("@", 1)[0].lower()
+        rest = rest.strip()
+        if command == "start":
+            await self._start(who, member, rest)
+            return
+        if command == "help":
+            await self.say(who, help_text())
+            return
+        if member is None:
+            await self.say(who, _("You're not registered yet. Send /start to begin."))
+            return
+        if command == "cancel" and self._pending.pop(who, None) is not None:
+            await self.say(who, _("Stopped. Nothing was saved."))
+            return
+        simple = {
+            "safe": Verb.SAFE,
+            "sos": Verb.SOS,
+            "cancel": Verb.CANCEL,
+            "unlock": Verb.UNLOCK,
+            "onit": Verb.ON_IT,
+        }
+        if command in simple:
+            await self._on_action(event, who, member, Action(simple[command]))
+        elif command == "outcall":
+            await self._outcall(event, who, rest)
+        elif command == "invite":
+            await asyncio.to_thread(self.service.create_invite, who)
+        elif command == "accept":
+            await self._accept(who, rest)
+        elif command == "buddies":
+            await self._buddies(who)
+        elif command == "status":
+            await self._status(who)
+        else:
+            await self.say(
+                who,
+                _("I don't know the command /{command}.").format(command=command[:30])
+                + "\n\n"
+                + help_text(),
+            )
+
+    async def _on_button(
+        self, event: Inbound, who: Identity, member: MemberView | None, pending: Pending | None
+    ) -> None:
+        token = event.action or ""
+        if token == _ABORT:
+            self._pending.pop(who, None)
+            await self.say(who, _("Stopped. Nothing was saved."))
+            return
+        if pending is not None and pending.step is Step.NOTES and token == _SKIP:
+            await self._on_step(event, who, member, pending, "")
+            return
+        if pending is not None and pending.step is Step.DUE and token.startswith(_DUE):
+            await self._on_step(event, who, member, pending, token.removeprefix(_DUE))
+            return
+        action = parse_action(token)
+        if action is None or member is None:
+            await self.say(who, _("This button is no longer active. Send /help to start again."))
+            return
+        await self._on_action(event, who, member, action)
+
+    async def _on_action(
+        self, event: Inbound, who: Identity, member: MemberView, action: Action
+    ) -> None:
+        service, ref = self.service, action.ref or None
+        if action.verb is Verb.SAFE:
+            if await self._has_own_outcall(who) or ref:
+                await asyncio.to_thread(service.check_in, who, ref)
+            else:
+                await self._answer_alert(who, Verb.CONFIRM_SAFE, None)
+        elif action.verb is Verb.EXTEND:
+            await asyncio.to_thread(service.extend, who, action.minutes, ref)
+        elif action.verb is Verb.SOS:
+            self._pending.pop(who, None)
+            await asyncio.to_thread(service.sos, who)
+        elif action.verb is Verb.CANCEL:
+            await asyncio.to_thread(service.cancel, who, ref)
+        elif action.verb is Verb.REMOVE_LINK:
+            await asyncio.to_thread(service.end_pairing, who, int(action.ref or 0))
+        else:
+            await self._answer_alert(who, action.verb, ref)
+
+    async def _answer_alert(self, who: Identity, verb: Verb, ref: str | None) -> None:
+        """ON IT / UNLOCK / confirm safe, for the alert the button names or the only open one."""
+        if ref is None:
+            alerts = await asyncio.to_thread(self.service.open_alerts, who)
+            if not alerts:
+                raise Refusal(_("There is no alert for you right now."))
+            if len(alerts) > 1:
+                raise Refusal(
+                    _("You have several alerts. Please use the buttons on the alert you mean.")
+                )
+            ref = alerts[0].ref
+        if verb is Verb.ON_IT:
+            await asyncio.to_thread(self.service.acknowledge, who, ref)
+        elif verb is Verb.CONFIRM_SAFE:
+            await asyncio.to_thread(self.service.confirm_safe, who, ref)
+        else:
+            self._pending[who] = Pending(Step.UNLOCK_PIN, values={"ref": ref})
+            await self.say(
+                who,
+                _("Send your PIN to unlock the details."),
+                ((Button(_("Stop"), _ABORT),),),
+                input_hint="pin",
+            )
+
+    async def _has_own_outcall(self, who: Identity) -> bool:
+        return await asyncio.to_thread(self.service.current_outcall, who) is not None
+
+    # -- onboarding and buddies ----------------------------------------------------------
+
+    async def _start(self, who: Identity, member: MemberView | None, code: str) -> None:
+        if member is not None:
+            if code:
+                await self._accept(who, code)
+                return
+            await self.say(
+                who, _("Welcome back, {alias}.").format(alias=member.alias) + "\n\n" + help_text()
+            )
+            return
+        self._pending[who] = Pending(Step.ALIAS, values={"code": code[:40]})
+        await self.say(
+            who,
+            _(
+                "Welcome to buddycheck.\n"
+                "Before a booking, you tell me the client's car plate and the address. "
+                "If you don't check in on time, your buddies are alerted. "
+                "Only they can read the details, and only then.\n\n"
+                "First, choose a nickname. Not your real name."
+            ),
+        )
+
+    async def _accept(self, who: Identity, code: str) -> None:
+        if not code:
+            await self.say(who, _("Send the code with the command, like this: /accept ABCD-EFGH"))
+            return
+        await asyncio.to_thread(self.service.accept_invite, who, code)
+
+    async def _buddies(self, who: Identity) -> None:
+        pairings = await asyncio.to_thread(self.service.pairings, who)
+        if not pairings:
+            await self.say(who, _("You have no buddies yet. Send /invite to get a code."))
+            return
+        lines, buttons = [], []
+        for pairing in pairings:
+            if pairing.i_am_worker:
+                lines.append(_("• {alias} is your buddy").format(alias=pairing.other_alias))
+            else:
+                lines.append(_("• You are {alias}'s buddy").format(alias=pairing.other_alias))
+            label = _("Remove {alias}").format(alias=pairing.other_alias)
+            buttons.append((Button(label, Action(Verb.REMOVE_LINK, str(pairing.link_id)).token()),))
+        await self.say(who, "\n".join(lines), tuple(buttons))
+
+    async def _status(self, who: Identity) -> None:
+        current = await asyncio.to_thread(self.service.current_outcall, who)
+        member = await asyncio.to_thread(self.service.member, who)
+        if current is None or member is None:
+            await self.say(who, _("No outcall is running. Send /outcall before a booking."))
+            return
+        due = texts.clock(current.due_at, member.timezone)
+        await self.say(
+            who,
+            _("Your outcall is running. Check in by {time}.").format(time=due),
+            texts.worker_buttons(current.ref),
+        )
+
+    # -- outcalls ------------------------------------------------------------------------
+
+    async def _outcall(self, event: Inbound, who: Identity, rest: str) -> None:
+        pending = Pending(Step.PLATE)
+        if event.message_ref:
+            pending.refs.append(event.message_ref)
+        form = parse_outcall_form(rest)
+        for key, value in (("plate", form.plate), ("address", form.address)):
+            if value:
+                pending.values[key] = value
+        if form.due is not None:
+            pending.values["notes"] = form.notes
+            pending.values["due"] = form.due
+        self._pending[who] = pending
+        await self._continue_outcall(who, pending)
+
+    async def _continue_outcall(self, who: Identity, pending: Pending) -> None:
+        """Ask for the first missing part, or seal the outcall once nothing is missing."""
+        stop = (Button(_("Stop"), _ABORT),)
+        values = pending.values
+        if "plate" not in values:
+            pending.step = Step.PLATE
+            await self.say(
+                who, _("What is the client's car plate? (Send ? if you don't know.)"), (stop,)
+            )
+        elif "address" not in values:
+            pending.step = Step.ADDRESS
+            await self.say(
+                who, _("What is the address? Add the flat or room if you know it."), (stop,)
+            )
+        elif "notes" not in values:
+            pending.step = Step.NOTES
+            await self.say(
+                who,
+                _(
+                    "Anything else your buddies should know? (client's name, phone, what the car "
+                    "looks like). Or tap Skip."
+                ),
+                ((Button(_("Skip"), _SKIP),), stop),
+            )
+        elif "due" not in values:
+            pending.step = Step.DUE
+            await self.say(
+                who,
+                _("How long until you check in? Tap one, or send a time like 90m or 23:30."),
+                due_buttons(stop),
+            )
+        else:
+            await self._seal(who, pending)
+
+    async def _seal(self, who: Identity, pending: Pending) -> None:
+        values = pending.values
+        try:
+            await asyncio.to_thread(
+                self.service.start_outcall,
+                who,
+                values["plate"],
+                values["address"],
+                values["notes"],
+                values["due"],
+            )
+        except Refusal as refusal:
+            if isinstance(refusal, TimeRefusal):
+                del values["due"]
+                pending.step = Step.DUE
+                await self.say(who, str(refusal), due_buttons((Button(_("Stop"), _ABORT),)))
+                return
+            self._pending.pop(who, None)
+            raise
+        self._pending.pop(who, None)
+        await self._delete_messages(who, pending.refs)
+
+    async def _delete_messages(self, who: Identity, refs: list[str]) -> None:
+        channel = self.channels.get(who.channel)
+        if channel is None or not refs:
+            return
+        deleted = [await channel.delete(who.address, ref) for ref in refs]
+        if all(deleted):
+            await self.say(who, _("I deleted your messages with the details from this chat."))
+
+    # -- steps ---------------------------------------------------------------------------
+
+    async def _on_step(
+        self,
+        event: Inbound,
+        who: Identity,
+        member: MemberView | None,
+        pending: Pending,
+        text: str,
+    ) -> None:
+        if event.message_ref:
+            pending.refs.append(event.message_ref)
+        if pending.step in (Step.ALIAS, Step.PIN, Step.PIN_AGAIN):
+            await self._onboarding_step(who, pending, text)
+        elif pending.step is Step.UNLOCK_PIN:
+            await self._unlock(who, pending, text)
+        else:
+            pending.values[pending.step.name.lower()] = text
+            await self._continue_outcall(who, pending)
+
+    async def _onboarding_step(self, who: Identity, pending: Pending, text: str) -> None:
+        if pending.step is Step.ALIAS:
+            pending.values["alias"] = check_alias(text)
+            pending.step = Step.PIN
+            await self.say(
+                who,
+                _(
+                    "Hi {alias}. Now choose a PIN of 6 to 12 digits. You'll need it to open a "
+                    "buddy's details in an emergency. Don't use your phone's PIN."
+                ).format(alias=pending.values["alias"]),
+                input_hint="pin",
+            )
+        elif pending.step is Step.PIN:
+            check_pin(text)
+            pending.values["pin"] = text
+            pending.step = Step.PIN_AGAIN
+            await self.say(who, _("Send the same PIN again."), input_hint="pin")
+        elif text != pending.values.get("pin"):
+            pending.step = Step.PIN
+            pending.values.pop("pin", None)
+            await self.say(who, _("The PINs didn't match. Choose a PIN again."), input_hint="pin")
+        else:
+            del self._pending[who]
+            await self._delete_messages(who, pending.refs)
+            await asyncio.to_thread(self.service.register, who, pending.values["alias"], text)
+            if pending.values.get("code"):
+                await self._accept(who, pending.values["code"])
+
+    async def _unlock(self, who: Identity, pending: Pending, pin: str) -> None:
+        del self._pending[who]
+        await self._delete_messages(who, pending.refs[-1:])
+        unlocked = await asyncio.to_thread(self.service.unlock, who, pending.values["ref"], pin)
+        channel = self.channels[who.channel]
+        # Decrypted details go straight to the person: never through the outbox, never stored.
+        await channel.send(
+            Outbound(
+                who.channel,
+                who.address,
+                unlocked.text,
+                delete_after_seconds=unlocked.visible_seconds,
+            )
+        )
+
+    def _default_locale(self) -> str:
+        policy = self.service.policy
+        return policy.jurisdiction(policy.default_jurisdiction).locale
+
+
+def due_buttons(stop: tuple[Button, ...]) -> tuple[tuple[Button, ...], ...]:
+    return (
+        (
+            Button(_("30 min"), _DUE + "30m"),
+            Button(_("1 hour"), _DUE + "1h"),
+            Button(_("2 hours"), _DUE + "2h"),
+        ),
+        stop,
+    )
+
+
+_KEYWORDS = {
+    "safe": Action(Verb.SAFE),
+    "i'm safe": Action(Verb.SAFE),
+    "im safe": Action(Verb.SAFE),
+    "sos": Action(Verb.SOS),
+    "on it": Action(Verb.ON_IT),
+    "onit": Action(Verb.ON_IT),
+    "unlock": Action(Verb.UNLOCK),
+    "+15": Action(Verb.EXTEND, minutes=15),
+    "+30": Action(Verb.EXTEND, minutes=30),
+    "+60": Action(Verb.EXTEND, minutes=60),
+}
+
+
+def keyword_action(text: str) -> Action | None:
+    """SAFE, SOS, +30, ON IT, UNLOCK in any letter case, with or without trailing marks."""
+    folded = normalise(text).lower().replace("’", "'").rstrip("!.✅🆘🙋🔓 ")
+    return _KEYWORDS.get(folded)
+
+
+def help_text() -> str:
+    return _(
+        "What you can send:\n"
+        "/outcall — before a booking: the car plate, the address, and when you'll be done\n"
+        "SAFE — you're out and safe\n"
+        "+30 — you need 30 more minutes\n"
+        "SOS — alert your buddies now\n"
+        "/invite — get a code for a new buddy\n"
+        "/accept CODE — become someone's buddy\n"
+        "/buddies — see or remove buddies\n"
+        "/status — what's running now"
+    )

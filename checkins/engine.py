@@ -1,0 +1,170 @@
+"""The escalation engine: acts on every outcall whose deadline has come, and purges old data.
+
+A tick costs in proportion to the outcalls that are due (an indexed `next_action_at` query
+in batches), never to the number active. Each outcall advances in its own transaction under
+a row lock (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite serialises writers), re-checking
+that it is still due, so two engines never run the same stage twice and one bad row cannot
+hold up the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+
+from checkins import texts
+from checkins.escalation import advance, finish, tell
+from checkins.lifecycle import Event
+from checkins.messages import Kind
+from checkins.policy import Policy
+from checkins.service import Clock
+from storage import outbox, queries
+from storage.db import Database
+from storage.tables import Member, Outcall
+
+log = logging.getLogger(__name__)
+BATCH = 200
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    expired: int
+    deleted_outcalls: int
+    deleted_messages: int
+
+
+class Engine:
+    """Advances due outcalls; knows when it must next be woken."""
+
+    def __init__(self, db: Database, policy: Policy, clock: Clock) -> None:
+        self.db = db
+        self.policy = policy
+        self.clock = clock
+
+    def tick(self, max_batches: int = 50) -> int:
+        """Advance every due outcall (bounded per call); returns how many advanced."""
+        advanced = 0
+        now = self.clock()
+        for _batch in range(max_batches):
+            with self.db.transaction() as session:
+                due = queries.due_outcall_ids(session, now, BATCH)
+            for outcall_id in due:
+                advanced += self._advance_one(outcall_id, now)
+            if len(due) < BATCH:
+                break
+        return advanced
+
+    def next_wakeup(self) -> datetime | None:
+        with self.db.transaction() as session:
+            return queries.earliest_deadline(session)
+
+    def purge(self) -> PurgeReport:
+        """Enforce retention: close what is too old, delete what is no longer needed."""
+        now = self.clock()
+        limits = self.policy.limits
+        expired = 0
+        with self.db.transaction() as session:
+            stale = session.scalars(
+                select(Outcall.id).where(
+                    Outcall.state.in_(queries.OPEN),
+                    Outcall.created_at < now - limits.details_retention,
+                )
+            ).all()
+        for outcall_id in stale:
+            expired += self._expire(outcall_id, now)
+        with self.db.transaction() as session:
+            deleted = session.execute(
+                delete(Outcall).where(
+                    Outcall.ended_at.is_not(None), Outcall.ended_at < now - limits.ended_retention
+                )
+            ).rowcount  # type: ignore[attr-defined]
+            messages = outbox.purge_settled(session, now - limits.sent_retention)
+        return PurgeReport(expired, int(deleted), messages)
+
+    def may_send(self, kind: str, outcall_id: int | None) -> bool:
+        """Send-time defence in depth: no emergency message outside decriminalised places."""
+        if kind != Kind.EMERGENCY:
+            return True
+        if outcall_id is None:
+            return False
+        with self.db.transaction() as session:
+            outcall = session.get(Outcall, outcall_id)
+            if outcall is None:
+                return False
+            snapshot = str(outcall.ladder["legal_model"])
+            current = self.policy.jurisdiction(outcall.jurisdiction).ladder.legal_model
+        return snapshot == current == "decriminalised"
+
+    def delivered(self, member_id: int | None) -> None:
+        """A message reached this member: they are reachable again."""
+        if member_id is None:
+            return
+        with self.db.transaction() as session:
+            session.execute(
+                update(Member)
+                .where(Member.id == member_id, Member.unreachable_since.is_not(None))
+                .values(unreachable_since=None)
+            )
+
+    def undeliverable(self, member_id: int | None, kind: str, outcall_id: int | None) -> None:
+        """A recipient can't be reached (blocked the bot, unknown account): fail over.
+
+        The worker is told, and if nobody alerted about this outcall can be reached, its next
+        stage runs now instead of waiting for its time.
+        """
+        now = self.clock()
+        with self.db.transaction() as session:
+            member = session.get(Member, member_id) if member_id is not None else None
+            if member is None:
+                return
+            member.unreachable_since = member.unreachable_since or now
+            outcall = session.get(Outcall, outcall_id) if outcall_id is not None else None
+            if kind != Kind.ALERT or outcall is None or outcall.worker_id == member.id:
+                return
+            worker = session.get_one(Member, outcall.worker_id)
+            alias = member.alias
+            tell(
+                session,
+                self.policy,
+                worker,
+                lambda r: texts.buddy_unreachable(alias),
+                now,
+                dedupe_key=f"unreachable:{outcall.id}:{member.id}",
+            )
+            alerted = queries.alerted_members(session, outcall.id)
+            if outcall.ended_at is None and all(m.unreachable_since for m in alerted):
+                outcall.next_action_at = now
+
+    def _advance_one(self, outcall_id: int, now: datetime) -> int:
+        try:
+            with self.db.transaction() as session:
+                outcall = queries.lock_if_due(session, outcall_id, now)
+                if outcall is None:
+                    return 0
+                advance(session, self.policy, outcall, now)
+                return 1
+        except Exception as error:  # one broken row must not stop every other alert
+            log.error("advancing outcall %s failed: %s", outcall_id, type(error).__name__)
+            return 0
+
+    def _expire(self, outcall_id: int, now: datetime) -> int:
+        with self.db.transaction() as session:
+            outcall = session.get(Outcall, outcall_id, with_for_update=True)
+            if outcall is None or outcall.ended_at is not None:
+                return 0
+            worker = session.get_one(Member, outcall.worker_id)
+            alias = worker.alias
+            for member in finish(session, self.policy, outcall, Event.EXPIRE, now):
+                tell(
+                    session,
+                    self.policy,
+                    member,
+                    lambda r: texts.ended_for_alerted(alias, "expired", None),
+                    now,
+                    outcall=outcall,
+                )
+            tell(session, self.policy, worker, lambda r: texts.expired_for_worker(), now)
+            return 1

@@ -1,0 +1,89 @@
+"""Outgoing messages as the domain writes them: to whom, what, with which buttons, how urgent.
+
+Messages are rows in the outbox, written in the same transaction as the change they report.
+Rendering into the recipient's language happens here, at write time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import IntEnum, StrEnum
+
+from sqlalchemy.orm import Session
+
+from storage import outbox
+from storage.tables import Member
+
+
+@dataclass(frozen=True)
+class Button:
+    """One choice offered to a person: a label in their language and an opaque action token."""
+
+    label: str
+    action: str
+
+
+class Kind(StrEnum):
+    ALERT = "alert"
+    REMINDER = "reminder"
+    REPLY = "reply"
+    EMERGENCY = "emergency"
+
+
+class Priority(IntEnum):
+    """Lower goes first: alerts before reminders before everything else."""
+
+    ALERT = 0
+    REMINDER = 1
+    REPLY = 2
+
+
+PRIORITY = {
+    Kind.ALERT: Priority.ALERT,
+    Kind.EMERGENCY: Priority.ALERT,
+    Kind.REMINDER: Priority.REMINDER,
+    Kind.REPLY: Priority.REPLY,
+}
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who someone is on a messenger: the channel name and its stable address (user id, uuid)."""
+
+    channel: str
+    address: str
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    kind: Kind = Kind.REPLY
+    input_hint: str | None = None
+
+
+def enqueue(
+    session: Session,
+    to: Member | Identity,
+    message: Message,
+    now: datetime,
+    *,
+    outcall_id: int | None = None,
+    dedupe_key: str | None = None,
+) -> None:
+    """Queue `message` for delivery in the current transaction."""
+    outbox.add(
+        session,
+        channel=to.channel,
+        address=to.address,
+        member_id=to.id if isinstance(to, Member) else None,
+        outcall_id=outcall_id,
+        kind=message.kind.value,
+        priority=int(PRIORITY[message.kind]),
+        text=message.text,
+        buttons=[[[b.label, b.action] for b in row] for row in message.buttons],
+        input_hint=message.input_hint,
+        dedupe_key=dedupe_key,
+        now=now,
+    )

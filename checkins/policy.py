@@ -1,0 +1,48 @@
+"""The rules the domain runs by, built from the configuration file by the bot at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from checkins.ladder import Ladder
+
+
+@dataclass(frozen=True)
+class Jurisdiction:
+    """A place with one legal model, one timezone, one default language and one ladder."""
+
+    id: str
+    ladder: Ladder
+    timezone: str
+    locale: str = "en"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds that keep the service safe and small."""
+
+    max_buddies: int = 5
+    min_duration: timedelta = timedelta(minutes=10)
+    max_duration: timedelta = timedelta(hours=12)
+    max_extension: timedelta = timedelta(hours=2)
+    pin_attempts: int = 5
+    pin_lockout: timedelta = timedelta(minutes=30)
+    invite_ttl: timedelta = timedelta(hours=24)
+    details_retention: timedelta = timedelta(hours=48)
+    ended_retention: timedelta = timedelta(days=7)
+    sent_retention: timedelta = timedelta(hours=24)
+    unlocked_details_visible: timedelta = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Policy:
+    jurisdictions: dict[str, Jurisdiction]
+    default_jurisdiction: str
+    limits: Limits = field(default_factory=Limits)
+
+    def jurisdiction(self, jurisdiction_id: str) -> Jurisdiction:
+        """The member's jurisdiction; one removed from the config falls back to the default."""
+        return self.jurisdictions.get(
+            jurisdiction_id, self.jurisdictions[self.default_jurisdiction]
+        )

@@ -1,0 +1,141 @@
+"""Sealing outcall details so that only the chosen recipients can read them.
+
+- Each member has an X25519 key pair. The secret key is stored wrapped with SecretBox under
+  KEK = BLAKE2b(key=pepper, Argon2id(PIN, salt)). The pepper lives outside the database, so a
+  database dump alone cannot even be brute-forced.
+- Details are encrypted once with a random data key; the data key is sealed (SealedBox) to
+  each recipient's public key. Destroying the envelope destroys the details for everyone.
+- Plaintext is padded to a fixed bucket so ciphertext length does not hint at its content.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import nacl.exceptions
+import nacl.pwhash.argon2id as argon2id
+import nacl.utils
+from nacl.encoding import RawEncoder
+from nacl.hash import blake2b
+from nacl.public import PrivateKey, PublicKey, SealedBox
+from nacl.secret import SecretBox
+
+PEPPER_MIN_BYTES = 32
+_PAD_BUCKET = 512
+
+
+@dataclass(frozen=True)
+class KdfCost:
+    """Argon2id cost. Stored per member so a later change of default never locks anyone out."""
+
+    ops: int
+    mem: int
+
+
+KDF_COSTS = {
+    "moderate": KdfCost(argon2id.OPSLIMIT_MODERATE, argon2id.MEMLIMIT_MODERATE),
+    "interactive": KdfCost(argon2id.OPSLIMIT_INTERACTIVE, argon2id.MEMLIMIT_INTERACTIVE),
+    # Only for tests and the throwaway demo: trivially brute-forceable.
+    "insecure-fast": KdfCost(argon2id.OPSLIMIT_MIN, argon2id.MEMLIMIT_MIN),
+}
+
+
+@dataclass(frozen=True)
+class Details:
+    """What a worker wants their buddies to know if they don't check in."""
+
+    plate: str
+    address: str
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class WrappedKeyPair:
+    public_key: bytes
+    wrapped_secret: bytes
+    salt: bytes
+    cost: KdfCost
+
+
+@dataclass(frozen=True)
+class SealedDetails:
+    envelope: bytes
+    sealed_keys: dict[int, bytes]
+
+
+class WrongPin(Exception):
+    """The PIN did not unwrap the secret key."""
+
+
+class Sealer:
+    """Key wrapping and envelope encryption, bound to the server pepper."""
+
+    def __init__(self, pepper: bytes, cost: KdfCost) -> None:
+        if len(pepper) < PEPPER_MIN_BYTES:
+            raise ValueError(f"the pepper must be at least {PEPPER_MIN_BYTES} bytes")
+        self._pepper = pepper
+        self.cost = cost
+
+    def new_key_pair(self, pin: str) -> WrappedKeyPair:
+        """A fresh key pair whose secret half only `pin` (with the pepper) can unwrap."""
+        secret = PrivateKey.generate()
+        salt = nacl.utils.random(argon2id.SALTBYTES)
+        box = SecretBox(self._kek(pin, salt, self.cost))
+        return WrappedKeyPair(
+            public_key=bytes(secret.public_key),
+            wrapped_secret=bytes(box.encrypt(bytes(secret))),
+            salt=salt,
+            cost=self.cost,
+        )
+
+    def unwrap(self, pin: str, wrapped_secret: bytes, salt: bytes, cost: KdfCost) -> PrivateKey:
+        """The member's secret key, or `WrongPin`."""
+        try:
+            raw = SecretBox(self._kek(pin, salt, cost)).decrypt(wrapped_secret)
+        except nacl.exceptions.CryptoError:
+            raise WrongPin() from None
+        return PrivateKey(raw)
+
+    @staticmethod
+    def seal(details: Details, recipients: dict[int, bytes]) -> SealedDetails:
+        """Encrypt `details` once and seal the data key to each recipient's public key."""
+        data_key = nacl.utils.random(SecretBox.KEY_SIZE)
+        envelope = bytes(SecretBox(data_key).encrypt(_pad(details)))
+        sealed = {
+            member_id: bytes(SealedBox(PublicKey(public_key)).encrypt(data_key))
+            for member_id, public_key in recipients.items()
+        }
+        return SealedDetails(envelope=envelope, sealed_keys=sealed)
+
+    @staticmethod
+    def open(envelope: bytes, sealed_key: bytes, secret: PrivateKey) -> Details:
+        """Decrypt an envelope with the recipient's secret key."""
+        data_key = SealedBox(secret).decrypt(sealed_key)
+        return _unpad(SecretBox(data_key).decrypt(envelope))
+
+    def keyed_hash(self, value: str) -> bytes:
+        """A pepper-keyed hash, for looking up secrets we must not store (invite codes)."""
+        return blake2b(value.encode(), key=self._pepper, digest_size=32, encoder=RawEncoder)
+
+    def _kek(self, pin: str, salt: bytes, cost: KdfCost) -> bytes:
+        stretched = argon2id.kdf(
+            SecretBox.KEY_SIZE, pin.encode(), salt, opslimit=cost.ops, memlimit=cost.mem
+        )
+        return blake2b(
+            stretched, key=self._pepper, digest_size=SecretBox.KEY_SIZE, encoder=RawEncoder
+        )
+
+
+def _pad(details: Details) -> bytes:
+    raw = json.dumps(
+        {"plate": details.plate, "address": details.address, "notes": details.notes},
+        ensure_ascii=False,
+    ).encode()
+    size = -(-(len(raw) + 1) // _PAD_BUCKET) * _PAD_BUCKET
+    return raw + b"\n" + b" " * (size - len(raw) - 1)
+
+
+def _unpad(padded: bytes) -> Details:
+    data = json.loads(padded.split(b"\n", 1)[0])
+    return Details(plate=data["plate"], address=data["address"], notes=data["notes"])

@@ -1,0 +1,674 @@
+"""What people can do: register, pair with buddies, start and end outcalls, answer alerts.
+
+Each public method is one transaction that checks who is asking, changes state, and queues
+every message the change causes. A request that cannot be done raises `Refusal` carrying a
+sentence for the person (in their language) saying what was wrong and what to do instead.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import pairwise
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from checkins import texts
+from checkins.escalation import (
+    finish,
+    ladder_of,
+    next_deadline,
+    run_stage,
+    tell,
+)
+from checkins.i18n import _, ngettext
+from checkins.ladder import Notify
+from checkins.lifecycle import Event, State, next_state
+from checkins.messages import Identity, Message, enqueue
+from checkins.parsing import MAX_FIELD_CHARS, normalise, normalise_code, resolve_due
+from checkins.policy import Policy
+from checkins.sealing import Details, KdfCost, Sealer, WrongPin
+from storage import queries
+from storage.db import Database
+from storage.tables import BuddyLink, Envelope, Invite, Member, Outcall, SealedKey
+
+Clock = Callable[[], datetime]
+PIN_MIN_DIGITS, PIN_MAX_DIGITS = 6, 12
+ALIAS_MAX_CHARS = 32
+_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+_CODE_LENGTH = 8
+_REF_BYTES = 6
+
+
+class Refusal(Exception):
+    """A request that cannot be done; `str()` is the sentence to show the person."""
+
+
+class TimeRefusal(Refusal):
+    """The check-in time was unreadable or out of bounds: ask for the time again."""
+
+
+@dataclass(frozen=True)
+class MemberView:
+    id: int
+    alias: str
+    locale: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class OutcallView:
+    ref: str
+    due_at: datetime
+    state: State
+
+
+@dataclass(frozen=True)
+class PairingView:
+    link_id: int
+    other_alias: str
+    i_am_worker: bool
+
+
+@dataclass(frozen=True)
+class Unlocked:
+    """Decrypted details, rendered for the recipient. Never written to the outbox or a log."""
+
+    text: str
+    visible_seconds: int
+
+
+class CheckinService:
+    """The domain's front door, used by every channel alike."""
+
+    def __init__(self, db: Database, sealer: Sealer, policy: Policy, clock: Clock) -> None:
+        self.db = db
+        self.sealer = sealer
+        self.policy = policy
+        self.clock = clock
+        self.invite_links: dict[str, str] = {}
+
+    # -- members -------------------------------------------------------------------------
+
+    def member(self, who: Identity) -> MemberView | None:
+        with self.db.transaction() as session:
+            member = queries.member_by_identity(session, who.channel, who.address)
+            return self._view(member) if member else None
+
+    def register(
+        self, who: Identity, alias: str, pin: str, locale: str | None = None
+    ) -> MemberView:
+        """Create a member with a fresh key pair wrapped under their PIN."""
+        alias = check_alias(alias)
+        check_pin(pin)
+        keys = self.sealer.new_key_pair(pin)
+        jurisdiction = self.policy.jurisdiction(self.policy.default_jurisdiction)
+        now = self.clock()
+        with self.db.transaction() as session:
+            if queries.member_by_identity(session, who.channel, who.address):
+                raise Refusal(_("You are already registered. Send /help to see what you can do."))
+            member = Member(
+                channel=who.channel,
+                address=who.address,
+                alias=alias,
+                locale=locale or jurisdiction.locale,
+                jurisdiction=jurisdiction.id,
+                public_key=keys.public_key,
+                wrapped_secret=keys.wrapped_secret,
+                kdf_salt=keys.salt,
+                kdf_ops=keys.cost.ops,
+                kdf_mem=keys.cost.mem,
+                pin_failures=0,
+                created_at=now,
+            )
+            session.add(member)
+            session.flush()
+            tell(session, self.policy, member, lambda r: texts.registered(alias), now)
+            return self._view(member)
+
+    def reply(self, who: Identity, message: Message) -> None:
+        """Queue a conversational reply (a prompt, a help text, a refusal) to anyone."""
+        now = self.clock()
+        with self.db.transaction() as session:
+            member = queries.member_by_identity(session, who.channel, who.address)
+            enqueue(session, member or who, message, now)
+
+    # -- buddies -------------------------------------------------------------------------
+
+    def create_invite(self, who: Identity) -> str:
+        """A one-time code the worker gives to someone they want as a buddy."""
+        now = self.clock()
+        limits = self.policy.limits
+        code = "".join(secrets.choice(_CODE_ALPHABET) for _i in range(_CODE_LENGTH))
+        with self.db.transaction() as session:
+            worker = self._require(session, who)
+            if queries.count_buddies(session, worker.id) >= limits.max_buddies:
+                raise Refusal(self._too_many_buddies())
+            session.add(
+                Invite(
+                    code_hash=self.sealer.keyed_hash(code),
+                    worker_id=worker.id,
+                    expires_at=now + limits.invite_ttl,
+                )
+            )
+            shown = f"{code[:4]}-{code[4:]}"
+            link = self.invite_links.get(worker.channel, "").format(code=code) or None
+            expires = now + limits.invite_ttl
+            tell(
+                session,
+                self.policy,
+                worker,
+                lambda r: texts.invite_created(shown, r.at(expires), link),
+                now,
+            )
+        return code
+
+    def accept_invite(self, who: Identity, code: str) -> None:
+        """Become the buddy of whoever made `code`. Unknown, used and expired codes look alike."""
+        now = self.clock()
+        invalid = Refusal(
+            _(
+                "That code doesn't work. It may be mistyped, used already, or expired. "
+                "Ask your friend for a new one (they send /invite)."
+            )
+        )
+        digest = self.sealer.keyed_hash(normalise_code(code))
+        with self.db.transaction() as session:
+            buddy = self._require(session, who)
+            invite = session.scalar(select(Invite).where(Invite.code_hash == digest))
+            if invite is None or invite.used_at is not None or invite.expires_at <= now:
+                raise invalid
+            if invite.worker_id == buddy.id:
+                raise Refusal(_("That's your own code. Give it to the person you want as a buddy."))
+            worker = session.get_one(Member, invite.worker_id)
+            existing = session.scalar(
+                select(BuddyLink).where(
+                    BuddyLink.worker_id == worker.id, BuddyLink.buddy_id == buddy.id
+                )
+            )
+            if existing:
+                raise Refusal(_("You are already {alias}'s buddy.").format(alias=worker.alias))
+            if queries.count_buddies(session, worker.id) >= self.policy.limits.max_buddies:
+                raise Refusal(self._too_many_buddies())
+            invite.used_at = now
+            session.add(BuddyLink(worker_id=worker.id, buddy_id=buddy.id, created_at=now))
+            worker_alias, buddy_alias = worker.alias, buddy.alias
+            tell(
+                session,
+                self.policy,
+                worker,
+                lambda r: texts.buddy_added_for_worker(buddy_alias),
+                now,
+            )
+            tell(
+                session,
+                self.policy,
+                buddy,
+                lambda r: texts.buddy_added_for_buddy(worker_alias),
+                now,
+            )
+
+    def pairings(self, who: Identity) -> list[PairingView]:
+        with self.db.transaction() as session:
+            member = self._require(session, who)
+            return [
+                PairingView(
+                    link_id=link.id,
+                    other_alias=(buddy if worker.id == member.id else worker).alias,
+                    i_am_worker=worker.id == member.id,
+                )
+                for link, worker, buddy in queries.links_of(session, member.id)
+            ]
+
+    def end_pairing(self, who: Identity, link_id: int) -> None:
+        """Either side ends a pairing; the buddy loses access to the worker's sealed details."""
+        now = self.clock()
+        with self.db.transaction() as session:
+            member = self._require(session, who)
+            link = session.get(BuddyLink, link_id)
+            if link is None or member.id not in (link.worker_id, link.buddy_id):
+                raise Refusal(_("That buddy link no longer exists. Send /buddies to see yours."))
+            worker = session.get_one(Member, link.worker_id)
+            buddy = session.get_one(Member, link.buddy_id)
+            session.delete(link)
+            open_ids = select(Outcall.id).where(
+                Outcall.worker_id == worker.id, Outcall.state.in_(queries.OPEN)
+            )
+            session.execute(
+                delete(SealedKey).where(
+                    SealedKey.member_id == buddy.id, SealedKey.outcall_id.in_(open_ids)
+                )
+            )
+            worker_alias, buddy_alias = worker.alias, buddy.alias
+            tell(session, self.policy, worker, lambda r: texts.pairing_ended(buddy_alias), now)
+            tell(session, self.policy, buddy, lambda r: texts.pairing_ended(worker_alias), now)
+
+    # -- the worker's outcall ------------------------------------------------------------
+
+    def start_outcall(
+        self, who: Identity, plate: str, address: str, notes: str, due_text: str
+    ) -> OutcallView:
+        """Seal the details to the worker's buddies and start watching the check-in time."""
+        plate, address, notes = check_field(plate), check_field(address), check_field(notes)
+        if not plate or not address:
+            raise Refusal(_("I need both the car plate and the address."))
+        now = self.clock()
+        with self.db.transaction() as session:
+            worker = self._require(session, who)
+            jurisdiction = self.policy.jurisdiction(worker.jurisdiction)
+            due = self.due_from(due_text, now, jurisdiction.timezone)
+            if queries.open_outcall(session, worker.id):
+                raise Refusal(
+                    _(
+                        "You already have an outcall running. Tap I'm safe or send /cancel "
+                        "to end it before starting a new one."
+                    )
+                )
+            buddies = queries.buddies_of(session, worker.id)
+            if not buddies:
+                raise Refusal(
+                    _(
+                        "You don't have a buddy yet, so nobody could be alerted. "
+                        "Send /invite and give the code to someone you trust."
+                    )
+                )
+            sealed = Sealer.seal(
+                Details(plate, address, notes), {b.id: b.public_key for b in buddies}
+            )
+            outcall = Outcall(
+                ref=secrets.token_hex(_REF_BYTES),
+                worker_id=worker.id,
+                jurisdiction=jurisdiction.id,
+                state=State.ACTIVE.value,
+                ladder=jurisdiction.ladder.to_json(),
+                due_at=due,
+                next_stage=0,
+                reminded=False,
+                sos=False,
+                extended_minutes=0,
+                created_at=now,
+            )
+            outcall.next_action_at = next_deadline(outcall, jurisdiction.ladder, now)
+            session.add(outcall)
+            session.flush()
+            session.add(Envelope(outcall_id=outcall.id, ciphertext=sealed.envelope))
+            for member_id, key in sealed.sealed_keys.items():
+                session.add(SealedKey(outcall_id=outcall.id, member_id=member_id, sealed=key))
+            names = [b.alias for b in buddies]
+            ref, left = outcall.ref, due - now
+            tell(
+                session,
+                self.policy,
+                worker,
+                lambda r: texts.outcall_started(ref, r.at(due), texts.span(left), names),
+                now,
+                outcall=outcall,
+            )
+            return OutcallView(outcall.ref, due, State.ACTIVE)
+
+    def due_from(self, due_text: str, now: datetime, timezone: str) -> datetime:
+        """The check-in time from what the worker typed, within the configured bounds."""
+        due = resolve_due(due_text, now, timezone)
+        limits = self.policy.limits
+        if due is None:
+            raise TimeRefusal(
+                _(
+                    'I couldn\'t read "{text}" as a time. Send how long, like 90m or 2h, '
+                    "or the time you'll be done, like 23:30."
+                ).format(text=normalise(due_text)[:40])
+            )
+        if due - now < limits.min_duration:
+            raise TimeRefusal(
+                _("That's too soon. Choose at least {span}.").format(
+                    span=texts.span(limits.min_duration)
+                )
+            )
+        if due - now > limits.max_duration:
+            raise TimeRefusal(
+                _("That's too far ahead. The longest is {span}.").format(
+                    span=texts.span(limits.max_duration)
+                )
+            )
+        return due
+
+    def check_in(self, who: Identity, ref: str | None = None) -> None:
+        """ "I'm safe": end the outcall and destroy its details; tell anyone already alerted."""
+        now = self.clock()
+        with self.db.transaction() as session:
+            worker = self._require(session, who)
+            outcall = self._own_outcall(session, worker, ref)
+            late = outcall.state != State.ACTIVE
+            alerted = finish(session, self.policy, outcall, Event.CHECK_IN, now)
+            tell(
+                session,
+                self.policy,
+                worker,
+                lambda r: texts.checked_in(late and bool(alerted)),
+                now,
+            )
+            self._tell_ended(session, outcall, worker.alias, alerted, "checked_in", None, now)
+
+    def cancel(self, who: Identity, ref: str | None = None) -> None:
+        now = self.clock()
+        with self.db.transaction() as session:
+            worker = self._require(session, who)
+            outcall = self._own_outcall(session, worker, ref)
+            alerted = finish(session, self.policy, outcall, Event.CANCEL, now)
+            tell(session, self.policy, worker, lambda r: texts.cancelled(), now)
+            self._tell_ended(session, outcall, worker.alias, alerted, "checked_in", None, now)
+
+    def extend(self, who: Identity, minutes: int, ref: str | None = None) -> datetime:
+        """More time: move the check-in later (within the cap); alerts already out stand down."""
+        now = self.clock()
+        with self.db.transaction() as session:
+            worker = self._require(session, who)
+            outcall = self._own_outcall(session, worker, ref)
+            cap = int(self.policy.limits.max_extension.total_seconds() // 60)
+            if minutes <= 0 or outcall.extended_minutes + minutes > cap:
+                left = max(0, cap - outcall.extended_minutes)
+                raise Refusal(
+                    ngettext(
+                        "You can only add {n} more minute to this outcall.",
+                        "You can only add {n} more minutes to this outcall.",
+                        left,
+                    ).format(n=left)
+                    + " "
+                    + _("Tap I'm safe when you're out, or start a new /outcall.")
+                )
+            alerted = queries.alerted_members(session, outcall.id)
+            ladder = ladder_of(outcall)
+            outcall.state = next_state(outcall.state, Event.EXTEND).value
+            outcall.due_at = max(outcall.due_at, now) + timedelta(minutes=minutes)
+            outcall.extended_minutes += minutes
+            outcall.next_stage = 0
+            outcall.reminded = False
+            outcall.acknowledged_by_id = None
+            outcall.next_action_at = next_deadline(outcall, ladder, now)
+            due, ref_, alias = outcall.due_at, outcall.ref, worker.alias
+            tell(session, self.policy, worker, lambda r: texts.extended(ref_, r.at(due)), now)
+            for member in alerted:
+                tell(
+                    session,
+                    self.policy,
+                    member,
+                    lambda r: texts.stand_down(alias, r.at(due)),
+                    now,
+                    outcall=outcall,
+                )
+            return due
+
+    def sos(self, who: Identity) -> None:
+        """Alert buddies (and responders) now, with or without an outcall running."""
+        now = self.clock()
+        with self.db.transaction() as session:
+            worker = self._require(session, who)
+            outcall = queries.open_outcall(session, worker.id, lock=True)
+            if outcall is None:
+                outcall = self._details_free_outcall(session, worker, now)
+            ladder = ladder_of(outcall)
+            outcall.state = next_state(outcall.state, Event.SOS).value
+            outcall.sos = True
+            told = 0
+            for index, stage in enumerate(ladder.stages):
+                if stage.notify in (Notify.BUDDIES, Notify.RESPONDERS):
+                    told += run_stage(session, self.policy, outcall, worker, ladder, index, now)
+                    outcall.next_stage = max(outcall.next_stage, index + 1)
+            outcall.next_action_at = max(
+                now + ladder.ack_timeout, next_deadline(outcall, ladder, now)
+            )
+            tell(
+                session,
+                self.policy,
+                worker,
+                lambda r: texts.sos_sent(told > 0),
+                now,
+                outcall=outcall,
+            )
+
+    # -- answering an alert --------------------------------------------------------------
+
+    def acknowledge(self, who: Identity, ref: str) -> None:
+        """ "I'm on it": this person takes the alert; the others are told; the ladder waits."""
+        now = self.clock()
+        with self.db.transaction() as session:
+            member = self._require(session, who)
+            outcall = self._alerted_outcall(session, member, ref)
+            worker = session.get_one(Member, outcall.worker_id)
+            ladder = ladder_of(outcall)
+            outcall.state = next_state(outcall.state, Event.ACKNOWLEDGE).value
+            if outcall.acknowledged_by_id is None:
+                outcall.acknowledged_by_id = member.id
+            outcall.next_action_at = next_deadline(outcall, ladder, now)
+            deadline, alias, handler = outcall.next_action_at, worker.alias, member.alias
+            tell(
+                session,
+                self.policy,
+                member,
+                lambda r: texts.acknowledged_by_you(outcall.ref, alias, r.at(deadline)),
+                now,
+                outcall=outcall,
+            )
+            for other in queries.alerted_members(session, outcall.id):
+                if other.id != member.id:
+                    tell(
+                        session,
+                        self.policy,
+                        other,
+                        lambda r: texts.acknowledged_by_other(handler, alias),
+                        now,
+                        outcall=outcall,
+                    )
+
+    def confirm_safe(self, who: Identity, ref: str) -> None:
+        """A recipient confirms the worker is safe: it ends, and everyone alerted hears so."""
+        now = self.clock()
+        with self.db.transaction() as session:
+            member = self._require(session, who)
+            outcall = self._alerted_outcall(session, member, ref)
+            worker = session.get_one(Member, outcall.worker_id)
+            alerted = finish(session, self.policy, outcall, Event.CONFIRM_SAFE, now)
+            by = member.alias
+            tell(session, self.policy, worker, lambda r: texts.confirmed_safe_for_worker(by), now)
+            self._tell_ended(session, outcall, worker.alias, alerted, "confirmed", by, now)
+
+    def unlock(self, who: Identity, ref: str, pin: str) -> Unlocked:
+        """Open an alert's sealed details with the recipient's PIN (rate-limited, locked out)."""
+        now = self.clock()
+        with self.db.transaction() as session:
+            member = self._require(session, who)
+            self._check_not_locked(member, now)
+            outcall = self._alerted_outcall(session, member, ref)
+            envelope = session.get(Envelope, outcall.id)
+            sealed = session.get(SealedKey, {"outcall_id": outcall.id, "member_id": member.id})
+            if envelope is None or sealed is None:
+                raise Refusal(
+                    _(
+                        "There are no sealed details you can open for this alert "
+                        "(it was an SOS, or you became a buddy after it started)."
+                    )
+                )
+            secret = (
+                member.wrapped_secret,
+                member.kdf_salt,
+                KdfCost(member.kdf_ops, member.kdf_mem),
+            )
+            blobs = (envelope.ciphertext, sealed.sealed)
+            worker_alias = session.get_one(Member, outcall.worker_id).alias
+        try:
+            private = self.sealer.unwrap(pin, *secret)
+        except WrongPin:
+            raise self._record_wrong_pin(who, now) from None
+        details = Sealer.open(blobs[0], blobs[1], private)
+        self._reset_pin_failures(who)
+        visible = self.policy.limits.unlocked_details_visible
+        return Unlocked(
+            texts.unlocked(worker_alias, details, visible), int(visible.total_seconds())
+        )
+
+    def open_alerts(self, who: Identity) -> list[OutcallView]:
+        """Alerts this person could act on right now, newest first."""
+        with self.db.transaction() as session:
+            member = self._require(session, who)
+            return [
+                OutcallView(o.ref, o.due_at, State(o.state))
+                for o in queries.open_alerts_for(session, member.id)
+            ]
+
+    def current_outcall(self, who: Identity) -> OutcallView | None:
+        with self.db.transaction() as session:
+            member = self._require(session, who)
+            outcall = queries.open_outcall(session, member.id)
+            return (
+                OutcallView(outcall.ref, outcall.due_at, State(outcall.state)) if outcall else None
+            )
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _view(self, member: Member) -> MemberView:
+        timezone = self.policy.jurisdiction(member.jurisdiction).timezone
+        return MemberView(member.id, member.alias, member.locale, timezone)
+
+    def _require(self, session: Session, who: Identity) -> Member:
+        member = queries.member_by_identity(session, who.channel, who.address)
+        if member is None:
+            raise Refusal(_("You're not registered yet. Send /start to begin."))
+        return member
+
+    def _own_outcall(self, session: Session, worker: Member, ref: str | None) -> Outcall:
+        outcall = queries.open_outcall(session, worker.id, lock=True)
+        if outcall is None or (ref is not None and outcall.ref != ref):
+            raise Refusal(
+                _("You have no outcall running (this one has ended). Send /outcall to start one.")
+            )
+        return outcall
+
+    def _alerted_outcall(self, session: Session, member: Member, ref: str) -> Outcall:
+        """The outcall behind an alert button, if this member was alerted and it is still live."""
+        outcall = queries.outcall_by_ref(session, ref, lock=True)
+        if (
+            outcall is None
+            or not State(outcall.state).is_alerting
+            or not queries.is_alerted(session, outcall.id, member.id)
+        ):
+            raise Refusal(_("This alert is no longer active. Nothing more to do here."))
+        return outcall
+
+    def _details_free_outcall(self, session: Session, worker: Member, now: datetime) -> Outcall:
+        """An SOS without an outcall still needs a record to escalate and to settle."""
+        jurisdiction = self.policy.jurisdiction(worker.jurisdiction)
+        outcall = Outcall(
+            ref=secrets.token_hex(_REF_BYTES),
+            worker_id=worker.id,
+            jurisdiction=jurisdiction.id,
+            state=State.ACTIVE.value,
+            ladder=jurisdiction.ladder.to_json(),
+            due_at=now,
+            next_stage=0,
+            reminded=True,
+            sos=False,
+            extended_minutes=0,
+            created_at=now,
+        )
+        session.add(outcall)
+        session.flush()
+        return outcall
+
+    def _tell_ended(
+        self,
+        session: Session,
+        outcall: Outcall,
+        worker_alias: str,
+        alerted: list[Member],
+        how: str,
+        by: str | None,
+        now: datetime,
+    ) -> None:
+        for member in alerted:
+            tell(
+                session,
+                self.policy,
+                member,
+                lambda r: texts.ended_for_alerted(worker_alias, how, by),
+                now,
+                outcall=outcall,
+            )
+
+    def _check_not_locked(self, member: Member, now: datetime) -> None:
+        if member.pin_locked_until and member.pin_locked_until > now:
+            raise Refusal(
+                _(
+                    "Too many wrong PINs. Unlocking is paused until {time}. "
+                    "If someone is in danger, act on the alert without the details."
+                ).format(time=texts.clock(member.pin_locked_until, self._view(member).timezone))
+            )
+
+    def _record_wrong_pin(self, who: Identity, now: datetime) -> Refusal:
+        """Count a wrong PIN (locking out after too many) and return the refusal to show."""
+        limits = self.policy.limits
+        with self.db.transaction() as session:
+            member = self._require(session, who)
+            member.pin_failures += 1
+            left = limits.pin_attempts - member.pin_failures
+            if left <= 0:
+                member.pin_failures = 0
+                member.pin_locked_until = now + limits.pin_lockout
+        if left <= 0:
+            return Refusal(
+                _("Wrong PIN. Too many tries: unlocking is paused for {span}.").format(
+                    span=texts.span(limits.pin_lockout)
+                )
+            )
+        return Refusal(
+            ngettext(
+                "Wrong PIN. {n} try left before unlocking is paused.",
+                "Wrong PIN. {n} tries left before unlocking is paused.",
+                left,
+            ).format(n=left)
+        )
+
+    def _reset_pin_failures(self, who: Identity) -> None:
+        with self.db.transaction() as session:
+            member = self._require(session, who)
+            member.pin_failures = 0
+
+    def _too_many_buddies(self) -> str:
+        return _(
+            "You already have the most buddies allowed ({n}). Remove one with /buddies."
+        ).format(n=self.policy.limits.max_buddies)
+
+
+def check_alias(alias: str) -> str:
+    """A nickname: 1–32 printable characters, not a phone number."""
+    cleaned = normalise(alias)
+    if not cleaned or len(cleaned) > ALIAS_MAX_CHARS:
+        raise Refusal(_("Choose a nickname of 1 to {n} characters.").format(n=ALIAS_MAX_CHARS))
+    if sum(ch.isdigit() for ch in cleaned) >= 6:
+        raise Refusal(_("Please don't use a phone number. Choose a nickname instead."))
+    return cleaned
+
+
+def check_pin(pin: str) -> None:
+    """6–12 digits, not all the same digit and not a simple run like 123456."""
+    if not (pin.isascii() and pin.isdigit()) or not PIN_MIN_DIGITS <= len(pin) <= PIN_MAX_DIGITS:
+        raise Refusal(
+            _("A PIN is {low} to {high} digits, numbers only. Please try again.").format(
+                low=PIN_MIN_DIGITS, high=PIN_MAX_DIGITS
+            )
+        )
+    steps = {int(b) - int(a) for a, b in pairwise(pin)}
+    if steps in ({0}, {1}, {-1}):
+        raise Refusal(_("That PIN is too easy to guess. Please choose another."))
+
+
+def check_field(value: str) -> str:
+    cleaned = normalise(value)
+    if len(cleaned) > MAX_FIELD_CHARS:
+        raise Refusal(
+            _("That's too long. Please keep each part under {n} characters.").format(
+                n=MAX_FIELD_CHARS
+            )
+        )
+    return cleaned

@@ -1,0 +1,181 @@
+"""The schema: members, pairings, invites, outcalls, sealed details, alerts and the outbox.
+
+There is no plaintext column for outcall details: `envelopes` and `sealed_keys` hold
+ciphertext only, and both are deleted when an outcall ends (crypto-shredding).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.types import UTCDateTime
+
+
+class Base(DeclarativeBase):
+    """Declarative base; every datetime column is a UTC-aware one."""
+
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
+
+
+class Member(Base):
+    """A person known to the bot by a messenger identity and a self-chosen alias.
+
+    No legal name, no phone number where the messenger gives a stable id. The X25519 secret
+    key is stored only wrapped by a key derived from the member's PIN and the server pepper.
+    """
+
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("channel", "address", name="uq_members_identity"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(128))
+    alias: Mapped[str] = mapped_column(String(64))
+    locale: Mapped[str] = mapped_column(String(16))
+    jurisdiction: Mapped[str] = mapped_column(String(64))
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    wrapped_secret: Mapped[bytes] = mapped_column(LargeBinary(128))
+    kdf_salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+    kdf_ops: Mapped[int] = mapped_column(Integer)
+    kdf_mem: Mapped[int] = mapped_column(Integer)
+    pin_failures: Mapped[int] = mapped_column(Integer, default=0)
+    pin_locked_until: Mapped[datetime | None]
+    unreachable_since: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class BuddyLink(Base):
+    """`buddy` receives `worker`'s alerts and can unlock the worker's sealed details."""
+
+    __tablename__ = "buddy_links"
+    __table_args__ = (UniqueConstraint("worker_id", "buddy_id", name="uq_buddy_links_pair"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    buddy_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+
+
+class Invite(Base):
+    """A one-time buddy invitation. Only a keyed hash of the code is stored."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class Outcall(Base):
+    """One booking being watched. `next_action_at` is the deadline the engine acts on.
+
+    `ladder` is a snapshot of the jurisdiction's escalation ladder taken at creation, so an
+    outcall keeps the rules it started under even if an admin edits them later.
+    """
+
+    __tablename__ = "outcalls"
+    __table_args__ = (Index("ix_outcalls_next_action_at", "next_action_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(16), unique=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    jurisdiction: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    ladder: Mapped[dict[str, Any]] = mapped_column(JSON)
+    due_at: Mapped[datetime]
+    next_action_at: Mapped[datetime | None]
+    next_stage: Mapped[int] = mapped_column(Integer, default=0)
+    reminded: Mapped[bool] = mapped_column(Boolean, default=False)
+    sos: Mapped[bool] = mapped_column(Boolean, default=False)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL")
+    )
+    extended_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class Envelope(Base):
+    """The outcall's details, encrypted once with a random data key (XSalsa20-Poly1305)."""
+
+    __tablename__ = "envelopes"
+
+    outcall_id: Mapped[int] = mapped_column(
+        ForeignKey("outcalls.id", ondelete="CASCADE"), primary_key=True
+    )
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SealedKey(Base):
+    """The outcall's data key sealed to one recipient's public key."""
+
+    __tablename__ = "sealed_keys"
+
+    outcall_id: Mapped[int] = mapped_column(
+        ForeignKey("outcalls.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    sealed: Mapped[bytes] = mapped_column(LargeBinary(128))
+
+
+class Alert(Base):
+    """Who has been alerted about an outcall, so everyone alerted hears how it ended."""
+
+    __tablename__ = "alerts"
+
+    outcall_id: Mapped[int] = mapped_column(
+        ForeignKey("outcalls.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    stage: Mapped[int] = mapped_column(Integer)
+    alerted_at: Mapped[datetime]
+
+
+class OutboxMessage(Base):
+    """A message waiting to be delivered, written in the same transaction as the change.
+
+    At-least-once: a row is marked sent only after the messenger accepted it. `dedupe_key`
+    stops the same logical message from being queued twice.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "state", "priority", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(128))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    outcall_id: Mapped[int | None] = mapped_column(ForeignKey("outcalls.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    buttons: Mapped[list[list[list[str]]]] = mapped_column(JSON, default=list)
+    input_hint: Mapped[str | None] = mapped_column(String(16))
+    dedupe_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    state: Mapped[str] = mapped_column(String(8), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
