@@ -61,3 +61,20 @@ def migrate(config_path: str | None) -> None:
     settings = _settings(config_path)
     Database(settings.database.url).migrate()
     click.echo(_("Database is up to date."))
+
+
+@main.command()
+@click.option("--config", "config_path", help="Configuration file (or BUDDYCHECK_CONFIG).")
+def run(config_path: str | None) -> None:
+    """Run the bot on the channels the configuration enables (Telegram, Signal)."""
+    import asyncio
+
+    from bot.runner import serve
+
+    settings = _settings(config_path)
+    try:
+        asyncio.run(serve(settings))
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,55 @@
+"""`buddycheck run`: build the configured channels and serve until interrupted."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from bot.app import App
+from bot.channels.base import Channel
+from bot.config import ConfigError, Settings, load_pepper
+from checkins.i18n import _
+
+
+def build_channels(settings: Settings) -> dict[str, Channel]:
+    """Every channel the configuration enables; each adapter module builds its own."""
+    channels: dict[str, Channel] = {}
+    if settings.telegram.token.get_secret_value():
+        from bot.channels import telegram
+
+        channels["telegram"] = telegram.build_channel(settings)
+    if settings.signal.service and settings.signal.phone_number:
+        from bot.channels import signal as signal_channel
+
+        channels["signal"] = signal_channel.build_channel(settings)
+    return channels
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM. Refuses to start without a pepper or any channel."""
+    pepper = load_pepper(settings)
+    if pepper is None:
+        raise ConfigError(
+            _(
+                "No pepper configured. Set BUDDYCHECK_PEPPER or [crypto] pepper_file "
+                "(at least 32 bytes, kept outside the database and its backups)."
+            )
+        )
+    channels = build_channels(settings)
+    if not channels:
+        raise ConfigError(
+            _(
+                "No channel is configured. Set [telegram] token, or [signal] service and "
+                "phone_number."
+            )
+        )
+    app = App(settings, pepper, channels)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await app.start()
+    try:
+        await stop.wait()
+    finally:
+        await app.stop()
