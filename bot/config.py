@@ -125,8 +125,23 @@ class TelegramConfig(_Section):
 
 
 class SignalConfig(_Section):
+    """`[signal]`: the signal-cli-rest-api service (json-rpc mode) and the bot's number.
+
+    - `service`: "host:port" of signal-cli-rest-api, no scheme (e.g. "signal-api:8080").
+    - `phone_number`: the bot's registered number, as signal-cli-rest-api knows it.
+    - `connection_mode`: "auto" tries https then http; "http" for a private network or
+      loopback; "https" when a TLS proxy is in front.
+    - `disappearing_timer`: the chat timer the bot sets the first time it asks someone for a
+      PIN (so the PIN does not stay on their phone); "0s" leaves chats alone.
+    - `send_timeout`: how long one send may take before it is retried (a timed-out send may
+      still have been delivered, so the person can get it twice — never zero times).
+    """
+
     service: str = ""
     phone_number: str = ""
+    connection_mode: Literal["auto", "http", "https"] = "auto"
+    disappearing_timer: Duration = timedelta(hours=1)
+    send_timeout: Duration = timedelta(seconds=30)
 
 
 class CryptoConfig(_Section):

@@ -27,6 +27,7 @@ from storage.tables import Member, Outcall
 
 log = logging.getLogger(__name__)
 BATCH = 200
+MAX_STEPS_PER_TICK = 16
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,11 @@ class Engine:
                 outcall = queries.lock_if_due(session, outcall_id, now)
                 if outcall is None:
                     return 0
-                advance(session, self.policy, outcall, now)
+                # Catch up after downtime: run every step whose time has passed, in order.
+                for _step in range(MAX_STEPS_PER_TICK):
+                    advance(session, self.policy, outcall, now)
+                    if outcall.next_action_at is None or outcall.next_action_at > now:
+                        break
                 return 1
         except Exception as error:  # one broken row must not stop every other alert
             log.error("advancing outcall %s failed: %s", outcall_id, type(error).__name__)

@@ -40,7 +40,7 @@ def links_of(session: Session, member_id: int) -> list[tuple[BuddyLink, Member, 
         .where((BuddyLink.worker_id == member_id) | (BuddyLink.buddy_id == member_id))
         .order_by(BuddyLink.id)
     )
-    return [(link, w, b) for link, w, b in rows.tuples()]
+    return [(link, w, b) for link, w, b in rows]
 
 
 def count_buddies(session: Session, worker_id: int) -> int:

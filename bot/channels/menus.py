@@ -15,12 +15,21 @@ class NumberedMenus:
     def __init__(self) -> None:
         self._last: dict[str, list[str]] = {}
 
+    def remember(self, address: str, rows: tuple[tuple[Button, ...], ...]) -> list[Button]:
+        """Make `rows` this person's current menu (unless empty); return its buttons in order.
+
+        For adapters with their own wording; `render` is the plain numbered list.
+        """
+        buttons = [button for row in rows for button in row]
+        if buttons:
+            self._last[address] = [button.action for button in buttons]
+        return buttons
+
     def render(self, address: str, rows: tuple[tuple[Button, ...], ...]) -> str:
         """The menu text to append to a message (empty when there are no buttons)."""
-        buttons = [button for row in rows for button in row]
+        buttons = self.remember(address, rows)
         if not buttons:
             return ""
-        self._last[address] = [button.action for button in buttons]
         lines = [f"  {number}. {button.label}" for number, button in enumerate(buttons, 1)]
         return "\n\n" + "\n".join(lines)
 
