@@ -19,7 +19,7 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
 
         channels["telegram"] = telegram.build_channel(settings)
     if settings.signal.service and settings.signal.phone_number:
-        from bot.channels import signal as signal_channel
+        import bot.channels.signal as signal_channel
 
         channels["signal"] = signal_channel.build_channel(settings)
     return channels
