@@ -76,8 +76,11 @@ class App:
         self.scheduler.add_job(self._purge, "interval", seconds=PURGE_SECONDS, id="purge", **grace)
         self.scheduler.start()
         await self._sweep()
-        for channel in self.channels.values():
+        for name, channel in self.channels.items():
             await channel.start(self.on_inbound)
+            link = channel.invite_link_template()
+            if link:
+                self.service.invite_links[name] = link
 
     async def stop(self) -> None:
         for channel in self.channels.values():

@@ -15,9 +15,9 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
     """Every channel the configuration enables; each adapter module builds its own."""
     channels: dict[str, Channel] = {}
     if settings.telegram.token.get_secret_value():
-        from bot.channels import telegram
+        import bot.channels.telegram as telegram_channel
 
-        channels["telegram"] = telegram.build_channel(settings)
+        channels["telegram"] = telegram_channel.build_channel(settings)
     if settings.signal.service and settings.signal.phone_number:
         import bot.channels.signal as signal_channel
 

@@ -99,3 +99,11 @@ class Channel(abc.ABC):
     async def delete(self, address: str, message_ref: str) -> bool:
         """Delete a message in the person's chat where the messenger allows it."""
         return False
+
+    def invite_link_template(self) -> str | None:
+        """A link with `{code}` that opens a chat with the bot and sends an invite code.
+
+        Only meaningful after `start()` (Telegram learns its @username then); None when the
+        messenger has no such links.
+        """
+        return None

@@ -1,0 +1,548 @@
+"""The Telegram adapter: python-telegram-bot v22 updates in, `Outbound` messages out.
+
+Thin by design: a message becomes `Inbound(text)`, a button press `Inbound(action)`, and an
+`Outbound` becomes one sendMessage with an inline keyboard (plain text, no parse_mode, so
+nobody can inject markup). Only two things live here because only Telegram has them: the
+inline PIN keypad (a PIN never appears in the chat history) and the timed deletion of
+unlocked details. Sending limits live in the outbox, so no PTB rate limiter is installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import warnings
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import Enum, auto
+from typing import Any
+from urllib.parse import urlsplit
+
+from telegram import (
+    BotCommand,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Update,
+    User,
+)
+from telegram.constants import ChatType
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.channels.base import (
+    Channel,
+    ChannelLimits,
+    DeliveryError,
+    DeliveryReceipt,
+    Inbound,
+    InboundHandler,
+    Outbound,
+)
+from bot.config import ConfigError, Settings, TelegramConfig
+from checkins.i18n import N_, SOURCE_LOCALE, _, available_locales, use_locale
+from checkins.messages import Button
+from checkins.service import PIN_MAX_DIGITS
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+POLL_TIMEOUT = 10
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
+MAX_CALLBACK_BYTES = 64
+KEY = "k:"  # keypad presses; the adapter handles them, the conversation never sees them
+_KEY_DELETE, _KEY_OK = "del", "ok"
+_DELETE_ATTEMPTS = 3
+_DELETE_RETRY_SECONDS = 5.0
+
+COMMANDS = (
+    ("outcall", N_("Before a booking: plate, address, check-in time")),
+    ("safe", N_("I'm out and safe")),
+    ("sos", N_("Alert my buddies now")),
+    ("status", N_("What's running now")),
+    ("invite", N_("Get a code for a new buddy")),
+    ("accept", N_("Become someone's buddy with their code")),
+    ("buddies", N_("See or remove buddies")),
+    ("unlock", N_("Open the details of an alert")),
+    ("onit", N_("I'm handling an alert")),
+    ("cancel", N_("Stop what I'm doing")),
+    ("start", N_("Register")),
+    ("help", N_("What I can do")),
+)
+
+PtbApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+# -- the PIN keypad ---------------------------------------------------------------------------
+
+
+class Press(Enum):
+    """What a keypad press did."""
+
+    STALE = auto()
+    CHANGED = auto()
+    UNCHANGED = auto()
+    EMPTY = auto()
+    SUBMIT = auto()
+
+
+@dataclass
+class Keypad:
+    """One open PIN prompt: its message, its text and extra buttons, and the digits so far."""
+
+    message_id: int
+    text: str
+    rows: tuple[tuple[Button, ...], ...]
+    digits: str = ""
+
+    def shown(self) -> str:
+        """The prompt with one dot per digit typed, never the digits."""
+        return f"{self.text}\n\n{'•' * len(self.digits)}" if self.digits else self.text
+
+
+class PinKeypads:
+    """Digits typed on inline keypads, one open keypad per chat, held in memory only.
+
+    Digits are never logged or stored; they leave this object only as the text of one
+    `Inbound` when the person taps OK. A restart forgets them (the person types again).
+    """
+
+    def __init__(self) -> None:
+        self._open: dict[str, Keypad] = {}
+
+    def open(self, chat: str, keypad: Keypad) -> Keypad | None:
+        """Make `keypad` the chat's keypad; returns the one it replaces, if any."""
+        previous = self._open.get(chat)
+        self._open[chat] = keypad
+        return previous
+
+    def close(self, chat: str) -> Keypad | None:
+        """Forget the chat's keypad (and its digits); returns it so its keys can be removed."""
+        return self._open.pop(chat, None)
+
+    def press(self, chat: str, message_id: int, key: str) -> tuple[Press, Keypad | None, str]:
+        """Apply one key; on OK returns the digits and forgets them."""
+        keypad = self._open.get(chat)
+        if keypad is None or keypad.message_id != message_id:
+            return Press.STALE, None, ""
+        if key == _KEY_OK:
+            if not keypad.digits:
+                return Press.EMPTY, keypad, ""
+            digits, keypad.digits = keypad.digits, ""
+            del self._open[chat]
+            return Press.SUBMIT, keypad, digits
+        before = keypad.digits
+        if key == _KEY_DELETE:
+            keypad.digits = before[:-1]
+        elif key.isdigit() and len(key) == 1 and len(before) < PIN_MAX_DIGITS:
+            keypad.digits = before + key
+        changed = keypad.digits != before
+        return (Press.CHANGED if changed else Press.UNCHANGED), keypad, ""
+
+
+def keypad_rows() -> list[list[InlineKeyboardButton]]:
+    """1–9, then ⌫ 0 OK, like a phone's dial pad."""
+    rows = [
+        [InlineKeyboardButton(d, callback_data=KEY + d) for d in digits]
+        for digits in ("123", "456", "789")
+    ]
+    rows.append(
+        [
+            InlineKeyboardButton("⌫", callback_data=KEY + _KEY_DELETE),
+            InlineKeyboardButton("0", callback_data=KEY + "0"),
+            InlineKeyboardButton(_("OK ✓"), callback_data=KEY + _KEY_OK),
+        ]
+    )
+    return rows
+
+
+def keyboard(
+    rows: tuple[tuple[Button, ...], ...], *, keypad: bool = False
+) -> InlineKeyboardMarkup | None:
+    """The inline keyboard for a message: the keypad (if asked) above the message's buttons."""
+    grid = keypad_rows() if keypad else []
+    for row in rows:
+        buttons = [
+            InlineKeyboardButton(b.label, callback_data=b.action) for b in row if _fits(b.action)
+        ]
+        if buttons:
+            grid.append(buttons)
+    return InlineKeyboardMarkup(grid) if grid else None
+
+
+def _fits(action: str) -> bool:
+    """Telegram refuses a whole message over one too-long button; leave that button out."""
+    if 1 <= len(action.encode()) <= MAX_CALLBACK_BYTES:
+        return True
+    log.error("a button's action is %d bytes; Telegram allows 64", len(action.encode()))
+    return False
+
+
+# -- failures ---------------------------------------------------------------------------------
+
+
+def delivery_error(error: TelegramError) -> DeliveryError:
+    """Classify a Bot API failure: permanent (fail over) or transient (retry)."""
+    if isinstance(error, RetryAfter):
+        return DeliveryError("rate_limited", retry_after=retry_seconds(error))
+    if isinstance(error, Forbidden):  # blocked the bot, never started it, deactivated
+        return DeliveryError("blocked", permanent=True)
+    if isinstance(error, BadRequest):  # before NetworkError: BadRequest subclasses it
+        if "chat not found" in error.message.lower():
+            return DeliveryError("unknown_chat", permanent=True)
+        return DeliveryError("bad_request", permanent=True)
+    if isinstance(error, ChatMigrated):
+        return DeliveryError("chat_migrated", permanent=True)
+    if isinstance(error, TimedOut):  # may have arrived anyway: at-least-once, never zero
+        return DeliveryError("timeout")
+    if isinstance(error, InvalidToken):  # a configuration problem, not the recipient's
+        log.error("Telegram rejected the bot token (check [telegram] token and base_url)")
+        return DeliveryError("invalid_token")
+    if isinstance(error, NetworkError):
+        return DeliveryError("network")
+    return DeliveryError("telegram_error")
+
+
+def retry_seconds(error: RetryAfter) -> float:
+    """`retry_after` is an int, or a timedelta under PTB_TIMEDELTA; seconds either way."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value: int | timedelta = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+# -- the channel ------------------------------------------------------------------------------
+
+
+class TelegramChannel(Channel):
+    """Private chats with the bot, over long polling (default) or a webhook."""
+
+    name = CHANNEL
+
+    def __init__(self, config: TelegramConfig, default_locale: str = SOURCE_LOCALE) -> None:
+        self.limits = ChannelLimits(per_second=25, per_chat_interval=1.0)
+        self.config = config
+        self.default_locale = default_locale
+        self.keypads = PinKeypads()
+        self.application: PtbApplication = (
+            ApplicationBuilder()
+            .token(config.token.get_secret_value())
+            .base_url(config.base_url)
+            .concurrent_updates(True)  # one person's slow step never holds up another's SOS
+            .job_queue(None)
+            .build()
+        )
+        self._on_inbound: InboundHandler | None = None
+        self._ready = asyncio.Lock()
+        self._initialized = False
+        self._timed: dict[asyncio.Task[None], tuple[str, str]] = {}
+        self._add_handlers()
+
+    def _add_handlers(self) -> None:
+        private = filters.ChatType.PRIVATE
+        app = self.application
+        app.add_handler(MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, self._edited))
+        app.add_handler(MessageHandler(private & filters.UpdateType.MESSAGE, self._message))
+        app.add_handler(CallbackQueryHandler(self._button))
+        app.add_handler(
+            MessageHandler(~private & filters.UpdateType.MESSAGE & filters.COMMAND, self._group)
+        )
+        app.add_error_handler(self._error)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self, on_inbound: InboundHandler) -> None:
+        """Connect (getMe), publish the command list, then poll or serve the webhook."""
+        self._on_inbound = on_inbound
+        await self._ensure_ready()
+        await self._publish_commands()
+        updater = self.application.updater
+        if updater is None:
+            raise RuntimeError("the Telegram application has no updater")
+        if self.config.mode == "webhook":
+            await updater.start_webhook(
+                listen=self.config.webhook_listen,
+                port=self.config.webhook_port,
+                url_path=urlsplit(self.config.webhook_url).path.strip("/"),
+                webhook_url=self.config.webhook_url,
+                secret_token=self.config.webhook_secret.get_secret_value(),
+                allowed_updates=list(ALLOWED_UPDATES),
+            )
+        else:
+            await updater.start_polling(
+                timeout=timedelta(seconds=POLL_TIMEOUT),
+                allowed_updates=list(ALLOWED_UPDATES),
+                error_callback=_polling_error,
+            )
+        await self.application.start()
+        log.info("telegram channel started (%s) as @%s", self.config.mode, self.username)
+
+    async def stop(self) -> None:
+        """Stop receiving, delete timed messages now rather than never, and disconnect."""
+        self._on_inbound = None
+        app = self.application
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await self._delete_timed_now()
+        self.keypads = PinKeypads()
+        if self._initialized:
+            await app.shutdown()
+            self._initialized = False
+
+    async def _ensure_ready(self) -> None:
+        """Initialise once (getMe); the outbox may send before `start`, right after a restart."""
+        async with self._ready:
+            if not self._initialized:
+                await self.application.initialize()
+                self._initialized = True
+
+    @property
+    def username(self) -> str | None:
+        """The bot's @username, known after getMe."""
+        return self.application.bot.username if self._initialized else None
+
+    def invite_link_template(self) -> str | None:
+        """`https://t.me/<bot>?start={code}`: opening it sends `/start CODE` to the bot."""
+        return f"https://t.me/{self.username}?start={{code}}" if self.username else None
+
+    async def _publish_commands(self) -> None:
+        """setMyCommands in every language with a catalog (the source language as default)."""
+        for locale in available_locales():
+            with use_locale(locale):
+                commands = [BotCommand(name, _(text)) for name, text in COMMANDS]
+            language = None if locale == SOURCE_LOCALE else locale.split("_")[0]
+            try:
+                await self.application.bot.set_my_commands(commands, language_code=language)
+            except TelegramError as error:
+                log.warning("setMyCommands failed: %s", type(error).__name__)
+
+    # -- sending ----------------------------------------------------------------------------
+
+    async def send(self, message: Outbound) -> DeliveryReceipt:
+        """One sendMessage; a PIN request gets the keypad; raises a classified DeliveryError."""
+        chat_id = _chat_id(message.address)
+        pin = message.input_hint == "pin"
+        try:
+            await self._ensure_ready()
+            sent = await self.application.bot.send_message(
+                chat_id, message.text, reply_markup=keyboard(message.buttons, keypad=pin)
+            )
+        except TelegramError as error:
+            raise delivery_error(error) from None
+        if pin:
+            keypad = Keypad(sent.message_id, message.text, message.buttons)
+            await self._retire(message.address, self.keypads.open(message.address, keypad))
+        if message.delete_after_seconds is not None:
+            self._delete_later(message.address, str(sent.message_id), message.delete_after_seconds)
+        return DeliveryReceipt(str(sent.message_id))
+
+    async def delete(self, address: str, message_ref: str) -> bool:
+        """deleteMessage; True when Telegram confirms (bots may delete for 48 hours)."""
+        try:
+            await self._ensure_ready()
+            return bool(
+                await self.application.bot.delete_message(_chat_id(address), int(message_ref))
+            )
+        except (TelegramError, DeliveryError, ValueError) as error:
+            log.warning("deleting a telegram message failed: %s", type(error).__name__)
+            return False
+
+    def _delete_later(self, address: str, message_ref: str, seconds: int) -> None:
+        """Delete a sent message after `seconds`.
+
+        The timer lives in memory: a clean `stop()` deletes the message early, but a crash or
+        kill forgets it, and the message then stays until the person deletes it.
+        """
+        task = asyncio.get_running_loop().create_task(
+            self._delete_after(address, message_ref, seconds)
+        )
+        self._timed[task] = (address, message_ref)
+        task.add_done_callback(lambda done: self._timed.pop(done, None))
+
+    async def _delete_after(self, address: str, message_ref: str, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        for _attempt in range(_DELETE_ATTEMPTS):
+            if await self.delete(address, message_ref):
+                return
+            await asyncio.sleep(_DELETE_RETRY_SECONDS)
+
+    async def _delete_timed_now(self) -> None:
+        pending = list(self._timed.items())
+        self._timed.clear()
+        for task, (address, message_ref) in pending:
+            task.cancel()
+            await self.delete(address, message_ref)
+
+    # -- receiving --------------------------------------------------------------------------
+
+    async def _message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A person wrote in their private chat (text, or anything else, which gets an answer)."""
+        message, chat = update.effective_message, update.effective_chat
+        if message is None or chat is None:
+            return
+        address = str(chat.id)
+        superseded = self.keypads.close(address)  # a typed message ends keypad entry
+        await self._deliver(
+            Inbound(CHANNEL, address, text=message.text, message_ref=str(message.message_id))
+        )
+        await self._retire(address, superseded)
+
+    async def _edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A person edited an earlier message: edits are not acted on, and we say so."""
+        chat = update.effective_chat
+        if chat is None:
+            return
+        with use_locale(self._locale_of(update.effective_user)):
+            text = _(
+                "I don't act on edited messages. If you meant to change something, "
+                "send it again as a new message."
+            )
+        await self._notice(chat.id, text)
+
+    async def _group(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Someone sent the bot a command in a group: point them to a private chat."""
+        chat = update.effective_chat
+        if chat is None:
+            return
+        with use_locale(self._locale_of(update.effective_user)):
+            text = _("Please talk to me in a private chat: {link}").format(
+                link=f"https://t.me/{self.username}"
+            )
+        await self._notice(chat.id, text)
+
+    async def _button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A person pressed an inline button: answer the query, then act on its data."""
+        query, chat = update.callback_query, update.effective_chat
+        if query is None or chat is None:
+            return
+        if chat.type != ChatType.PRIVATE:
+            with use_locale(self._locale_of(query.from_user)):
+                await _answer(query, _("Please talk to me in a private chat."))
+            return
+        address, data = str(chat.id), query.data or ""
+        if data.startswith(KEY):
+            await self._key(query, address, data.removeprefix(KEY))
+            return
+        superseded = self.keypads.close(address)
+        await _answer(query)
+        await self._deliver(Inbound(CHANNEL, address, action=data))
+        await self._retire(address, superseded)
+
+    async def _key(self, query: CallbackQuery, address: str, key: str) -> None:
+        """A keypad press: collect the digit in memory; on OK hand the digits on as text."""
+        message_id = query.message.message_id if query.message else 0
+        outcome, keypad, digits = self.keypads.press(address, message_id, key)
+        with use_locale(self._locale_of(query.from_user)):
+            if outcome is Press.STALE:
+                await _answer(query, _("This keypad is no longer active."))
+                return
+            if outcome is Press.EMPTY:
+                await _answer(query, _("Tap the digits of your PIN first."))
+                return
+        await _answer(query)
+        if keypad is None or outcome is Press.UNCHANGED:
+            return
+        if outcome is Press.SUBMIT:
+            await self._edit(address, keypad, keys=False)
+            await self._deliver(Inbound(CHANNEL, address, text=digits))
+        else:
+            await self._edit(address, keypad, keys=True)
+
+    async def _deliver(self, event: Inbound) -> None:
+        if self._on_inbound is None:
+            log.warning("a telegram update arrived while the channel is stopped")
+            return
+        await self._on_inbound(event)
+
+    async def _error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log a handler failure by type only: exception texts may quote what people sent."""
+        log.error("handling a telegram update failed: %s", type(context.error).__name__)
+
+    # -- small helpers ----------------------------------------------------------------------
+
+    async def _edit(self, address: str, keypad: Keypad, *, keys: bool) -> None:
+        """Show the keypad's dots; without `keys` the keypad is gone (used or superseded)."""
+        markup = keyboard(keypad.rows, keypad=True) if keys else None
+        try:
+            await self.application.bot.edit_message_text(
+                keypad.shown(), _chat_id(address), keypad.message_id, reply_markup=markup
+            )
+        except (TelegramError, DeliveryError) as error:  # cosmetic: the digits are kept anyway
+            log.debug("editing a keypad failed: %s", type(error).__name__)
+
+    async def _retire(self, address: str, keypad: Keypad | None) -> None:
+        """Remove the keys of a keypad nobody will use any more."""
+        if keypad is not None:
+            await self._edit(address, keypad, keys=False)
+
+    async def _notice(self, chat_id: int, text: str) -> None:
+        """A direct, best-effort answer that is about Telegram itself, not about anyone's safety."""
+        try:
+            await self.application.bot.send_message(chat_id, text)
+        except TelegramError as error:
+            log.warning("a telegram notice failed: %s", type(error).__name__)
+
+    def _locale_of(self, user: User | None) -> str:
+        """The person's Telegram language if we have a catalog for it, else the default."""
+        code = (user.language_code or "") if user else ""
+        code = code.replace("-", "_")
+        available = available_locales()
+        for candidate in (code, code.split("_")[0]):
+            if candidate and candidate in available:
+                return candidate
+        return self.default_locale
+
+
+async def _answer(query: CallbackQuery, text: str | None = None) -> None:
+    """Answer a button press (Telegram shows a spinner until we do); failures are harmless."""
+    try:
+        await query.answer(text)
+    except TelegramError as error:
+        log.debug("answering a callback query failed: %s", type(error).__name__)
+
+
+def _polling_error(error: TelegramError) -> None:
+    log.warning("telegram polling failed, retrying: %s", type(error).__name__)
+
+
+def _chat_id(address: str) -> int:
+    try:
+        return int(address)
+    except ValueError:
+        raise DeliveryError("bad_address", permanent=True) from None
+
+
+def build_channel(settings: Settings) -> TelegramChannel:
+    """The Telegram channel from `[telegram]`; refuses an incomplete webhook setup."""
+    config = settings.telegram
+    if config.mode == "webhook":
+        if not config.webhook_url:
+            raise ConfigError(_("[telegram] mode is webhook, so set webhook_url too."))
+        if not config.webhook_secret.get_secret_value():
+            raise ConfigError(
+                _(
+                    "[telegram] mode is webhook, so set webhook_secret too (1-256 characters: "
+                    "letters, digits, _ and -), the same for every bot process."
+                )
+            )
+    default = settings.jurisdictions[settings.service.default_jurisdiction].locale
+    return TelegramChannel(config, default_locale=default)
