@@ -39,8 +39,10 @@ def test_two_engines_never_alert_the_same_stage_twice(postgres_url: str) -> None
     assert sum(counts) == WORKERS  # every outcall advanced exactly once between them
     with world.db.transaction() as session:
         alerts = session.execute(
-            text("SELECT text, count(*) FROM outbox WHERE address = 'sam' "
-                 "AND text LIKE '%missed their check-in%' GROUP BY text")
+            text(
+                "SELECT text, count(*) FROM outbox WHERE address = 'sam' "
+                "AND text LIKE '%missed their check-in%' GROUP BY text"
+            )
         ).all()
     assert len(alerts) == WORKERS
     assert all(count == 1 for _text, count in alerts)

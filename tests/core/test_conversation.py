@@ -1,0 +1,119 @@
+"""Every input a person can send gets a clear reply; nothing typed is silently dropped."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import pytest
+
+from bot.app import App
+from bot.channels.console import ConsoleChannel
+from tests.conftest import PIN, ManualClock, core_settings
+
+
+class Chat:
+    """The real conversation, outbox and dispatcher, read through the console channel."""
+
+    def __init__(self, app: App, console: ConsoleChannel) -> None:
+        self.app, self.console = app, console
+
+    async def send(self, person: str, text: str) -> str:
+        """Type a line as `person`; return everything they were sent in reply."""
+        mark = len(self.console.transcript)
+        await self.console.feed(person, text)
+        await self.app.dispatcher.drain()
+        return "\n".join(t for to, t in self.console.transcript[mark:] if to == person)
+
+
+@pytest.fixture
+async def chat(tmp_path: Path) -> Chat:
+    console = ConsoleChannel(printer=lambda _text: None)
+    app = App(
+        core_settings(f"sqlite:///{tmp_path / 'b.db'}"),
+        secrets.token_bytes(32),
+        {"console": console},
+        clock=ManualClock(),
+    )
+    app.db.migrate()
+    await console.start(app.conversation.handle)
+    return Chat(app, console)
+
+
+async def register(chat: Chat, person: str) -> None:
+    for text in ("/start", person.title(), PIN, PIN):
+        await chat.send(person, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("hello", "Send /start"),
+        ("/outcall", "not registered"),
+        ("SAFE", "Send /start"),
+    ],
+)
+async def test_strangers_are_told_how_to_begin(chat: Chat, text: str, expected: str) -> None:
+    assert expected in await chat.send("nobody", text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/frobnicate", "I don't know the command /frobnicate"),
+        ("what now?", "didn't understand"),
+        ("/accept", "Send the code with the command"),
+        ("/accept ZZZZ-ZZZZ", "doesn't work"),
+        ("SAFE", "no alert for you"),
+        ("+30", "no outcall running"),
+        ("ON IT", "no alert for you"),
+        ("UNLOCK", "no alert for you"),
+        ("/cancel", "no outcall running"),
+        ("/status", "No outcall is running"),
+        ("/buddies", "no buddies yet"),
+        ("/outcall ABC123 | 1 Main St | 90m", "don't have a buddy"),
+        ("x" * 3000, "too long"),
+    ],
+)
+async def test_every_bad_input_gets_a_clear_reply(chat: Chat, text: str, expected: str) -> None:
+    await register(chat, "robin")
+    assert expected in await chat.send("robin", text)
+
+
+async def test_onboarding_refuses_weak_or_mismatched_pins(chat: Chat) -> None:
+    await chat.send("robin", "/start")
+    assert "phone number" in await chat.send("robin", "07700900123")
+    await chat.send("robin", "Robin")
+    assert "numbers only" in await chat.send("robin", "12ab56")
+    assert "too easy" in await chat.send("robin", "123456")
+    await chat.send("robin", PIN)
+    assert "didn't match" in await chat.send("robin", "999999")
+    await chat.send("robin", PIN)
+    assert "Welcome, Robin" in await chat.send("robin", PIN)
+
+
+async def test_guided_outcall_asks_for_each_missing_part_and_rereads_bad_times(
+    chat: Chat,
+) -> None:
+    for person in ("robin", "sam"):
+        await register(chat, person)
+    invite = await chat.send("robin", "/invite")
+    code = invite.split("Your buddy code: ")[1][:9]
+    assert "You are now Robin's buddy" in await chat.send("sam", f"/accept {code}")
+    assert "car plate" in await chat.send("robin", "/outcall")
+    assert "address" in await chat.send("robin", "KX482B")
+    assert "Anything else" in await chat.send("robin", "14 Hollow Lane")
+    assert "How long" in await chat.send("robin", "1")  # 1 = Skip
+    assert 'couldn\'t read "later"' in await chat.send("robin", "later")
+    assert "sealed" in await chat.send("robin", "2")  # 2 = 1 hour
+    assert "already have an outcall" in await chat.send("robin", "/outcall A | B | 1h")
+
+
+async def test_one_message_form_with_a_bad_time_asks_only_for_the_time(chat: Chat) -> None:
+    for person in ("robin", "sam"):
+        await register(chat, person)
+    code = (await chat.send("robin", "/invite")).split("Your buddy code: ")[1][:9]
+    await chat.send("sam", f"/accept {code}")
+    assert "couldn't read" in await chat.send("robin", "/outcall KX482B | 14 Hollow Lane | tbd")
+    assert "sealed" in await chat.send("robin", "45m")
+    assert "Glad you're safe" in await chat.send("robin", "safe")
