@@ -61,7 +61,8 @@ class Demo:
     """The running demo: an App on the console channel, plus a way to type as anyone."""
 
     def __init__(self, directory: Path, printer: Callable[[str], None]) -> None:
-        self.console = ConsoleChannel(printer)
+        self.quiet = False
+        self.console = ConsoleChannel(lambda text: None if self.quiet else printer(text))
         settings = demo_settings(f"sqlite:///{directory / 'demo.db'}")
         self.app = App(settings, secrets.token_bytes(32), {"console": self.console})
 
@@ -146,8 +147,10 @@ async def run_interactive() -> None:
     with tempfile.TemporaryDirectory(prefix="buddycheck-demo-") as directory:
         demo = Demo(Path(directory), print)
         await demo.app.start()
+        demo.quiet = True
         for person in PEOPLE:
             await _quiet_register(demo, person)
+        demo.quiet = False
         print(_banner())
         speaker = "robin"
         loop = asyncio.get_running_loop()

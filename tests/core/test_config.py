@@ -53,7 +53,7 @@ def test_broken_configs_are_explained(tmp_path: Path, edit: tuple[str, str], mes
 
 
 def test_a_missing_file_says_what_to_do(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="Copy config.example.toml"):
+    with pytest.raises(ConfigError, match=r"Copy config\.example\.toml"):
         load_config(tmp_path / "nope.toml")
 
 
