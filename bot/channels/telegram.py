@@ -65,6 +65,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 POLL_TIMEOUT = 10
+SEND_TIMEOUT = 10.0
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 MAX_CALLBACK_BYTES = 64
 KEY = "k:"  # keypad presses; the adapter handles them, the conversation never sees them
@@ -103,6 +104,17 @@ class Press(Enum):
     SUBMIT = auto()
 
 
+@dataclass(frozen=True)
+class KeypadView:
+    """How a keypad message should look at one moment: taken at the press, edited later."""
+
+    message_id: int
+    text: str
+    rows: tuple[tuple[Button, ...], ...]
+    keys: bool
+    version: int
+
+
 @dataclass
 class Keypad:
     """One open PIN prompt: its message, its text and extra buttons, and the digits so far."""
@@ -111,10 +123,13 @@ class Keypad:
     text: str
     rows: tuple[tuple[Button, ...], ...]
     digits: str = ""
+    version: int = 0
 
-    def shown(self) -> str:
+    def view(self, *, keys: bool) -> KeypadView:
         """The prompt with one dot per digit typed, never the digits."""
-        return f"{self.text}\n\n{'•' * len(self.digits)}" if self.digits else self.text
+        dots = "•" * len(self.digits)
+        text = f"{self.text}\n\n{dots}" if dots else self.text
+        return KeypadView(self.message_id, text, self.rows, keys, self.version)
 
 
 class PinKeypads:
@@ -137,24 +152,39 @@ class PinKeypads:
         """Forget the chat's keypad (and its digits); returns it so its keys can be removed."""
         return self._open.pop(chat, None)
 
-    def press(self, chat: str, message_id: int, key: str) -> tuple[Press, Keypad | None, str]:
+    def is_idle(self, chat: str) -> bool:
+        """No keypad is open in this chat."""
+        return chat not in self._open
+
+    def is_current(self, chat: str, view: KeypadView) -> bool:
+        """Whether `view` still shows the chat's open keypad as it is now."""
+        keypad = self._open.get(chat)
+        return keypad is not None and (keypad.message_id, keypad.version) == (
+            view.message_id,
+            view.version,
+        )
+
+    def press(self, chat: str, message_id: int, key: str) -> tuple[Press, KeypadView | None, str]:
         """Apply one key; on OK returns the digits and forgets them."""
         keypad = self._open.get(chat)
         if keypad is None or keypad.message_id != message_id:
             return Press.STALE, None, ""
         if key == _KEY_OK:
             if not keypad.digits:
-                return Press.EMPTY, keypad, ""
-            digits, keypad.digits = keypad.digits, ""
+                return Press.EMPTY, None, ""
+            view, digits = keypad.view(keys=False), keypad.digits
+            keypad.digits = ""
             del self._open[chat]
-            return Press.SUBMIT, keypad, digits
+            return Press.SUBMIT, view, digits
         before = keypad.digits
         if key == _KEY_DELETE:
             keypad.digits = before[:-1]
         elif key.isdigit() and len(key) == 1 and len(before) < PIN_MAX_DIGITS:
             keypad.digits = before + key
-        changed = keypad.digits != before
-        return (Press.CHANGED if changed else Press.UNCHANGED), keypad, ""
+        if keypad.digits == before:
+            return Press.UNCHANGED, None, ""
+        keypad.version += 1
+        return Press.CHANGED, keypad.view(keys=True), ""
 
 
 def keypad_rows() -> list[list[InlineKeyboardButton]]:
@@ -228,6 +258,19 @@ def retry_seconds(error: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+def quiet_library_loggers() -> None:
+    """Keep message content and the token out of logs, whatever the root level.
+
+    At DEBUG, python-telegram-bot logs every Bot API call with its parameters and results
+    (the texts people send, the unlocked details), and httpx logs each URL at INFO, which
+    contains the bot token. Pin both above those levels.
+    """
+    for name in ("telegram", "telegram.ext"):
+        logging.getLogger(name).setLevel(logging.INFO)
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 # -- the channel ------------------------------------------------------------------------------
 
 
@@ -236,15 +279,23 @@ class TelegramChannel(Channel):
 
     name = CHANNEL
 
-    def __init__(self, config: TelegramConfig, default_locale: str = SOURCE_LOCALE) -> None:
+    def __init__(
+        self,
+        config: TelegramConfig,
+        default_locale: str = SOURCE_LOCALE,
+        send_timeout: float = SEND_TIMEOUT,
+    ) -> None:
         self.limits = ChannelLimits(per_second=25, per_chat_interval=1.0)
         self.config = config
         self.default_locale = default_locale
         self.keypads = PinKeypads()
+        quiet_library_loggers()
         self.application: PtbApplication = (
             ApplicationBuilder()
             .token(config.token.get_secret_value())
             .base_url(config.base_url)
+            .read_timeout(send_timeout)
+            .write_timeout(send_timeout)
             .concurrent_updates(True)  # one person's slow step never holds up another's SOS
             .job_queue(None)
             .build()
@@ -253,6 +304,7 @@ class TelegramChannel(Channel):
         self._ready = asyncio.Lock()
         self._initialized = False
         self._timed: dict[asyncio.Task[None], tuple[str, str]] = {}
+        self._edit_locks: dict[str, asyncio.Lock] = {}
         self._add_handlers()
 
     def _add_handlers(self) -> None:
@@ -450,7 +502,7 @@ class TelegramChannel(Channel):
     async def _key(self, query: CallbackQuery, address: str, key: str) -> None:
         """A keypad press: collect the digit in memory; on OK hand the digits on as text."""
         message_id = query.message.message_id if query.message else 0
-        outcome, keypad, digits = self.keypads.press(address, message_id, key)
+        outcome, view, digits = self.keypads.press(address, message_id, key)
         with use_locale(self._locale_of(query.from_user)):
             if outcome is Press.STALE:
                 await _answer(query, _("This keypad is no longer active."))
@@ -459,13 +511,10 @@ class TelegramChannel(Channel):
                 await _answer(query, _("Tap the digits of your PIN first."))
                 return
         await _answer(query)
-        if keypad is None or outcome is Press.UNCHANGED:
-            return
+        if view is not None:
+            await self._edit(address, view)
         if outcome is Press.SUBMIT:
-            await self._edit(address, keypad, keys=False)
             await self._deliver(Inbound(CHANNEL, address, text=digits))
-        else:
-            await self._edit(address, keypad, keys=True)
 
     async def _deliver(self, event: Inbound) -> None:
         if self._on_inbound is None:
@@ -479,20 +528,26 @@ class TelegramChannel(Channel):
 
     # -- small helpers ----------------------------------------------------------------------
 
-    async def _edit(self, address: str, keypad: Keypad, *, keys: bool) -> None:
-        """Show the keypad's dots; without `keys` the keypad is gone (used or superseded)."""
-        markup = keyboard(keypad.rows, keypad=True) if keys else None
-        try:
-            await self.application.bot.edit_message_text(
-                keypad.shown(), _chat_id(address), keypad.message_id, reply_markup=markup
-            )
-        except (TelegramError, DeliveryError) as error:  # cosmetic: the digits are kept anyway
-            log.debug("editing a keypad failed: %s", type(error).__name__)
+    async def _edit(self, address: str, view: KeypadView) -> None:
+        """Show a keypad's dots, one edit at a time per chat; a superseded view is skipped."""
+        lock = self._edit_locks.setdefault(address, asyncio.Lock())
+        async with lock:
+            if view.keys and not self.keypads.is_current(address, view):
+                return
+            markup = keyboard(view.rows, keypad=True) if view.keys else None
+            try:
+                await self.application.bot.edit_message_text(
+                    view.text, _chat_id(address), view.message_id, reply_markup=markup
+                )
+            except (TelegramError, DeliveryError) as error:  # cosmetic: digits are kept anyway
+                log.debug("editing a keypad failed: %s", type(error).__name__)
+        if not lock.locked() and self.keypads.is_idle(address):
+            self._edit_locks.pop(address, None)
 
     async def _retire(self, address: str, keypad: Keypad | None) -> None:
         """Remove the keys of a keypad nobody will use any more."""
         if keypad is not None:
-            await self._edit(address, keypad, keys=False)
+            await self._edit(address, keypad.view(keys=False))
 
     async def _notice(self, chat_id: int, text: str) -> None:
         """A direct, best-effort answer that is about Telegram itself, not about anyone's safety."""
