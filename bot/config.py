@@ -31,7 +31,7 @@ from checkins.i18n import _
 from checkins.ladder import Ladder, LadderError, LegalModel, Notify, Stage
 from checkins.parsing import parse_duration
 from checkins.policy import Jurisdiction, Limits, Policy
-from checkins.sealing import KDF_COSTS, PEPPER_MIN_BYTES
+from checkins.sealing import PEPPER_MIN_BYTES
 
 DEFAULT_DATABASE_URL = "sqlite:///data/buddycheck.db"
 
@@ -293,10 +293,6 @@ def load_pepper(settings: Settings) -> bytes | None:
             ).format(n=PEPPER_MIN_BYTES)
         )
     return raw
-
-
-def kdf_cost_names() -> list[str]:
-    return sorted(KDF_COSTS)
 
 
 def _location(loc: tuple[int | str, ...]) -> str:

@@ -159,7 +159,7 @@ def alert_member(
     repeat: bool,
 ) -> None:
     """Alert one person about the outcall and remember that they were alerted."""
-    if session.get(Alert, {"outcall_id": outcall.id, "member_id": member.id}) is None:
+    if not queries.is_alerted(session, outcall.id, member.id):
         session.add(Alert(outcall_id=outcall.id, member_id=member.id, stage=stage, alerted_at=now))
     alias, due, sos = worker.alias, outcall.due_at, outcall.sos
     marker = f"r{int(now.timestamp())}" if repeat else f"s{stage}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from checkins.messages import Button
 
@@ -75,7 +75,6 @@ class ChannelLimits:
 
     per_second: float = 25.0
     per_chat_interval: float = 1.0
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 class Channel(abc.ABC):
