@@ -130,4 +130,8 @@ class App:
             id="engine-wake",
             replace_existing=True,
             misfire_grace_time=None,
+            # A wake-up re-armed while the previous one is still running must not be
+            # skipped ("maximum number of running instances reached"): that would delay a
+            # due alert until the next safety sweep. Ticks are safe to overlap.
+            max_instances=2,
         )

@@ -158,7 +158,9 @@ class SignalChannel(Channel):
         if address is None:
             return None
         ref = str(message.timestamp)
-        action = self._menus.resolve(address, message.text or "")
+        typed = message.text or ""
+        # Menu numbers are short; a PIN like "000002" must never pick choice 2.
+        action = self._menus.resolve(address, typed) if len(typed.strip()) <= 3 else None
         if action is not None:
             return Inbound(self.name, address, action=action, message_ref=ref)
         return Inbound(self.name, address, text=message.text, message_ref=ref)

@@ -1,0 +1,641 @@
+"""The Signal channel end to end: the real App and the real signalbot client, over loopback
+HTTP and a real websocket to the local signal-cli-rest-api emulator.
+
+Every flow a person can go through on Signal, the cross-channel pairs (a console channel
+stands in for the other messenger), and the failures a safety bot must survive. Time is a
+shifted wall clock: `skip()` jumps the service's clock forward and wakes the engine, so a
+missed check-in does not take real minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import re
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from multidict import CIMultiDict, CIMultiDictProxy
+from signalbot import SendError
+from sqlalchemy import func, select, text
+from yarl import URL
+
+from bot.app import App
+from bot.channels.base import ChannelLimits, DeliveryError, Outbound
+from bot.channels.console import ConsoleChannel
+from bot.channels.signal import (
+    SignalChannel,
+    SignalOptions,
+    build_channel,
+    classify_send_error,
+)
+from bot.config import Settings, settings_from
+from storage.tables import Envelope, SealedKey
+from tests.emulators.signal_api import SignalApiEmulator, SignalUser
+
+BOT_NUMBER = "+15550000001"
+PIN = "482913"
+PLATE, ADDRESS = "KX-482-B", "14 Hollow Lane, flat 3"
+WAIT = 6.0
+
+
+class ShiftedClock:
+    """The wall clock plus an offset the test moves forward."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+def signal_settings(database_url: str, service: str) -> Settings:
+    """Seconds-scale ladder (as in bot.demo), the Signal section pointing at the emulator."""
+    data: dict[str, Any] = {
+        "service": {"default_jurisdiction": "demo", "min_duration": "5s", "max_duration": "4h"},
+        "database": {"url": database_url},
+        "crypto": {"kdf": "insecure-fast"},
+        "security": {"unlocked_details_visible": "1s"},
+        "outbox": {"max_backoff": "1s"},
+        "signal": {
+            "service": service,
+            "phone_number": BOT_NUMBER,
+            "connection_mode": "http",
+            "disappearing_timer": "1h",
+            "send_timeout": "3s",
+        },
+        "jurisdictions": {
+            "demo": {
+                "legal_model": "criminalised",
+                "timezone": "UTC",
+                "reminder_before": "1m",
+                "ack_timeout": "30s",
+                "ladder": [
+                    {"after": "0s", "notify": "worker"},
+                    {"after": "10s", "notify": "buddies"},
+                ],
+            }
+        },
+    }
+    return settings_from(data, "signal test settings")
+
+
+@dataclass
+class Stack:
+    """The running App with a Signal and a console channel, and handles to drive them."""
+
+    api: SignalApiEmulator
+    app: App
+    signal: SignalChannel
+    console: ConsoleChannel
+    clock: ShiftedClock
+    database: Path
+    people: dict[str, SignalUser] = field(default_factory=dict)
+
+    def user(self, name: str, number: str | None = None) -> SignalUser:
+        person = self.api.user(name=name.title(), number=number)
+        self.people[name] = person
+        return person
+
+    def skip(self, seconds: float) -> None:
+        """Move the service's clock forward and wake the engine at once."""
+        self.clock.offset += timedelta(seconds=seconds)
+        self.app.poke()
+
+    async def console_says(self, person: str, line: str) -> None:
+        await self.console.feed(person, line)
+
+    async def console_wait(self, person: str, pattern: str, since: int = 0) -> str:
+        """Wait (bounded) for a console message to `person` matching `pattern`."""
+        async with asyncio.timeout(WAIT):
+            while True:
+                for address, message in self.console.transcript[since:]:
+                    if address == person and re.search(pattern, message):
+                        return message
+                await asyncio.sleep(0.05)
+
+    def sealed_rows(self) -> int:
+        with self.app.db.transaction() as session:
+            envelopes = session.scalar(select(func.count()).select_from(Envelope)) or 0
+            keys = session.scalar(select(func.count()).select_from(SealedKey)) or 0
+        return envelopes + keys
+
+    def stored_addresses(self) -> set[str]:
+        with self.app.db.transaction() as session:
+            rows = session.execute(text("SELECT address FROM members"))
+            return {row[0] for row in rows}
+
+
+@pytest.fixture
+async def api(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[SignalApiEmulator]:
+    """The emulator; the test fails if the adapter called a route the server lacks."""
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    async with SignalApiEmulator(number=BOT_NUMBER) as emulator:
+        yield emulator
+        assert emulator.unhandled == []
+
+
+def fast(channel: SignalChannel) -> SignalChannel:
+    """The configured channel with test-speed supervision timings."""
+    options = dataclasses.replace(
+        channel.options, watch_interval=0.1, restart_delay=0.2, slow_start_after=0.5
+    )
+    return SignalChannel(options)
+
+
+@pytest.fixture
+async def stack(api: SignalApiEmulator, tmp_path: Path) -> AsyncIterator[Stack]:
+    """The real App on a tmp SQLite file, with Signal (emulator) and console channels."""
+    database = tmp_path / "buddycheck.db"
+    settings = signal_settings(f"sqlite:///{database}", api.service)
+    signal = fast(build_channel(settings))
+    signal.limits = ChannelLimits(per_second=100.0, per_chat_interval=0.0)  # tests are quick
+    console = ConsoleChannel(printer=lambda _line: None)
+    clock = ShiftedClock()
+    channels = {"signal": signal, "console": console}
+    app = App(settings, secrets.token_bytes(32), channels, clock=clock)
+    await app.start()
+    await api.wait_connected(timeout=WAIT)
+    yield Stack(api, app, signal, console, clock, database)
+    await app.stop()
+
+
+# -- helpers: what people do -------------------------------------------------------------
+
+
+async def ask(person: SignalUser, line: str, expect: str) -> str:
+    """`person` sends `line` and waits (bounded) for a reply containing `expect`."""
+    await person.send_text(line)
+    return (await person.wait_for_message(expect, timeout=WAIT)).text
+
+
+async def onboard(person: SignalUser, alias: str) -> None:
+    await ask(person, "/start", "choose a nickname")
+    await ask(person, alias, "PIN")
+    await ask(person, PIN, "same PIN")
+    await ask(person, PIN, "Welcome")
+
+
+async def onboard_console(stack: Stack, person: str) -> None:
+    for line in ("/start", person.title(), PIN, PIN):
+        await stack.console_says(person, line)
+    await stack.console_wait(person, "Welcome")
+
+
+def invite_code(message: str) -> str:
+    found = re.search(r"[0-9A-Z]{4}-[0-9A-Z]{4}", message)
+    assert found is not None, message
+    return found[0]
+
+
+async def pair_on_signal(worker: SignalUser, buddy: SignalUser) -> None:
+    code = invite_code(await ask(worker, "/invite", "buddy code"))
+    await ask(buddy, f"/accept {code}", "buddy")
+    await worker.wait_for_message("is now your buddy", timeout=WAIT)
+
+
+async def start_outcall(worker: SignalUser, due: str = "1h") -> str:
+    return await ask(worker, f"/outcall {PLATE} | {ADDRESS} | {due}", "Saved and sealed")
+
+
+async def miss_check_in(stack: Stack, worker: SignalUser) -> None:
+    """Let the deadline pass: the worker is reminded, then the buddies' stage comes due."""
+    stack.skip(3600 + 1)
+    await worker.wait_for_message("has passed", timeout=WAIT)
+    stack.skip(11)
+
+
+# -- onboarding and pairing --------------------------------------------------------------
+
+
+async def test_onboarding_sets_disappearing_timer_before_the_first_pin(stack: Stack) -> None:
+    """/start → nickname → PIN by message; the chat timer is set once, and explained once."""
+    robin = stack.user("robin", number="+14155550123")
+
+    await ask(robin, "/start", "choose a nickname")
+    prompt = await ask(robin, "Robin", "PIN")
+    assert "disappearing messages in this chat (60 minutes)" in prompt
+    assert stack.api.contacts == {robin.uuid: {"expiration_in_seconds": 3600}}
+    calls = stack.api.calls
+    timer_at = next(i for i, c in enumerate(calls) if c.method == "PUT")
+    prompt_at = next(i for i, c in enumerate(calls) if "disappearing" in str(c.json))
+    assert timer_at < prompt_at  # the timer covers the prompt and the PIN sent in reply
+    again = await ask(robin, PIN, "same PIN")
+    assert "disappearing" not in again
+    await ask(robin, PIN, "Welcome, Robin")
+
+    assert len(stack.api.calls_to("PUT", f"/v1/contacts/{BOT_NUMBER}")) == 1
+    assert stack.stored_addresses() == {robin.uuid}
+    assert b"4155550123" not in stack.database.read_bytes()
+    assert all(m.recipients == (robin.uuid,) for m in robin.messages())
+
+
+async def test_invite_and_accept_on_signal(stack: Stack) -> None:
+    robin, sam = stack.user("robin"), stack.user("sam")
+    await onboard(robin, "Robin")
+    await onboard(sam, "Sam")
+
+    await pair_on_signal(robin, sam)
+
+    buddies = await ask(robin, "/buddies", "Sam is your buddy")
+    assert "Reply 1 for Remove Sam." in buddies
+
+
+async def test_unregistered_person_and_unknown_input_get_an_answer(stack: Stack) -> None:
+    """Nothing typed is silently dropped, even before /start or for an attachment."""
+    stranger = stack.user("stranger")
+    await ask(stranger, "hello?", "Send /start")
+    robin = stack.user("robin")
+    await onboard(robin, "Robin")
+    await ask(robin, "what is this", "didn't understand")
+
+
+# -- outcalls, keywords, numbered replies ----------------------------------------------
+
+
+async def test_one_message_outcall_then_numbered_safe(stack: Stack) -> None:
+    robin, sam = stack.user("robin"), stack.user("sam")
+    await onboard(robin, "Robin")
+    await onboard(sam, "Sam")
+    await pair_on_signal(robin, sam)
+
+    sealed = await start_outcall(robin)
+    assert "Reply 1 for I'm safe ✅, 2 for +30 min, 3 for SOS 🆘." in sealed
+    assert stack.sealed_rows() == 2
+
+    await ask(robin, "1", "Glad you're safe")
+    assert stack.sealed_rows() == 0
+    assert not any("missed" in m.text for m in sam.messages())
+
+
+async def test_guided_outcall_with_numbered_choices(stack: Stack) -> None:
+    robin, sam = stack.user("robin"), stack.user("sam")
+    await onboard(robin, "Robin")
+    await onboard(sam, "Sam")
+    await pair_on_signal(robin, sam)
+
+    await ask(robin, "/outcall", "car plate")
+    await ask(robin, PLATE, "address")
+    notes = await ask(robin, ADDRESS, "Anything else")
+    assert "Reply 1 for Skip, 2 for Stop." in notes
+    due = await ask(robin, "1", "How long")
+    assert "Reply 1 for 30 min, 2 for 1 hour, 3 for 2 hours, 4 for Stop." in due
+    await ask(robin, "2", "Saved and sealed")
+    await ask(robin, "/status", "Your outcall is running")
+
+
+@pytest.mark.parametrize(
+    ("safe", "extend"), [("safe", "+30"), ("SaFe!", "+30"), ("I'M SAFE", "+30")]
+)
+async def test_keywords_in_any_case(stack: Stack, safe: str, extend: str) -> None:
+    robin, sam = stack.user("robin"), stack.user("sam")
+    await onboard(robin, "Robin")
+    await onboard(sam, "Sam")
+    await pair_on_signal(robin, sam)
+    await start_outcall(robin)
+
+    await ask(robin, extend, "Check in by")
+    await ask(robin, safe, "Glad you're safe")
+
+
+async def test_sos_keyword_alerts_a_buddy_now(stack: Stack) -> None:
+    robin, sam = stack.user("robin"), stack.user("sam")
+    await onboard(robin, "Robin")
+    await onboard(sam, "Sam")
+    await pair_on_signal(robin, sam)
+    await start_outcall(robin)
+
+    await ask(robin, "sos", "SOS sent")
+    alert = await sam.wait_for_message("pressed SOS", timeout=WAIT)
+    assert (
+        "Reply 1 for Unlock details 🔓, 2 for I'm on it 🙋, 3 for Robin is safe 💚." in alert.text
+    )
+
+
+async def test_reminder_before_due_then_overdue(stack: Stack) -> None:
+    robin, sam = stack.user("robin"), stack.user("sam")
+    await onboard(robin, "Robin")
+    await onboard(sam, "Sam")
+    await pair_on_signal(robin, sam)
+    await start_outcall(robin)
+
+    stack.skip(3600 - 30)
+    await robin.wait_for_message("Your check-in is due at", timeout=WAIT)
+    stack.skip(31)
+    overdue = await robin.wait_for_message("has passed", timeout=WAIT)
+    assert "Reply 1 for I'm safe" in overdue.text
+    await ask(robin, "1", "Glad you're safe")
+
+
+# -- the full scenario -------------------------------------------------------------------
+
+
+async def test_full_scenario_over_signal(stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
+    """Onboard, pair, outcall, miss, alert, unlock, I'm on it, safe — all on Signal."""
+    caplog.set_level(logging.DEBUG)
+    robin = stack.user("robin", number="+14155550123")
+    sam = stack.user("sam", number="+14155550124")
+    kit = stack.user("kit", number="+14155550125")
+    for person in (robin, sam, kit):
+        await onboard(person, person.name)
+    await pair_on_signal(robin, sam)
+    await pair_on_signal(robin, kit)
+    await start_outcall(robin)
+
+    await miss_check_in(stack, robin)
+    await sam.wait_for_message("Robin missed their check-in", timeout=WAIT)
+    await kit.wait_for_message("Robin missed their check-in", timeout=WAIT)
+
+    await ask(sam, "1", "Send your PIN")
+    await sam.send_text(PIN)
+    details = await sam.wait_for_message(PLATE, timeout=WAIT)
+    assert ADDRESS in details.text
+    deleted = await stack.api.wait_until(
+        lambda: stack.api.calls_to("DELETE", f"/v1/remote-delete/{BOT_NUMBER}"), timeout=WAIT
+    )
+    assert deleted[0].json == {"recipient": sam.uuid, "timestamp": details.timestamp}
+
+    await ask(sam, "ON IT", "You are handling")
+    await kit.wait_for_message("Sam is handling Robin's alert", timeout=WAIT)
+    await ask(sam, "SAFE", "confirmed Robin is safe")
+    await robin.wait_for_message("Sam confirmed you are safe", timeout=WAIT)
+    await kit.wait_for_message("Sam confirmed Robin is safe", timeout=WAIT)
+
+    assert stack.sealed_rows() == 0
+    assert stack.stored_addresses() == {robin.uuid, sam.uuid, kit.uuid}
+    assert b"415555012" not in stack.database.read_bytes()
+    secrets_and_ids = (PLATE, ADDRESS, PIN, "415555012", robin.uuid, sam.uuid, kit.uuid)
+    leaks = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.INFO and any(s in r.getMessage() for s in secrets_and_ids)
+    ]
+    assert leaks == []
+
+
+async def test_wrong_pin_on_unlock_shows_nothing(stack: Stack) -> None:
+    robin, sam = stack.user("robin"), stack.user("sam")
+    await onboard(robin, "Robin")
+    await onboard(sam, "Sam")
+    await pair_on_signal(robin, sam)
+    await start_outcall(robin)
+    await miss_check_in(stack, robin)
+    await sam.wait_for_message("missed their check-in", timeout=WAIT)
+
+    await ask(sam, "Unlock", "Send your PIN")
+    await ask(sam, "999999", "PIN")
+    assert not any(PLATE in m.text for m in sam.messages())
+    await ask(sam, "uNlOcK", "Send your PIN")
+    await ask(sam, PIN, PLATE)
+
+
+# -- cross-channel pairs -----------------------------------------------------------------
+
+
+async def test_signal_worker_with_console_buddy(stack: Stack) -> None:
+    robin = stack.user("robin")
+    await onboard(robin, "Robin")
+    await onboard_console(stack, "sam")
+    code = invite_code(await ask(robin, "/invite", "buddy code"))
+    await stack.console_says("sam", f"/accept {code}")
+    await stack.console_wait("sam", "You are now Robin's buddy")
+    await robin.wait_for_message("Sam is now your buddy", timeout=WAIT)
+    await start_outcall(robin)
+
+    mark = len(stack.console.transcript)
+    await miss_check_in(stack, robin)
+    await stack.console_wait("sam", "Robin missed their check-in", mark)
+    await stack.console_says("sam", "1")
+    await stack.console_wait("sam", "Send your PIN", mark)
+    await stack.console_says("sam", PIN)
+    await stack.console_wait("sam", re.escape(PLATE), mark)
+    await stack.console_says("sam", "ON IT")
+    await stack.console_says("sam", "SAFE")
+    await robin.wait_for_message("Sam confirmed you are safe", timeout=WAIT)
+
+
+async def test_console_worker_with_signal_buddy(stack: Stack) -> None:
+    sam = stack.user("sam")
+    await onboard(sam, "Sam")
+    await onboard_console(stack, "robin")
+    mark = len(stack.console.transcript)
+    await stack.console_says("robin", "/invite")
+    code = invite_code(await stack.console_wait("robin", "buddy code", mark))
+    await ask(sam, f"/accept {code}", "You are now Robin's buddy")
+    await stack.console_says("robin", f"/outcall {PLATE} | {ADDRESS} | 1h")
+    await stack.console_wait("robin", "Saved and sealed", mark)
+
+    stack.skip(3601)
+    await stack.console_wait("robin", "has passed", mark)
+    stack.skip(11)
+    await sam.wait_for_message("Robin missed their check-in", timeout=WAIT)
+    await ask(sam, "1", "Send your PIN")
+    await ask(sam, PIN, PLATE)
+    await ask(sam, "on it", "You are handling")
+    await ask(sam, "safe", "confirmed Robin is safe")
+    await stack.console_wait("robin", "Sam confirmed you are safe", mark)
+
+
+# -- delivery failures -------------------------------------------------------------------
+
+
+async def test_unregistered_buddy_worker_told_and_other_buddy_alerted(stack: Stack) -> None:
+    """A 400 (left Signal) is permanent: the worker is told, the console buddy still alerted."""
+    robin, sam = stack.user("robin"), stack.user("sam")
+    await onboard(robin, "Robin")
+    await onboard(sam, "Sam")
+    await onboard_console(stack, "kit")
+    await pair_on_signal(robin, sam)
+    code = invite_code(await ask(robin, "/invite", "buddy code"))
+    await stack.console_says("kit", f"/accept {code}")
+    await start_outcall(robin)
+    stack.api.unregister(sam.uuid)
+
+    mark = len(stack.console.transcript)
+    await miss_check_in(stack, robin)
+    await stack.console_wait("kit", "Robin missed their check-in", mark)
+    await robin.wait_for_message("couldn't reach Sam", timeout=WAIT)
+    failed = [m for m in stack.api.sent if m.recipients == (sam.uuid,) and m.status == 400]
+    assert len(failed) == 1  # permanent: not retried
+    assert not any("missed" in m.text for m in sam.messages())
+
+
+@pytest.mark.parametrize("status", [500, 429, 503])
+async def test_transient_send_failure_is_retried_then_delivered(stack: Stack, status: int) -> None:
+    robin = stack.user("robin")
+    await onboard(robin, "Robin")
+    stack.api.fail_next_send(status=status, count=2)
+
+    await ask(robin, "/help", "What you can send")
+
+    statuses = [m.status for m in stack.api.sent if m.recipients == (robin.uuid,)]
+    assert statuses[-3:] == [status, status, 201]
+
+
+async def test_server_down_at_send_time_alert_is_retried(stack: Stack) -> None:
+    """signal-cli-rest-api restarting (503s, websocket cut) when an SOS alert goes out."""
+    sam = stack.user("sam")
+    await onboard(sam, "Sam")
+    await onboard_console(stack, "robin")
+    mark = len(stack.console.transcript)
+    await stack.console_says("robin", "/invite")
+    code = invite_code(await stack.console_wait("robin", "buddy code", mark))
+    await ask(sam, f"/accept {code}", "You are now Robin's buddy")
+
+    stack.api.set_down(True)
+    await stack.console_says("robin", "SOS")
+    await stack.api.wait_until(
+        lambda: [m for m in stack.api.calls_to("POST", "/v2/send") if m.status == 503],
+        timeout=WAIT,
+    )
+    stack.api.set_down(False)
+
+    await sam.wait_for_message("Robin pressed SOS", timeout=WAIT)
+    await stack.api.wait_connected(count=2, timeout=WAIT)
+
+
+async def test_dropped_websocket_reconnects_and_receives(stack: Stack) -> None:
+    robin = stack.user("robin")
+    await onboard(robin, "Robin")
+
+    await stack.api.drop_websocket()
+    await stack.api.wait_connected(count=2, timeout=WAIT)
+
+    await ask(robin, "/help", "What you can send")
+    assert stack.signal.receive_restarts == 0  # signalbot's own retry handled this one
+
+
+@pytest.mark.parametrize("code", [1000, 1001])
+async def test_clean_close_the_adapter_restarts_receiving(
+    stack: Stack, caplog: pytest.LogCaptureFixture, code: int
+) -> None:
+    """signalbot alone would never receive again (see tests/emulators); the adapter does."""
+    robin = stack.user("robin")
+    await onboard(robin, "Robin")
+
+    await stack.api.close_websocket_cleanly(code)
+    await stack.api.wait_connected(count=2, timeout=WAIT)
+
+    await ask(robin, "/help", "What you can send")
+    assert stack.signal.receive_restarts == 1
+    assert stack.signal.health() == {"state": "receiving", "receive_restarts": 1}
+    assert any("receiving stopped" in r.getMessage() for r in caplog.records)
+
+
+# -- start-up problems, deletion, classification -----------------------------------------
+
+
+async def start_alone(api: SignalApiEmulator) -> SignalChannel:
+    options = SignalOptions(
+        api.service, BOT_NUMBER, watch_interval=0.1, slow_start_after=0.3, restart_delay=0.2
+    )
+    channel = SignalChannel(dataclasses.replace(options, connection_mode=_http()))
+
+    async def ignore(_event: object) -> None:
+        return None
+
+    await channel.start(ignore)
+    return channel
+
+
+def _http() -> Any:
+    from signalbot import ConnectionMode
+
+    return ConnectionMode.HTTP_ONLY
+
+
+@pytest.mark.parametrize(
+    ("version", "mode", "explained"),
+    [("0.95", "json-rpc", "at least 0.101.0"), ("0.101", "normal", "set MODE=json-rpc")],
+)
+async def test_start_up_hang_is_explained_in_the_log(
+    api: SignalApiEmulator,
+    caplog: pytest.LogCaptureFixture,
+    version: str,
+    mode: str,
+    explained: str,
+) -> None:
+    api.version, api.mode = version, mode
+    channel = await start_alone(api)
+    try:
+        async with asyncio.timeout(WAIT):
+            while not any(explained in r.getMessage() for r in caplog.records):
+                await asyncio.sleep(0.05)
+        assert channel.health()["state"] == "starting"
+        assert api.websocket_connects == 0
+    finally:
+        await channel.stop()
+
+
+async def test_delete_of_a_persons_message_is_refused_and_sends_need_no_start(
+    api: SignalApiEmulator,
+) -> None:
+    channel = await start_alone(api)
+    try:
+        await api.wait_connected(timeout=WAIT)
+        assert await channel.delete("6f1d2b3c-4a5e-4f60-8a7b-9c0d1e2f3a4b", "1") is False
+        with pytest.raises(DeliveryError) as raised:
+            await channel.send(Outbound("signal", "not-an-address", "hi"))
+        assert raised.value.permanent and raised.value.reason == "unknown_recipient"
+    finally:
+        await channel.stop()
+
+
+async def test_stop_deletes_pending_details_at_once(api: SignalApiEmulator) -> None:
+    channel = await start_alone(api)
+    alice = api.user(name="Alice")
+    await api.wait_connected(timeout=WAIT)
+    await channel.send(Outbound("signal", alice.uuid, "details", delete_after_seconds=600))
+
+    await channel.stop()
+
+    deleted = api.calls_to("DELETE", f"/v1/remote-delete/{BOT_NUMBER}")
+    assert [call.json["recipient"] for call in deleted] == [alice.uuid]
+
+
+def send_error(status: int | None, headers: dict[str, str] | None = None) -> SendError:
+    cause: Exception
+    if status is None:
+        cause = aiohttp.ClientConnectionError("connection reset")
+    else:
+        info = aiohttp.RequestInfo(
+            URL("http://127.0.0.1/v2/send"), "POST", CIMultiDictProxy(CIMultiDict())
+        )
+        cause = aiohttp.ClientResponseError(
+            info, (), status=status, headers=CIMultiDictProxy(CIMultiDict(headers or {}))
+        )
+    error = SendError(str(cause))
+    error.__cause__ = cause
+    return error
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "reason", "permanent", "retry_after"),
+    [
+        (400, None, "unknown_recipient", True, None),
+        (404, None, "unknown_recipient", True, None),
+        (429, {"Retry-After": "7"}, "rate_limited", False, 7.0),
+        (429, None, "rate_limited", False, None),
+        (500, None, "server_error", False, None),
+        (503, None, "server_error", False, None),
+        (401, None, "http_401", False, None),
+        (None, None, "network", False, None),
+    ],
+)
+def test_send_errors_are_classified(
+    status: int | None,
+    headers: dict[str, str] | None,
+    reason: str,
+    permanent: bool,
+    retry_after: float | None,
+) -> None:
+    error = classify_send_error(send_error(status, headers))
+    assert (error.reason, error.permanent, error.retry_after) == (reason, permanent, retry_after)
