@@ -2,7 +2,7 @@
 
 Tests act as Telegram users through the emulator (and as console users for cross-channel
 pairs) and assert on what went over the wire. Time runs in seconds: a check-in can be due
-in 2 s and buddies are alerted 2 s later. Every wait is bounded.
+in 2 s and buddies are alerted 1 s later. Every wait is bounded.
 """
 
 from __future__ import annotations
@@ -39,13 +39,13 @@ FAST_LIMITS = ChannelLimits(per_second=1000.0, per_chat_interval=0.0)
 
 
 def fast_settings(directory: Path, base_url: str, **telegram: Any) -> Settings:
-    """Seconds-scale ladder: reminder 2 s before due, buddies 2 s after it."""
+    """Seconds-scale ladder: reminder 2 s before due, buddies 1 s after it."""
     return settings_from(
         {
             "service": {"default_jurisdiction": "fast", "min_duration": "1s"},
             "database": {"url": f"sqlite:///{directory / 'buddycheck.db'}"},
             "crypto": {"kdf": "insecure-fast"},
-            "security": {"unlocked_details_visible": "2s"},
+            "security": {"unlocked_details_visible": "1s"},
             "outbox": {"max_backoff": "1s"},
             "telegram": {"token": TOKEN, "base_url": base_url, **telegram},
             "jurisdictions": {
@@ -56,7 +56,7 @@ def fast_settings(directory: Path, base_url: str, **telegram: Any) -> Settings:
                     "ack_timeout": "30s",
                     "ladder": [
                         {"after": "0s", "notify": "worker"},
-                        {"after": "2s", "notify": "buddies"},
+                        {"after": "1s", "notify": "buddies"},
                         {"after": "60s", "notify": "responders"},
                     ],
                 }
@@ -84,7 +84,9 @@ class Harness:
 
     # -- Telegram people ----------------------------------------------------------------
 
-    async def say(self, user: SimUser, text: str, expect: str, timeout: float = STEP) -> ChatMessage:
+    async def say(
+        self, user: SimUser, text: str, expect: str, timeout: float = STEP
+    ) -> ChatMessage:
         """`user` sends `text` and waits for a bot reply containing `expect`."""
         sent = await user.send_text(text)
         return await user.wait_for_message(expect, after=sent, timeout=timeout)

@@ -12,12 +12,11 @@ from pathlib import Path
 import pytest
 
 from bot.channels.base import ChannelLimits, DeliveryError, Outbound
-from bot.channels.telegram import PinKeypads, Press, TelegramChannel, build_channel, keyboard
+from bot.channels.telegram import PinKeypads, Press, build_channel, keyboard
 from bot.config import ConfigError
 from checkins.messages import Button
 from tests.channels.telegram_harness import (
     BOT_USERNAME,
-    CODE,
     ESCALATION,
     PIN,
     STEP,
@@ -27,7 +26,7 @@ from tests.channels.telegram_harness import (
     free_port,
     running,
 )
-from tests.emulators.telegram_api import SECRET_HEADER, SimUser, TelegramApiEmulator
+from tests.emulators.telegram_api import SimUser, TelegramApiEmulator
 
 ALICE, BOB, CAROL = 1001, 1002, 1003
 PLATE, ADDRESS = "KX-482-B", "14 Hollow Lane, flat 3"
@@ -93,3 +92,339 @@ async def test_a_typed_pin_also_works_and_is_deleted_from_the_chat(bot: Harness)
     await bot.say(bob, PIN, "Welcome, Bob")
     typed = [m for m in bob.history() if not m.from_bot and m.text == PIN]
     assert len(typed) == 2 and all(m.deleted for m in typed)
+
+
+async def test_invite_deep_link_onboards_a_newcomer_and_accept_works_too(bot: Harness) -> None:
+    alice, bob = bot.api.user(ALICE, "Alice"), bot.api.user(BOB, "Bob")
+    carol = bot.api.user(CAROL, "Carol")
+    await bot.onboard(alice, "Alice")
+    code, link = await bot.invite_code(alice)
+    assert link.startswith(f"https://t.me/{BOT_USERNAME}?start=")
+    start_param = link.split("start=", 1)[1]
+    assert start_param == code.replace("-", "")
+    # Opening the link makes Telegram send "/start CODE"; the newcomer registers first.
+    prompt = await bot.say(bob, f"/start {start_param}", "choose a nickname")
+    prompt = await bot.say(bob, "Bob", "choose a PIN")
+    await bot.keypad(bob, prompt)
+    again = await bob.wait_for_message("same PIN", after=prompt.message_id)
+    await bot.keypad(bob, again)
+    await bob.wait_for_message("You are now Alice's buddy", after=again.message_id, timeout=STEP)
+    await alice.wait_for_message("Bob is now your buddy")
+    await bot.onboard(carol, "Carol")
+    code, _link = await bot.invite_code(alice)
+    await bot.say(carol, f"/accept {code}", "You are now Alice's buddy")
+    await bot.say(carol, f"/accept {code}", "That code doesn't work")
+    listing = await bot.say(alice, "/buddies", "Bob is your buddy")
+    assert "Carol is your buddy" in listing.text
+    assert {b["text"] for b in listing.buttons()} == {"Remove Bob", "Remove Carol"}
+
+
+# -- outcalls ------------------------------------------------------------------------------
+
+
+async def test_one_message_outcall_is_sealed_and_the_details_message_deleted(bot: Harness) -> None:
+    alice, _bob = await paired(bot)
+    sent = await alice.send_text(f"/outcall {PLATE} | {ADDRESS} | 1h")
+    sealed = await alice.wait_for_message("Saved and sealed", after=sent, timeout=STEP)
+    assert [b["text"] for b in sealed.buttons()] == ["I'm safe ✅", "+30 min", "SOS 🆘"]
+    await alice.wait_for_message("I deleted your messages", after=sent)
+    original = next(m for m in alice.history() if m.message_id == sent)
+    assert original.deleted, "the message with the plate and address is gone from the chat"
+    assert not any(PLATE in m.text for m in alice.messages())
+    assert bot.sealed_rows() == 2
+    await bot.press(alice, "I'm safe ✅", "Glad you're safe", sealed)
+    assert bot.sealed_rows() == 0
+
+
+async def test_guided_outcall_with_buttons_and_stop_at_any_step(bot: Harness) -> None:
+    alice, _bob = await paired(bot)
+    plate_prompt = await bot.say(alice, "/outcall", "car plate")
+    assert [b["text"] for b in plate_prompt.buttons()] == ["Stop"]
+    await bot.press(alice, "Stop", "Stopped. Nothing was saved.", plate_prompt)
+    await bot.say(alice, "/outcall", "car plate")
+    await bot.say(alice, PLATE, "What is the address")
+    notes = await bot.say(alice, ADDRESS, "Anything else")
+    due = await bot.press(alice, "Skip", "How long until you check in", notes)
+    assert [b["text"] for b in due.buttons()] == ["30 min", "1 hour", "2 hours", "Stop"]
+    sealed = await bot.press(alice, "1 hour", "Saved and sealed", due)
+    typed = [m for m in alice.history() if not m.from_bot and m.text in (PLATE, ADDRESS)]
+    assert len(typed) == 2 and all(m.deleted for m in typed)
+    # Old form buttons are dead now; "other" durations are typed.
+    await bot.press(alice, "2 hours", "no longer active", due)
+    await bot.press(alice, "+30 min", "Check in by", sealed)
+    await bot.say(alice, "/cancel", "Cancelled")
+    await bot.say(alice, "/outcall", "car plate")
+    await bot.say(alice, PLATE, "What is the address")
+    await bot.say(alice, ADDRESS, "Anything else")
+    due = await bot.say(alice, "blue golf", "How long")
+    await bot.say(alice, "soon-ish", "couldn't read")
+    await bot.press(alice, "Stop", "Stopped", due)
+    assert bot.sealed_rows() == 0
+
+
+async def test_reminders_carry_the_buttons_and_they_work(bot: Harness) -> None:
+    alice, bob = await paired(bot)
+    sent = await alice.send_text(f"/outcall {PLATE} | {ADDRESS} | 4s")
+    await alice.wait_for_message("Saved and sealed", after=sent, timeout=STEP)
+    reminder = await alice.wait_for_message("Your check-in is due", after=sent, timeout=STEP)
+    assert [b["text"] for b in reminder.buttons()] == ["I'm safe ✅", "+30 min", "SOS 🆘"]
+    await bot.press(alice, "+30 min", "Check in by", reminder)
+    await bot.press(alice, "SOS 🆘", "SOS sent", reminder)
+    alert = await bob.wait_for_message("pressed SOS", timeout=STEP)
+    await bot.press(alice, "I'm safe ✅", "Glad you're safe", reminder)
+    await bob.wait_for_message("Alice checked in", after=alert.message_id, timeout=STEP)
+
+
+async def test_keywords_work_like_the_buttons(bot: Harness) -> None:
+    alice, bob = await paired(bot)
+    await bot.say(alice, f"/outcall {PLATE} | {ADDRESS} | 1h", "Saved and sealed")
+    await bot.say(alice, "+30", "Check in by")
+    await bot.say(alice, "sos", "SOS sent")
+    await bob.wait_for_message("pressed SOS", timeout=STEP)
+    await bot.say(bob, "ON IT", "You are handling Alice's alert")
+    await bot.say(alice, "Safe!", "Glad you're safe")
+
+
+# -- alerts --------------------------------------------------------------------------------
+
+
+async def test_foreign_and_stale_buttons_are_refused(bot: Harness) -> None:
+    alice, bob = await paired(bot)
+    carol = bot.api.user(CAROL, "Carol")
+    await bot.onboard(carol, "Carol")
+    await bot.say(alice, f"/outcall {PLATE} | {ADDRESS} | 2s", "Saved and sealed")
+    alert = await bob.wait_for_message("missed their check-in", timeout=ESCALATION)
+    ref = alert.buttons()[0]["callback_data"].split(":")[1]
+    # Carol is nobody's buddy: a copied button from Bob's alert grants her nothing.
+    for forged in (f"ok:{ref}", f"onit:{ref}", f"unlock:{ref}"):
+        await forge_press(bot, carol, forged, "This alert is no longer active")
+    await forge_press(bot, carol, f"safe:{ref}", "You have no outcall running")
+    await forge_press(bot, carol, "garbage:::", "This button is no longer active")
+    assert bot.sealed_rows() == 2, "the outcall is still open"
+    await bot.press(alice, "I'm safe ✅", "Glad you're safe")
+    await bob.wait_for_message("Alice checked in", after=alert.message_id, timeout=STEP)
+    await bot.press(bob, "I'm on it 🙋", "This alert is no longer active", alert)
+
+
+async def forge_press(bot: Harness, user: SimUser, data: str, expect: str) -> None:
+    """Send a callback query with made-up data from the user's chat, as a modified client can."""
+    newest = user.last_message()
+    assert newest is not None
+    query = bot.api._new_callback_query(user.info, newest, data)
+    await bot.api.push_update({"callback_query": query})
+    await user.wait_for_message(expect, after=newest.message_id, timeout=STEP)
+
+
+async def test_unlock_on_the_keypad_shows_the_details_then_deletes_them(bot: Harness) -> None:
+    alice, bob = await paired(bot)
+    await bot.say(alice, f"/outcall {PLATE} | {ADDRESS} | 2s", "Saved and sealed")
+    alert = await bob.wait_for_message("missed their check-in", timeout=ESCALATION)
+    prompt = await bot.press(bob, "Unlock details 🔓", "Send your PIN", alert)
+    await bot.keypad(bob, prompt, "111119")
+    await bob.wait_for_message("Wrong PIN", after=prompt.message_id, timeout=STEP)
+    prompt = await bot.press(bob, "Unlock details 🔓", "Send your PIN", alert)
+    await bot.keypad(bob, prompt)
+    details = await bob.wait_for_message(PLATE, after=prompt.message_id, timeout=STEP)
+    assert ADDRESS in details.text
+    await wait_deleted(bob, details.message_id)  # security.unlocked_details_visible = 1s
+    assert not any(PIN in m.text for m in bob.history())
+
+
+async def wait_deleted(user: SimUser, message_id: int, timeout: float = STEP) -> None:
+    """Wait (bounded) until the bot deletes one of its messages in the user's chat."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if next(m for m in user.history() if m.message_id == message_id).deleted:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"message {message_id} was not deleted within {timeout}s")
+
+
+async def test_a_blocked_buddy_is_failed_over_and_the_worker_told(bot: Harness) -> None:
+    alice, _bob = await paired(bot)
+    carol = bot.api.user(CAROL, "Carol")
+    await bot.onboard(carol, "Carol")
+    await bot.pair(alice, carol, "Alice")
+    bot.api.block(BOB)
+    sent = await alice.send_text(f"/outcall {PLATE} | {ADDRESS} | 2s")
+    await carol.wait_for_message("Alice missed their check-in", timeout=ESCALATION)
+    await alice.wait_for_message("We couldn't reach Bob", after=sent, timeout=STEP)
+    assert any(c.status == 403 for c in bot.api.calls_to("sendMessage"))
+
+
+async def test_a_buddy_who_never_started_the_bot_counts_as_unreachable(bot: Harness) -> None:
+    alice = bot.api.user(ALICE, "Alice")
+    await bot.onboard(alice, "Alice")
+    with pytest.raises(DeliveryError) as raised:
+        await bot.telegram.send(Outbound("telegram", "424242", "hello"))
+    assert raised.value.permanent and raised.value.reason == "unknown_chat"
+
+
+# -- delivery failures ---------------------------------------------------------------------
+
+
+async def test_flood_control_retry_after_is_obeyed_then_delivered(bot: Harness) -> None:
+    alice = bot.api.user(ALICE, "Alice")
+    await bot.onboard(alice, "Alice")
+    bot.api.fail_next("sendMessage", chat_id=ALICE, status=429, retry_after=1)
+    started = time.monotonic()
+    await bot.say(alice, "/help", "What you can send")
+    assert time.monotonic() - started >= 1.0, "the retry waited for retry_after"
+    statuses = [c.status for c in bot.api.calls_to("sendMessage")]
+    assert 429 in statuses and statuses[-1] == 200
+
+
+async def test_server_errors_and_timeouts_are_retried(
+    api: TelegramApiEmulator, tmp_path: Path
+) -> None:
+    async with running(api, tmp_path, send_timeout=0.5) as bot:
+        alice = api.user(ALICE, "Alice")
+        await bot.onboard(alice, "Alice")
+        api.fail_next("sendMessage", chat_id=ALICE, status=502, count=2)
+        await bot.say(alice, "/help", "What you can send")
+        api.fail_next("sendMessage", chat_id=ALICE, status=None, delay=1.0)
+        sent = await alice.send_text("/status")
+        await alice.wait_for_message("No outcall is running", after=sent, timeout=STEP)
+        statuses = [c.status for c in api.calls_to("sendMessage")]
+        assert statuses.count(502) == 2
+
+
+def test_failures_are_classified_for_the_outbox() -> None:
+    from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+
+    from bot.channels.telegram import delivery_error
+
+    assert delivery_error(Forbidden("Forbidden: bot was blocked by the user")).permanent
+    assert delivery_error(BadRequest("Chat not found")).reason == "unknown_chat"
+    assert not delivery_error(TimedOut()).permanent
+    assert not delivery_error(NetworkError("Bad Gateway")).permanent
+    assert delivery_error(RetryAfter(7)).retry_after == 7.0
+
+
+# -- chats, edits, configuration -----------------------------------------------------------
+
+
+async def test_in_a_group_the_bot_asks_for_a_private_chat(bot: Harness) -> None:
+    alice = bot.api.user(ALICE, "Alice")
+    group = bot.api.group(-100123, "Friends")
+    sent = await group.send_text(alice, f"/outcall {PLATE} | {ADDRESS} | 1h")
+    reply = await group.wait_for_message("Please talk to me in a private chat", after=sent)
+    assert f"https://t.me/{BOT_USERNAME}" in reply.text
+    assert not any(PLATE in m.text for m in group.messages())
+    assert alice.messages() == [], "nothing happened in Alice's private chat"
+
+
+async def test_an_edited_message_is_answered_but_not_acted_on(bot: Harness) -> None:
+    alice, _bob = await paired(bot)
+    message = alice.compose(f"/outcall {PLATE} | {ADDRESS} | 1h")
+    message["edit_date"] = message["date"] + 5
+    newest = alice.last_message()
+    await bot.api.push_update({"edited_message": message})
+    await alice.wait_for_message("edited messages", after=newest.message_id if newest else 0)
+    await asyncio.sleep(0.3)
+    assert bot.sealed_rows() == 0, "an edit never starts an outcall"
+
+
+def test_webhook_mode_needs_a_url_and_a_shared_secret(tmp_path: Path) -> None:
+    url = "http://127.0.0.1:1/bot"
+    with pytest.raises(ConfigError, match="webhook_url"):
+        build_channel(fast_settings(tmp_path, url, mode="webhook"))
+    with pytest.raises(ConfigError, match="webhook_secret"):
+        build_channel(fast_settings(tmp_path, url, mode="webhook", webhook_url="http://x/h"))
+    channel = build_channel(fast_settings(tmp_path, url))
+    assert channel.limits == ChannelLimits(per_second=25, per_chat_interval=1.0)
+    assert channel.application.bot.base_url.startswith(url)
+
+
+def test_keypad_memory_holds_digits_only_until_ok() -> None:
+    pads = PinKeypads()
+    keypad_rows = ((Button("Stop", "c:abort"),),)
+    from bot.channels.telegram import Keypad
+
+    pads.open("7", Keypad(10, "Send your PIN", keypad_rows))
+    assert pads.press("7", 11, "1")[0] is Press.STALE, "another message's keypad is not this one"
+    assert pads.press("7", 10, "ok")[0] is Press.EMPTY
+    for digit in "4829":
+        outcome, view, _digits = pads.press("7", 10, digit)
+        assert outcome is Press.CHANGED and view is not None and "4" not in view.text
+    assert pads.press("7", 10, "del")[1] is not None
+    outcome, view, digits = pads.press("7", 10, "ok")
+    assert (outcome, digits) == (Press.SUBMIT, "482")
+    assert view is not None and view.text.endswith("•••") and not view.keys
+    assert pads.press("7", 10, "1")[0] is Press.STALE, "the digits are gone after OK"
+
+
+def test_buttons_render_as_callback_data_within_64_bytes() -> None:
+    rows = ((Button("I'm safe ✅", "safe:abc123"), Button("too long", "x" * 65)),)
+    markup = keyboard(rows, keypad=True)
+    assert markup is not None
+    data = [b.callback_data for row in markup.inline_keyboard for b in row]
+    assert "safe:abc123" in data and "x" * 65 not in data
+    assert data[:3] == ["k:1", "k:2", "k:3"]
+
+
+# -- across channels and the whole story ---------------------------------------------------
+
+
+async def test_a_telegram_worker_with_a_console_buddy(bot: Harness) -> None:
+    alice = bot.api.user(ALICE, "Alice")
+    await bot.onboard(alice, "Alice")
+    await bot.console_onboard("sam", "Sam")
+    code, _link = await bot.invite_code(alice)
+    await bot.console_say("sam", f"/accept {code}", "You are now Alice's buddy")
+    await alice.wait_for_message("Sam is now your buddy")
+    mark = len(bot.console.transcript)
+    await bot.say(alice, f"/outcall {PLATE} | {ADDRESS} | 1s", "Saved and sealed")
+    await bot.console_wait("sam", "Alice missed their check-in", mark, timeout=ESCALATION)
+    await bot.console_say("sam", "UNLOCK", "Send your PIN")
+    details = await bot.console_say("sam", PIN, PLATE)
+    assert ADDRESS in details
+    await bot.console_say("sam", "ON IT", "You are handling Alice's alert")
+    newest = alice.last_message()
+    await bot.console.feed("sam", "SAFE")
+    after = newest.message_id if newest else 0
+    await alice.wait_for_message("Sam confirmed you are safe", after=after, timeout=STEP)
+    assert bot.sealed_rows() == 0
+
+
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+async def test_full_scenario_over_http(
+    api: TelegramApiEmulator, tmp_path: Path, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Onboard two people, pair, outcall, miss it, alert, unlock, I'm on it, she's safe."""
+    caplog.set_level(logging.DEBUG)
+    options: dict[str, object] = {}
+    if mode == "webhook":
+        port = free_port()
+        options = {
+            "mode": "webhook",
+            "webhook_port": port,
+            "webhook_url": f"http://127.0.0.1:{port}/telegram",
+            "webhook_secret": SECRET,
+        }
+    async with running(api, tmp_path, **options) as bot:
+        alice, bob = await paired(bot)
+        sent = await alice.send_text(f"/outcall {PLATE} | {ADDRESS} | 1s")
+        await alice.wait_for_message("Saved and sealed", after=sent, timeout=STEP)
+        await alice.wait_for_message("has passed", after=sent, timeout=ESCALATION)
+        alert = await bob.wait_for_message("Alice missed their check-in", timeout=ESCALATION)
+        labels = [b["text"] for b in alert.buttons()]
+        assert labels == ["Unlock details 🔓", "I'm on it 🙋", "Alice is safe 💚"]
+        prompt = await bot.press(bob, "Unlock details 🔓", "Send your PIN", alert)
+        await bot.keypad(bob, prompt)
+        details = await bob.wait_for_message(PLATE, after=prompt.message_id, timeout=STEP)
+        await bot.press(bob, "I'm on it 🙋", "You are handling Alice's alert", alert)
+        mark = alice.last_message()
+        await bot.press(bob, "Alice is safe 💚", "Bob confirmed Alice is safe", alert)
+        await alice.wait_for_message(
+            "Bob confirmed you are safe", after=mark.message_id if mark else 0, timeout=STEP
+        )
+        assert bot.sealed_rows() == 0
+        if mode == "webhook":
+            assert bot.api.webhook_deliveries and bot.api.calls_to("setWebhook")
+            forged = alice.compose("/sos")
+            await bot.api.push_update({"message": forged}, secret_token="wrong")
+            assert bot.api.webhook_deliveries[-1].status == 403
+    assert next(m for m in bob.history() if m.message_id == details.message_id).deleted
+    for secret in (PLATE, ADDRESS, PIN, TOKEN):
+        assert secret not in caplog.text, "logs never carry details, PINs or the token"
