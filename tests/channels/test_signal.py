@@ -639,3 +639,36 @@ def test_send_errors_are_classified(
 ) -> None:
     error = classify_send_error(send_error(status, headers))
     assert (error.reason, error.permanent, error.retry_after) == (reason, permanent, retry_after)
+
+
+async def test_edited_message_is_not_reread_and_person_asked_to_resend(stack: Stack) -> None:
+    robin = stack.user("robin")
+    await onboard(robin, "Robin")
+    sent_at = await robin.send_text("/help")
+    await robin.wait_for_message("What you can send", timeout=WAIT)
+
+    timestamp = stack.api.next_timestamp()
+    edited = {"timestamp": timestamp, "message": "SOS", "expiresInSeconds": 0, "viewOnce": False}
+    frame = robin._envelope(timestamp, {})
+    del frame["envelope"]["dataMessage"]
+    frame["envelope"]["editMessage"] = {"targetSentTimestamp": sent_at, "dataMessage": edited}
+    assert await stack.api.push(frame)
+
+    await robin.wait_for_message("send it again as a new message", timeout=WAIT)
+    assert not any("SOS sent" in m.text for m in robin.messages())
+
+
+async def test_messages_from_the_bots_own_account_and_groups_are_ignored(stack: Stack) -> None:
+    own = stack.api.user(name="Bot's phone", number=BOT_NUMBER)
+    group_member = stack.user("sam")
+    group_id = stack.api.add_group("Buddies", [group_member.uuid])
+    await own.send_text("/start")
+    timestamp = stack.api.next_timestamp()
+    group = {"groupId": group_id, "groupName": "Buddies", "revision": 1, "type": "DELIVER"}
+    message = {"timestamp": timestamp, "message": "/start", "groupInfo": group}
+    assert await stack.api.push(group_member._envelope(timestamp, message))
+    robin = stack.user("robin")
+
+    await ask(robin, "/start", "choose a nickname")  # the bot is listening, and answered only this
+
+    assert [m.recipients for m in stack.api.sent] == [(robin.uuid,)]
