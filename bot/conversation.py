@@ -233,8 +233,11 @@ class Conversation:
 
     async def _answer_alert(self, who: Identity, verb: Verb, ref: str | None) -> None:
         """ON IT / UNLOCK / confirm safe, for the alert the button names or the only open one."""
+        alerts = await asyncio.to_thread(self.service.open_alerts, who)
+        if ref is not None and verb is Verb.UNLOCK and ref not in {a.ref for a in alerts}:
+            # Ask for a PIN only for an alert this person may open (stale or foreign: refuse).
+            raise Refusal(_("This alert is no longer active. Nothing more to do here."))
         if ref is None:
-            alerts = await asyncio.to_thread(self.service.open_alerts, who)
             if not alerts:
                 raise Refusal(_("There is no alert for you right now."))
             if len(alerts) > 1:
