@@ -388,15 +388,18 @@ class Conversation:
             self._pending.pop(who, None)
             raise
         self._pending.pop(who, None)
-        await self._delete_messages(who, pending.refs)
+        await self._delete_messages(
+            who, pending.refs, _("I deleted your messages with the details from this chat.")
+        )
 
-    async def _delete_messages(self, who: Identity, refs: list[str]) -> None:
+    async def _delete_messages(self, who: Identity, refs: list[str], notice: str | None) -> None:
+        """Delete the person's messages where the messenger allows; say so if `notice`."""
         channel = self.channels.get(who.channel)
         if channel is None or not refs:
             return
         deleted = [await channel.delete(who.address, ref) for ref in refs]
-        if all(deleted):
-            await self.say(who, _("I deleted your messages with the details from this chat."))
+        if all(deleted) and notice:
+            await self.say(who, notice)
 
     # -- steps ---------------------------------------------------------------------------
 
@@ -441,14 +444,16 @@ class Conversation:
             await self.say(who, _("The PINs didn't match. Choose a PIN again."), input_hint="pin")
         else:
             del self._pending[who]
-            await self._delete_messages(who, pending.refs)
+            await self._delete_messages(
+                who, pending.refs, _("I deleted the messages with your PIN from this chat.")
+            )
             await asyncio.to_thread(self.service.register, who, pending.values["alias"], text)
             if pending.values.get("code"):
                 await self._accept(who, pending.values["code"])
 
     async def _unlock(self, who: Identity, pending: Pending, pin: str) -> None:
         del self._pending[who]
-        await self._delete_messages(who, pending.refs[-1:])
+        await self._delete_messages(who, pending.refs[-1:], None)
         unlocked = await asyncio.to_thread(self.service.unlock, who, pending.values["ref"], pin)
         channel = self.channels[who.channel]
         # Decrypted details go straight to the person: never through the outbox, never stored.
