@@ -1,4 +1,5 @@
-"""The schema: members, pairings, invites, outcalls, sealed details, alerts and the outbox.
+"""The schema: members, roles, pairings, invites, outcalls, sealed details, alerts, the
+outbox, runtime jurisdiction rules and the admin audit log.
 
 There is no plaintext column for outcall details: `envelopes` and `sealed_keys` hold
 ciphertext only, and both are deleted when an outcall ends (crypto-shredding).
@@ -55,7 +56,89 @@ class Member(Base):
     pin_failures: Mapped[int] = mapped_column(Integer, default=0)
     pin_locked_until: Mapped[datetime | None]
     unreachable_since: Mapped[datetime | None]
+    # When the reachability check last probed this member's chat.
+    probed_at: Mapped[datetime | None]
+    # "I'm safe" asks for the PIN (opt-in); a duress PIN then raises a silent SOS.
+    checkin_pin: Mapped[bool] = mapped_column(Boolean, default=False)
+    duress_verifier: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    # Only in decriminalised jurisdictions, and only with this consent.
+    emergency_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
+
+
+class Role(Base):
+    """An organisation role: `admin` or `responder`, for one jurisdiction or `*` (all).
+
+    Responders are alerted when a member's buddies don't answer, but only while on duty.
+    """
+
+    __tablename__ = "roles"
+    __table_args__ = (
+        UniqueConstraint("member_id", "role", "jurisdiction", name="uq_roles_member_role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    jurisdiction: Mapped[str] = mapped_column(String(64))
+    on_duty: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class RoleInvite(Base):
+    """A one-time code that grants a role. Only a keyed hash of the code is stored.
+
+    `created_by_id` is empty for the first admin's code, printed on the server.
+    """
+
+    __tablename__ = "role_invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    jurisdiction: Mapped[str] = mapped_column(String(64))
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL")
+    )
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class JurisdictionRules(Base):
+    """An admin's runtime changes to a jurisdiction, layered over the configuration file.
+
+    `rules` holds only the keys an admin changed; the merged result is validated by the same
+    rules as the file before it is stored and again every time it is read.
+    """
+
+    __tablename__ = "jurisdiction_rules"
+
+    jurisdiction: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rules: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime]
+    updated_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL")
+    )
+
+
+class AuditEntry(Base):
+    """Append-only record of admin actions: who, when, what. Never an outcall's details.
+
+    The code only ever inserts here; `actor` keeps the admin's alias as it was at the time.
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    jurisdiction: Mapped[str | None] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class BuddyLink(Base):
@@ -103,6 +186,10 @@ class Outcall(Base):
     next_stage: Mapped[int] = mapped_column(Integer, default=0)
     reminded: Mapped[bool] = mapped_column(Boolean, default=False)
     sos: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Raised by a duress PIN: escalates as SOS while the worker's chat looks checked in.
+    duress: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A practice run: clearly marked, never reaches an emergency contact.
+    drill: Mapped[bool] = mapped_column(Boolean, default=False)
     acknowledged_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="SET NULL")
     )
