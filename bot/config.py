@@ -12,25 +12,14 @@ import os
 import tomllib
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from checkins.i18n import _
-from checkins.ladder import Ladder, LadderError, LegalModel, Notify, Stage
-from checkins.parsing import parse_duration
-from checkins.policy import Jurisdiction, Limits, Policy
+from checkins.policy import Limits, Policy
+from checkins.rules import Duration, JurisdictionConfig, Section
 from checkins.sealing import PEPPER_MIN_BYTES
 
 DEFAULT_DATABASE_URL = "sqlite:///data/buddycheck.db"
@@ -40,68 +29,7 @@ class ConfigError(Exception):
     """A configuration that cannot be used; the message says where and how to fix it."""
 
 
-def _duration(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    if value.strip() in ("0", "0s", "0m", "0h"):
-        return timedelta(0)
-    parsed = parse_duration(value)
-    if parsed is None:
-        raise ValueError(
-            _("'{value}' is not a duration; write it like 30s, 10m, 2h or 1h30").format(value=value)
-        )
-    return parsed
-
-
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class StageConfig(_Section):
-    after: Duration
-    notify: Notify
-
-
-class JurisdictionConfig(_Section):
-    legal_model: LegalModel
-    timezone: str
-    locale: str = "en"
-    reminder_before: Duration = timedelta(minutes=10)
-    ack_timeout: Duration = timedelta(minutes=15)
-    ladder: list[StageConfig]
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                _("unknown timezone '{value}'; use a name like Europe/Berlin").format(value=value)
-            ) from None
-        return value
-
-    @model_validator(mode="after")
-    def _valid_ladder(self) -> JurisdictionConfig:
-        try:
-            self.to_ladder()
-        except LadderError as error:
-            raise ValueError(str(error)) from None
-        return self
-
-    def to_ladder(self) -> Ladder:
-        return Ladder(
-            legal_model=self.legal_model,
-            stages=tuple(Stage(s.after, s.notify) for s in self.ladder),
-            reminder_before=self.reminder_before,
-            ack_timeout=self.ack_timeout,
-        )
-
-
-class ServiceConfig(_Section):
+class ServiceConfig(Section):
     default_jurisdiction: str
     max_buddies: int = Field(5, ge=1, le=20)
     min_duration: Duration = timedelta(minutes=10)
@@ -110,11 +38,11 @@ class ServiceConfig(_Section):
     invite_ttl: Duration = timedelta(hours=24)
 
 
-class DatabaseConfig(_Section):
+class DatabaseConfig(Section):
     url: str = DEFAULT_DATABASE_URL
 
 
-class TelegramConfig(_Section):
+class TelegramConfig(Section):
     token: SecretStr = SecretStr("")
     base_url: str = "https://api.telegram.org/bot"
     mode: Literal["polling", "webhook"] = "polling"
@@ -124,7 +52,7 @@ class TelegramConfig(_Section):
     webhook_secret: SecretStr = SecretStr("")
 
 
-class SignalConfig(_Section):
+class SignalConfig(Section):
     """`[signal]`: the signal-cli-rest-api service (json-rpc mode) and the bot's number.
 
     - `service`: "host:port" of signal-cli-rest-api, no scheme (e.g. "signal-api:8080").
@@ -144,24 +72,24 @@ class SignalConfig(_Section):
     send_timeout: Duration = timedelta(seconds=30)
 
 
-class CryptoConfig(_Section):
+class CryptoConfig(Section):
     pepper_file: Path | None = None
     kdf: Literal["moderate", "interactive", "insecure-fast"] = "moderate"
 
 
-class SecurityConfig(_Section):
+class SecurityConfig(Section):
     pin_attempts: int = Field(5, ge=1, le=20)
     pin_lockout: Duration = timedelta(minutes=30)
     unlocked_details_visible: Duration = timedelta(minutes=10)
 
 
-class RetentionConfig(_Section):
+class RetentionConfig(Section):
     details: Duration = timedelta(hours=48)
     ended_outcalls: Duration = timedelta(days=7)
     sent_messages: Duration = timedelta(hours=24)
 
 
-class OutboxConfig(_Section):
+class OutboxConfig(Section):
     workers: int = Field(4, ge=1, le=32)
     max_backoff: Duration = timedelta(minutes=5)
 
@@ -212,10 +140,6 @@ class Settings(BaseSettings):
         return self
 
     def policy(self) -> Policy:
-        jurisdictions = {
-            key: Jurisdiction(key, section.to_ladder(), section.timezone, section.locale)
-            for key, section in self.jurisdictions.items()
-        }
         limits = Limits(
             max_buddies=self.service.max_buddies,
             min_duration=self.service.min_duration,
@@ -229,7 +153,11 @@ class Settings(BaseSettings):
             sent_retention=self.retention.sent_messages,
             unlocked_details_visible=self.security.unlocked_details_visible,
         )
-        return Policy(jurisdictions, self.service.default_jurisdiction, limits)
+        jurisdictions = {
+            key: section.to_jurisdiction(key, limits) for key, section in self.jurisdictions.items()
+        }
+        sources = {key: section.model_dump() for key, section in self.jurisdictions.items()}
+        return Policy(jurisdictions, self.service.default_jurisdiction, limits, sources)
 
 
 def load_config(path: str | Path) -> Settings:

@@ -6,6 +6,10 @@ memory, only for `STEP_TTL`, and never written anywhere: after a restart the per
 again. Keywords (SAFE, +30, SOS, ON IT, UNLOCK) work at any step, so a frightened person
 never has to finish a form first.
 
+Features beyond the core loop (settings, admin menus, …) live in their own modules and plug
+in with `add_command`, `add_step` and `add_buttons`; they share this routing, its per-person
+lock and its rule that every event gets a reply.
+
 ```mermaid
 stateDiagram-v2
     [*] --> ALIAS: /start (new)
@@ -66,15 +70,23 @@ class Step(Enum):
 
 @dataclass
 class Pending:
-    """What someone is in the middle of. Lives in memory only."""
+    """What someone is in the middle of. Lives in memory only.
 
-    step: Step
+    `step` is a core `Step`, or the name a feature registered with `add_step`.
+    """
+
+    step: Step | str
     started: float = field(default_factory=time.monotonic)
     values: dict[str, str] = field(default_factory=dict)
     refs: list[str] = field(default_factory=list)
 
 
-Handler = Callable[["Conversation", Inbound, str], Awaitable[None]]
+CommandHandler = Callable[[Identity, MemberView, str], Awaitable[None]]
+"""A registered command: who sent it, their member record, and the text after the command."""
+StepHandler = Callable[[Identity, Pending, str], Awaitable[None]]
+"""A feature's guided step: who answered, what they are in the middle of, and their answer."""
+ButtonHandler = Callable[[Identity, MemberView, str], Awaitable[None]]
+"""A feature's buttons: the token after the registered `prefix:`."""
 
 
 class Conversation:
@@ -85,6 +97,29 @@ class Conversation:
         self.channels = channels
         self._pending: dict[Identity, Pending] = {}
         self._locks: dict[Identity, asyncio.Lock] = {}
+        self._commands: dict[str, CommandHandler] = {}
+        self._steps: dict[str, StepHandler] = {}
+        self._buttons: dict[str, ButtonHandler] = {}
+
+    def add_command(self, name: str, handler: CommandHandler) -> None:
+        """Route `/name` from a registered member to `handler`."""
+        self._commands[name] = handler
+
+    def add_step(self, name: str, handler: StepHandler) -> None:
+        """Route the next text of someone whose `Pending.step` is `name` to `handler`."""
+        self._steps[name] = handler
+
+    def add_buttons(self, prefix: str, handler: ButtonHandler) -> None:
+        """Route button tokens `prefix:rest` from a registered member to `handler`."""
+        self._buttons[prefix] = handler
+
+    def begin(self, who: Identity, pending: Pending) -> None:
+        """Start (or replace) what `who` is in the middle of."""
+        self._pending[who] = pending
+
+    def end(self, who: Identity) -> None:
+        """Forget what `who` was in the middle of."""
+        self._pending.pop(who, None)
 
     async def handle(self, event: Inbound) -> None:
         """Answer one event. Every event gets a reply; nothing typed is silently dropped."""
@@ -182,6 +217,8 @@ class Conversation:
             await self._buddies(who)
         elif command == "status":
             await self._status(who)
+        elif command in self._commands:
+            await self._commands[command](who, member, rest)
         else:
             await self.say(
                 who,
@@ -203,6 +240,10 @@ class Conversation:
             return
         if pending is not None and pending.step is Step.DUE and token.startswith(_DUE):
             await self._on_step(event, who, member, pending, token.removeprefix(_DUE))
+            return
+        prefix, _sep, rest = token.partition(":")
+        if prefix in self._buttons and member is not None:
+            await self._buttons[prefix](who, member, rest)
             return
         action = parse_action(token)
         if action is None or member is None:
@@ -388,11 +429,11 @@ class Conversation:
             self._pending.pop(who, None)
             raise
         self._pending.pop(who, None)
-        await self._delete_messages(
+        await self.delete_messages(
             who, pending.refs, _("I deleted your messages with the details from this chat.")
         )
 
-    async def _delete_messages(self, who: Identity, refs: list[str], notice: str | None) -> None:
+    async def delete_messages(self, who: Identity, refs: list[str], notice: str | None) -> None:
         """Delete the person's messages where the messenger allows; say so if `notice`."""
         channel = self.channels.get(who.channel)
         if channel is None or not refs:
@@ -413,7 +454,9 @@ class Conversation:
     ) -> None:
         if event.message_ref:
             pending.refs.append(event.message_ref)
-        if pending.step in (Step.ALIAS, Step.PIN, Step.PIN_AGAIN):
+        if isinstance(pending.step, str):
+            await self._steps[pending.step](who, pending, text)
+        elif pending.step in (Step.ALIAS, Step.PIN, Step.PIN_AGAIN):
             await self._onboarding_step(who, pending, text)
         elif pending.step is Step.UNLOCK_PIN:
             await self._unlock(who, pending, text)
@@ -444,7 +487,7 @@ class Conversation:
             await self.say(who, _("The PINs didn't match. Choose a PIN again."), input_hint="pin")
         else:
             del self._pending[who]
-            await self._delete_messages(
+            await self.delete_messages(
                 who, pending.refs, _("I deleted the messages with your PIN from this chat.")
             )
             await asyncio.to_thread(self.service.register, who, pending.values["alias"], text)
@@ -453,7 +496,7 @@ class Conversation:
 
     async def _unlock(self, who: Identity, pending: Pending, pin: str) -> None:
         del self._pending[who]
-        await self._delete_messages(who, pending.refs[-1:], None)
+        await self.delete_messages(who, pending.refs[-1:], None)
         unlocked = await asyncio.to_thread(self.service.unlock, who, pending.values["ref"], pin)
         channel = self.channels[who.channel]
         # Decrypted details go straight to the person: never through the outbox, never stored.

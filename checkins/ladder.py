@@ -67,6 +67,9 @@ class Ladder:
     stages: tuple[Stage, ...]
     reminder_before: timedelta
     ack_timeout: timedelta
+    max_extension: timedelta = timedelta(hours=2)
+    # Whether on-duty responders get a sealed copy of the details at outcall creation.
+    seal_to_responders: bool = False
 
     def __post_init__(self) -> None:
         if not self.stages:
@@ -82,6 +85,8 @@ class Ladder:
             )
         if self.ack_timeout <= timedelta(0):
             raise LadderError(_("'ack_timeout' must be longer than zero."))
+        if self.max_extension < timedelta(0):
+            raise LadderError(_("'max_extension' cannot be negative."))
         for stage in self.stages:
             assert_stage_allowed(self.legal_model, stage.notify)
 
@@ -90,6 +95,8 @@ class Ladder:
             "legal_model": self.legal_model.value,
             "reminder_before": self.reminder_before.total_seconds(),
             "ack_timeout": self.ack_timeout.total_seconds(),
+            "max_extension": self.max_extension.total_seconds(),
+            "seal_to_responders": self.seal_to_responders,
             "stages": [[s.after.total_seconds(), s.notify.value] for s in self.stages],
         }
 
@@ -99,6 +106,8 @@ class Ladder:
             legal_model=LegalModel(data["legal_model"]),
             reminder_before=timedelta(seconds=data["reminder_before"]),
             ack_timeout=timedelta(seconds=data["ack_timeout"]),
+            max_extension=timedelta(seconds=data.get("max_extension", 7200)),
+            seal_to_responders=bool(data.get("seal_to_responders", False)),
             stages=tuple(
                 Stage(timedelta(seconds=after), Notify(notify)) for after, notify in data["stages"]
             ),

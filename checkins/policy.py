@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from checkins.ladder import Ladder
+
+
+@dataclass(frozen=True)
+class EmergencyContact:
+    """Where an emergency stage sends: `kind` is "webhook" (target: an HTTPS URL) or a
+    messenger channel name (target: the address on it). Set by the server operator only."""
+
+    kind: str
+    target: str
 
 
 @dataclass(frozen=True)
@@ -16,6 +26,9 @@ class Jurisdiction:
     ladder: Ladder
     timezone: str
     locale: str = "en"
+    # Know-your-rights text by language, written by the organisation's admins.
+    rights: dict[str, str] = field(default_factory=dict)
+    emergency_contact: EmergencyContact | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +53,8 @@ class Policy:
     jurisdictions: dict[str, Jurisdiction]
     default_jurisdiction: str
     limits: Limits = field(default_factory=Limits)
+    # Each jurisdiction's section as written in the file: the base admin overrides merge onto.
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def jurisdiction(self, jurisdiction_id: str) -> Jurisdiction:
         """The member's jurisdiction; one removed from the config falls back to the default."""

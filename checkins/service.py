@@ -25,6 +25,7 @@ from checkins.escalation import (
     tell,
 )
 from checkins.i18n import _, ngettext
+from checkins.jurisdictions import effective
 from checkins.ladder import Notify
 from checkins.lifecycle import Event, State, next_state
 from checkins.messages import Identity, Message, enqueue
@@ -258,7 +259,7 @@ class CheckinService:
         now = self.clock()
         with self.db.transaction() as session:
             worker = self._require(session, who)
-            jurisdiction = self.policy.jurisdiction(worker.jurisdiction)
+            jurisdiction = effective(session, self.policy, worker.jurisdiction)
             due = self.due_from(due_text, now, jurisdiction.timezone)
             if queries.open_outcall(session, worker.id):
                 raise Refusal(
@@ -366,7 +367,8 @@ class CheckinService:
         with self.db.transaction() as session:
             worker = self._require(session, who)
             outcall = self._own_outcall(session, worker, ref)
-            cap = int(self.policy.limits.max_extension.total_seconds() // 60)
+            ladder = ladder_of(outcall)
+            cap = int(ladder.max_extension.total_seconds() // 60)
             if minutes <= 0 or outcall.extended_minutes + minutes > cap:
                 left = max(0, cap - outcall.extended_minutes)
                 raise Refusal(
@@ -379,7 +381,6 @@ class CheckinService:
                     + _("Tap I'm safe when you're out, or start a new /outcall.")
                 )
             alerted = queries.alerted_members(session, outcall.id)
-            ladder = ladder_of(outcall)
             outcall.state = next_state(outcall.state, Event.EXTEND).value
             outcall.due_at = max(outcall.due_at, now) + timedelta(minutes=minutes)
             outcall.extended_minutes += minutes
@@ -558,7 +559,7 @@ class CheckinService:
 
     def _details_free_outcall(self, session: Session, worker: Member, now: datetime) -> Outcall:
         """An SOS without an outcall still needs a record to escalate and to settle."""
-        jurisdiction = self.policy.jurisdiction(worker.jurisdiction)
+        jurisdiction = effective(session, self.policy, worker.jurisdiction)
         outcall = Outcall(
             ref=secrets.token_hex(_REF_BYTES),
             worker_id=worker.id,

@@ -67,6 +67,7 @@ def core_settings(url: str, **service: Any) -> Settings:
                         {"after": "10m", "notify": "buddies"},
                         {"after": "60m", "notify": "emergency"},
                     ],
+                    "emergency_contact": {"webhook_url": "http://127.0.0.1:9/emergency"},
                 },
             },
         },
