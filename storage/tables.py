@@ -78,9 +78,7 @@ class Role(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    member_id: Mapped[int] = mapped_column(
-        ForeignKey("members.id", ondelete="CASCADE"), index=True
-    )
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(16))
     jurisdiction: Mapped[str] = mapped_column(String(64))
     on_duty: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -99,9 +97,7 @@ class RoleInvite(Base):
     code_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     role: Mapped[str] = mapped_column(String(16))
     jurisdiction: Mapped[str] = mapped_column(String(64))
-    created_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("members.id", ondelete="SET NULL")
-    )
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
 
@@ -118,9 +114,7 @@ class JurisdictionRules(Base):
     jurisdiction: Mapped[str] = mapped_column(String(64), primary_key=True)
     rules: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime]
-    updated_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("members.id", ondelete="SET NULL")
-    )
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
 
 
 class AuditEntry(Base):
