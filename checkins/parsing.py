@@ -9,10 +9,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 MAX_FIELD_CHARS = 300
+MAX_COMBINING_MARKS = 4
+# A duration no one means (a century): longer ones are unreadable, not an overflow.
+MAX_DURATION = timedelta(days=36525)
+# Letters (not format characters) that render as nothing: the usual way to fake a blank name.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 _UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1}
 _UNITS = {
@@ -38,10 +43,37 @@ _CLOCK = re.compile(r"(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm)?")
 
 
 def normalise(text: str) -> str:
-    """NFKC-fold, drop control characters and collapse spaces (full-width digits become ASCII)."""
+    """NFKC-fold, drop invisible and control characters and collapse spaces.
+
+    Full-width digits become ASCII. Control, format (bidi overrides, zero-width), private-use
+    and unassigned characters become spaces, and so do letters that render as blank space
+    (Hangul fillers, the blank Braille cell), so an alias or a detail cannot hide, reorder
+    or forge text around it. Combining marks are kept only on a visible character and at
+    most `MAX_COMBINING_MARKS` in a row, which every real script fits in but a tower of
+    marks spilling over other lines ("zalgo") does not.
+    """
     folded = unicodedata.normalize("NFKC", text)
-    cleaned = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in folded)
-    return " ".join(cleaned.split())
+    return " ".join(_tame_marks(_blank_out_invisible(folded)).split())
+
+
+def _blank_out_invisible(text: str) -> str:
+    return "".join(
+        " " if ch in _BLANK_LETTERS or unicodedata.category(ch)[0] == "C" else ch for ch in text
+    )
+
+
+def _tame_marks(text: str) -> str:
+    kept: list[str] = []
+    run = 0
+    for ch in text:
+        if unicodedata.category(ch) in ("Mn", "Me"):
+            if not kept or kept[-1].isspace() or run >= MAX_COMBINING_MARKS:
+                continue
+            run += 1
+        else:
+            run = 0
+        kept.append(ch)
+    return "".join(kept)
 
 
 def parse_duration(text: str) -> timedelta | None:
@@ -59,6 +91,8 @@ def parse_duration(text: str) -> timedelta | None:
             return None
         total += int(match[1]) * _UNIT_SECONDS[unit]
         position = match.end()
+        if total > MAX_DURATION.total_seconds():
+            return None
     if position != len(value) or total == 0:
         return None
     return timedelta(seconds=total)
@@ -89,11 +123,25 @@ def resolve_due(text: str, now: datetime, timezone: str) -> datetime | None:
     if clock is None:
         return None
     zone = ZoneInfo(timezone)
-    local_now = now.astimezone(zone)
-    due = datetime.combine(local_now.date(), clock, tzinfo=zone)
-    if due <= local_now:
-        due = datetime.combine(local_now.date() + timedelta(days=1), clock, tzinfo=zone)
-    return due.astimezone(now.tzinfo)
+    today = now.astimezone(zone).date()
+    # Compare instants, not wall times: when clocks go back, 01:20 happens twice and the
+    # worker means the next one still ahead, never one that has already passed.
+    candidates = [
+        datetime.combine(today + timedelta(days=days), clock, tzinfo=zone).replace(fold=fold)
+        for days in (0, 1, 2)
+        for fold in (0, 1)
+        if fold == 0 or _is_repeated(today + timedelta(days=days), clock, zone)
+    ]
+    return min(due for due in candidates if due > now).astimezone(now.tzinfo)
+
+
+def _is_repeated(day: date, clock: time, zone: ZoneInfo) -> bool:
+    """Whether `clock` happens twice on `day` in `zone` (the hour the clocks go back)."""
+    first = datetime.combine(day, clock, tzinfo=zone)
+    if first.utcoffset() == first.replace(fold=1).utcoffset():
+        return False
+    # Both folds differ around a skipped hour too; a repeated time survives a round trip.
+    return first.astimezone(UTC).astimezone(zone).time() == clock
 
 
 @dataclass(frozen=True)
