@@ -15,10 +15,12 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot import admin_menu
 from bot.channels.base import Channel, Inbound
 from bot.config import Settings
 from bot.conversation import Conversation
 from bot.dispatcher import Dispatcher
+from checkins.admin import AdminService
 from checkins.engine import Engine
 from checkins.sealing import KDF_COSTS, Sealer
 from checkins.service import CheckinService, Clock
@@ -61,6 +63,8 @@ class App:
             max_backoff=settings.outbox.max_backoff,
         )
         self.conversation = Conversation(self.service, channels)
+        self.admin = AdminService(self.db, sealer, self.policy, clock)
+        admin_menu.install(self.conversation, self.admin)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
 
     async def start(self) -> None:

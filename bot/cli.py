@@ -1,15 +1,19 @@
-"""The `buddycheck` command: demo, run, migrate, check-config."""
+"""The `buddycheck` command: demo, run, migrate, check-config, admin."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
 
 import click
 
-from bot.config import ConfigError, Settings, load_config
+from bot.config import ConfigError, Settings, load_config, load_pepper
+from checkins.admin import AdminService, show_code
 from checkins.i18n import _
+from checkins.sealing import KDF_COSTS, Sealer
+from checkins.service import Refusal
 from storage.db import Database
 
 
@@ -78,3 +82,84 @@ def run(config_path: str | None) -> None:
         raise click.ClickException(str(error)) from None
     except KeyboardInterrupt:
         pass
+
+
+@main.group()
+def admin() -> None:
+    """Organisation administration on the server: role codes and the audit log."""
+
+
+@admin.command(name="invite")
+@click.option(
+    "--role", type=click.Choice(["admin", "responder"]), default="admin", show_default=True
+)
+@click.option(
+    "--jurisdiction",
+    default="*",
+    show_default=True,
+    help="The place the role is for, or * for every place.",
+)
+@click.option("--config", "config_path", help="Configuration file (or BUDDYCHECK_CONFIG).")
+def admin_invite(role: str, jurisdiction: str, config_path: str | None) -> None:
+    """Print a one-time code that grants a role (how the first admin gets in)."""
+    service = _admin_service(config_path)
+    try:
+        made = service.server_invite(role, jurisdiction)
+    except Refusal as refusal:
+        raise click.ClickException(str(refusal)) from None
+    finally:
+        service.db.dispose()
+    code = show_code(made.code)
+    click.echo(
+        _(
+            "Code: {code}\n"
+            "Give it only to the person who should be {role} ({place}). They register with "
+            "the bot, then send: /accept {code}\n"
+            "It works once, until {time} UTC."
+        ).format(
+            code=code,
+            role=role,
+            place=jurisdiction,
+            time=made.expires_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    )
+
+
+@admin.command(name="audit")
+@click.option("--limit", default=200, show_default=True, help="How many of the newest entries.")
+@click.option("--config", "config_path", help="Configuration file (or BUDDYCHECK_CONFIG).")
+def admin_audit(limit: int, config_path: str | None) -> None:
+    """Print the audit log: who changed which rules or roles, when, from what to what."""
+    service = _admin_service(config_path)
+    try:
+        entries = service.audit_log(limit)
+    finally:
+        service.db.dispose()
+    for entry in entries:
+        who = entry.actor if entry.actor_id is None else f"{entry.actor} (#{entry.actor_id})"
+        click.echo(
+            f"{entry.at:%Y-%m-%d %H:%M} UTC  {who}  {entry.action}  {entry.jurisdiction or '-'}"
+            f"  before={json.dumps(entry.before, ensure_ascii=False)}"
+            f"  after={json.dumps(entry.after, ensure_ascii=False)}"
+        )
+    if not entries:
+        click.echo(_("The audit log is empty."))
+
+
+def _admin_service(config_path: str | None) -> AdminService:
+    """The admin service on the configured database (migrated), with the server pepper."""
+    from bot.app import utc_now
+
+    settings = _settings(config_path)
+    try:
+        pepper = load_pepper(settings)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    if pepper is None:
+        raise click.ClickException(
+            _("No pepper configured. Set BUDDYCHECK_PEPPER or [crypto] pepper_file.")
+        )
+    db = Database(settings.database.url)
+    db.migrate()
+    sealer = Sealer(pepper, KDF_COSTS[settings.crypto.kdf])
+    return AdminService(db, sealer, settings.policy(), utc_now)

@@ -87,6 +87,8 @@ StepHandler = Callable[[Identity, Pending, str], Awaitable[None]]
 """A feature's guided step: who answered, what they are in the middle of, and their answer."""
 ButtonHandler = Callable[[Identity, MemberView, str], Awaitable[None]]
 """A feature's buttons: the token after the registered `prefix:`."""
+CodeHandler = Callable[[Identity, str], Awaitable[None]]
+"""A feature's one-time codes, sent with /accept CODE or /start CODE."""
 
 
 class Conversation:
@@ -100,6 +102,7 @@ class Conversation:
         self._commands: dict[str, CommandHandler] = {}
         self._steps: dict[str, StepHandler] = {}
         self._buttons: dict[str, ButtonHandler] = {}
+        self._codes: list[tuple[Callable[[str], bool], CodeHandler]] = []
 
     def add_command(self, name: str, handler: CommandHandler) -> None:
         """Route `/name` from a registered member to `handler`."""
@@ -112,6 +115,14 @@ class Conversation:
     def add_buttons(self, prefix: str, handler: ButtonHandler) -> None:
         """Route button tokens `prefix:rest` from a registered member to `handler`."""
         self._buttons[prefix] = handler
+
+    def add_code(self, matches: Callable[[str], bool], handler: CodeHandler) -> None:
+        """Route `/accept CODE` to `handler` when `matches(CODE)`; buddy codes otherwise."""
+        self._codes.append((matches, handler))
+
+    def pending(self, who: Identity) -> Pending | None:
+        """What `who` is in the middle of, if anything (and not timed out)."""
+        return self._current(who)
 
     def begin(self, who: Identity, pending: Pending) -> None:
         """Start (or replace) what `who` is in the middle of."""
@@ -329,6 +340,10 @@ class Conversation:
         if not code:
             await self.say(who, _("Send the code with the command, like this: /accept ABCD-EFGH"))
             return
+        for matches, handler in self._codes:
+            if matches(code):
+                await handler(who, code)
+                return
         await asyncio.to_thread(self.service.accept_invite, who, code)
 
     async def _buddies(self, who: Identity) -> None:
@@ -555,5 +570,6 @@ def help_text() -> str:
         "/invite — get a code for a new buddy\n"
         "/accept CODE — become someone's buddy\n"
         "/buddies — see or remove buddies\n"
-        "/status — what's running now"
+        "/status — what's running now\n"
+        "/rights — know your rights where you work"
     )

@@ -15,6 +15,7 @@ from babel.dates import format_time, format_timedelta
 
 from checkins.actions import Action, Verb
 from checkins.i18n import _, current_locale, ngettext
+from checkins.ladder import Ladder, LegalModel, Notify
 from checkins.messages import Button, Kind, Message
 from checkins.sealing import Details
 
@@ -273,3 +274,256 @@ def unlocked(worker_alias: str, details: Details, visible: timedelta) -> str:
         ).format(n=minutes)
     )
     return "\n".join(lines)
+
+
+# -- organisation admin: roles, rules, know-your-rights ----------------------------------
+
+ADMIN_BUTTONS = "adm"
+
+
+def admin_token(*parts: object) -> str:
+    """A button token for the admin menu, e.g. `adm:st:north:1` (step 2 of north)."""
+    return ":".join([ADMIN_BUTTONS, *map(str, parts)])
+
+
+def length(delta: timedelta) -> str:
+    """A length of time as an admin reads it on a rules screen: `10 min`, `1 h 30 min`."""
+    hours, rest = divmod(int(delta.total_seconds()), 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = []
+    if hours:
+        parts.append(_("{n} h").format(n=hours))
+    if minutes:
+        parts.append(_("{n} min").format(n=minutes))
+    if seconds or not parts:
+        parts.append(_("{n} s").format(n=seconds))
+    return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class RoleLine:
+    """One role as a roles screen lists it."""
+
+    id: int
+    alias: str
+    role: str
+    place: str
+
+
+def everywhere() -> str:
+    return _("all places")
+
+
+def role_name(role: str) -> str:
+    return _("admin") if role == "admin" else _("responder")
+
+
+def _role_meaning(role: str) -> str:
+    if role == "admin":
+        return _("Admins change the alert steps and invite people. Send /admin to start.")
+    return _(
+        "Responders are alerted when a worker's buddies don't answer. "
+        "Please keep notifications on for this chat."
+    )
+
+
+def admins_only() -> str:
+    return _("This is only for your organisation's admins. Send /help to see what you can do.")
+
+
+def stale_button() -> str:
+    return _("This has changed since. Send /admin to see the rules as they are now.")
+
+
+def role_code_created(role: str, place: str, code: str, expires: str) -> Message:
+    return Message(
+        _(
+            "Code for a new {role} ({place}): {code}\n"
+            "Give it only to the person who should have this role. They send "
+            "/accept {code} to this bot.\n"
+            "It works once and expires at {time}."
+        ).format(role=role_name(role), place=place, code=code, time=expires)
+    )
+
+
+def role_granted(role: str, place: str) -> Message:
+    if role == "admin":
+        text = _("You are now an admin ({place}).")
+    else:
+        text = _("You are now a responder ({place}).")
+    return Message(text.format(place=place) + "\n" + _role_meaning(role))
+
+
+def role_removed(role: str, place: str) -> Message:
+    if role == "admin":
+        text = _("You are no longer an admin ({place}).")
+    else:
+        text = _("You are no longer a responder ({place}).")
+    return Message(text.format(place=place))
+
+
+def roles_screen(jurisdiction: str, place: str, held: list[RoleLine]) -> Message:
+    lines = [_("People with a role in {place}:").format(place=place)]
+    lines += [
+        _("• {alias}: {role} ({place})").format(
+            alias=line.alias, role=role_name(line.role), place=line.place
+        )
+        for line in held
+    ]
+    buttons: list[tuple[Button, ...]] = [
+        (
+            Button(
+                _("Remove {alias} as {role}").format(alias=line.alias, role=role_name(line.role)),
+                admin_token("rv", line.id),
+            ),
+        )
+        for line in held
+    ]
+    buttons += [
+        (
+            Button(_("Invite an admin"), admin_token("inv", jurisdiction, "admin")),
+            Button(_("Invite a responder"), admin_token("inv", jurisdiction, "responder")),
+        ),
+        (Button(_("Back to the rules"), admin_token("j", jurisdiction)),),
+    ]
+    return Message("\n".join(lines), tuple(buttons))
+
+
+def pick_place(places: list[tuple[str, str]]) -> Message:
+    return Message(
+        _("Which place do you want to look at?"),
+        tuple((Button(name, admin_token("j", key)),) for key, name in places),
+    )
+
+
+def legal_model_line(model: LegalModel) -> str:
+    if model is LegalModel.DECRIMINALISED:
+        return _(
+            "Sex work is decriminalised here. An emergency step (police, ambulance) is "
+            "allowed, only for workers who agreed to it."
+        )
+    names = {
+        LegalModel.CRIMINALISED: _("Sex work is criminalised here."),
+        LegalModel.PARTIALLY_CRIMINALISED: _("Sex work is partly criminalised here."),
+        LegalModel.LEGALISED: _("Sex work is legal here only under state rules."),
+    }
+    return names[model] + " " + _("Alerts never go to police.")
+
+
+def who_is_told(notify: Notify) -> str:
+    names = {
+        Notify.WORKER: _("remind the worker"),
+        Notify.BUDDIES: _("alert their buddies"),
+        Notify.RESPONDERS: _("alert the on-duty responders"),
+        Notify.EMERGENCY: _("alert the emergency contact (only workers who agreed)"),
+    }
+    return names[notify]
+
+
+def step_line(after: timedelta, notify: Notify) -> str:
+    """`10 min late: alert their buddies`."""
+    if after <= timedelta(0):
+        when = _("At the check-in time")
+    else:
+        when = _("{span} late").format(span=length(after))
+    return f"{when}: {who_is_told(notify)}"
+
+
+def rules_screen(
+    jurisdiction: str, place: str, ladder: Ladder, rights: list[str], notice: str | None
+) -> Message:
+    lines = [notice] if notice else []
+    lines += [
+        _("Rules for {place}").format(place=place),
+        legal_model_line(ladder.legal_model),
+        "",
+        _("If a worker misses their check-in:"),
+    ]
+    lines += [
+        f"{number}. {step_line(stage.after, stage.notify)}"
+        for number, stage in enumerate(ladder.stages, 1)
+    ]
+    sealed = _("yes") if ladder.seal_to_responders else _("no")
+    toggle = (
+        _("Responder copy: turn off") if ladder.seal_to_responders else _("Responder copy: turn on")
+    )
+    lines += [
+        "",
+        _("Reminder: {span} before the check-in time").format(span=length(ladder.reminder_before)),
+        _('After someone taps "I\'m on it": wait {span} before the next step').format(
+            span=length(ladder.ack_timeout)
+        ),
+        _("Most extra time a worker can add: {span}").format(span=length(ladder.max_extension)),
+        _("Responders get a sealed copy of the details: {answer}").format(answer=sealed),
+        _("Know-your-rights text: {languages}").format(
+            languages=", ".join(rights) if rights else _("not written yet")
+        ),
+    ]
+    j = jurisdiction
+    steps = [
+        Button(_("Step {n}").format(n=number), admin_token("st", j, number - 1))
+        for number in range(1, len(ladder.stages) + 1)
+    ]
+    buttons = [tuple(steps[i : i + 4]) for i in range(0, len(steps), 4)]
+    buttons += [
+        (Button(_("Add a step"), admin_token("add", j)),),
+        (
+            Button(_("Reminder time"), admin_token("d", j, "rb")),
+            Button(_("Wait after I'm on it"), admin_token("d", j, "at")),
+        ),
+        (
+            Button(_("Most extra time"), admin_token("d", j, "mx")),
+            Button(toggle, admin_token("seal", j)),
+        ),
+        (
+            Button(_("Know-your-rights text"), admin_token("rt", j)),
+            Button(_("People and roles"), admin_token("ppl", j)),
+        ),
+        (Button(_("Reset to the file's rules"), admin_token("rs", j)),),
+    ]
+    return Message("\n".join(lines), tuple(buttons))
+
+
+def stage_screen(jurisdiction: str, index: int, after: timedelta, notify: Notify) -> Message:
+    j = jurisdiction
+    return Message(
+        _("Step {n}: {step}").format(n=index + 1, step=step_line(after, notify))
+        + "\n"
+        + _("What do you want to change?"),
+        (
+            (
+                Button(_("Change the time"), admin_token("sa", j, index)),
+                Button(_("Change who is told"), admin_token("sw", j, index)),
+            ),
+            (Button(_("Remove this step"), admin_token("sr", j, index)),),
+            (Button(_("Back to the rules"), admin_token("j", j)),),
+        ),
+    )
+
+
+def rules_saved() -> str:
+    return _("✅ Saved. New check-ins use these rules; check-ins already running keep theirs.")
+
+
+def rules_reset() -> str:
+    return (
+        _("✅ Back to the rules from the configuration file.")
+        + " "
+        + _("Check-ins already running keep their rules.")
+    )
+
+
+def rules_refused(reason: str) -> str:
+    return _("Not saved: {reason}").format(reason=reason) + "\n" + _("Nothing was changed.")
+
+
+def rights(text: str | None) -> Message:
+    """The organisation's own text, shown exactly as written."""
+    if text is None:
+        return Message(
+            _(
+                "Your organisation hasn't written a know-your-rights text for your place yet. "
+                "Ask them about it."
+            )
+        )
+    return Message(text)
