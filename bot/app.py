@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot import admin_menu
+from bot import admin_menu, settings_menu
 from bot.channels.base import Channel, Inbound
 from bot.config import Settings
 from bot.conversation import Conversation
@@ -63,6 +63,7 @@ class App:
             max_backoff=settings.outbox.max_backoff,
         )
         self.conversation = Conversation(self.service, channels)
+        self.settings_menu = settings_menu.install(self.conversation)
         self.admin = AdminService(self.db, sealer, self.policy, clock)
         admin_menu.install(self.conversation, self.admin)
         self.scheduler = AsyncIOScheduler(timezone=UTC)

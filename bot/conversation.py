@@ -37,11 +37,13 @@ from dataclasses import dataclass, field
 from enum import Enum, auto
 
 from bot.channels.base import Channel, Inbound, Outbound
+from bot.ratelimit import CommandLimiter
 from checkins import texts
 from checkins.actions import Action, Verb, parse_action
-from checkins.i18n import _, use_locale
+from checkins.i18n import _, ngettext, use_locale
 from checkins.messages import Button, Identity, Message
 from checkins.parsing import normalise, parse_outcall_form
+from checkins.security import SecurityService
 from checkins.service import (
     CheckinService,
     MemberView,
@@ -54,7 +56,7 @@ from checkins.service import (
 log = logging.getLogger(__name__)
 STEP_TTL = 15 * 60
 MAX_INPUT_CHARS = 2000
-_ABORT, _SKIP, _DUE = "c:abort", "c:skip", "c:due:"
+_ABORT, _SKIP, _DUE, _NO_PIN = "c:abort", "c:skip", "c:due:", "c:nopin"
 
 
 class Step(Enum):
@@ -66,6 +68,7 @@ class Step(Enum):
     NOTES = auto()
     DUE = auto()
     UNLOCK_PIN = auto()
+    SAFE_PIN = auto()
 
 
 @dataclass
@@ -79,6 +82,8 @@ class Pending:
     started: float = field(default_factory=time.monotonic)
     values: dict[str, str] = field(default_factory=dict)
     refs: list[str] = field(default_factory=list)
+    # The next answer is a PIN: never rate-limited (the PIN lockout bounds guessing).
+    pin_answer: bool = False
 
 
 CommandHandler = Callable[[Identity, MemberView, str], Awaitable[None]]
@@ -102,6 +107,8 @@ class Conversation:
         self._commands: dict[str, CommandHandler] = {}
         self._steps: dict[str, StepHandler] = {}
         self._buttons: dict[str, ButtonHandler] = {}
+        self.security = SecurityService(service)
+        self.limiter = CommandLimiter()
         self._codes: list[tuple[Callable[[str], bool], CodeHandler]] = []
 
     def add_command(self, name: str, handler: CommandHandler) -> None:
@@ -140,10 +147,33 @@ class Conversation:
             member = await asyncio.to_thread(self.service.member, who)
             locale = member.locale if member else self._default_locale()
             with use_locale(locale):
+                if not await self._within_limits(event, who):
+                    return
                 try:
                     await self._route(event, who, member)
                 except Refusal as refusal:
                     await self.say(who, str(refusal))
+
+    async def _within_limits(self, event: Inbound, who: Identity) -> bool:
+        """Per-person limits; safety actions and PIN answers always pass. Over the limit,
+        the person is told once how long to wait, and the event is not handled."""
+        pending = self._current(who)
+        if urgent(event) or (pending is not None and _expects_pin(pending)):
+            return True
+        verdict = self.limiter.check(who, time.monotonic())
+        if verdict.tell:
+            wait = max(1, round(verdict.wait))
+            await self.say(
+                who,
+                ngettext(
+                    "You're sending a lot of messages. Please wait {n} second and try again.",
+                    "You're sending a lot of messages. Please wait {n} seconds and try again.",
+                    wait,
+                ).format(n=wait)
+                + " "
+                + _("SAFE and SOS always work."),
+            )
+        return verdict.allowed
 
     async def say(
         self,
@@ -159,6 +189,9 @@ class Conversation:
 
     async def _route(self, event: Inbound, who: Identity, member: MemberView | None) -> None:
         pending = self._current(who)
+        if member is not None and member.needs_new_pin and pending is None and not urgent(event):
+            await self.ask_new_pin(who)
+            return
         if event.action:
             await self._on_button(event, who, member, pending)
             return
@@ -246,6 +279,10 @@ class Conversation:
             self._pending.pop(who, None)
             await self.say(who, _("Stopped. Nothing was saved."))
             return
+        if token == _NO_PIN and member is not None:
+            self._pending.pop(who, None)
+            await asyncio.to_thread(self.security.ask_buddies_to_confirm, who)
+            return
         if pending is not None and pending.step is Step.NOTES and token == _SKIP:
             await self._on_step(event, who, member, pending, "")
             return
@@ -267,7 +304,10 @@ class Conversation:
     ) -> None:
         service, ref = self.service, action.ref or None
         if action.verb is Verb.SAFE:
-            if await self._has_own_outcall(who) or ref:
+            own = await self._has_own_outcall(who)
+            if own and member.checkin_pin:
+                await self._ask_checkin_pin(who, ref)
+            elif own or ref:
                 await asyncio.to_thread(service.check_in, who, ref)
             else:
                 await self._answer_alert(who, Verb.CONFIRM_SAFE, None)
@@ -309,6 +349,29 @@ class Conversation:
                 ((Button(_("Stop"), _ABORT),),),
                 input_hint="pin",
             )
+
+    async def _ask_checkin_pin(self, who: Identity, ref: str | None) -> None:
+        """Check-in PIN on: the same prompt whatever comes next (PIN, duress PIN, or none)."""
+        self._pending[who] = Pending(Step.SAFE_PIN, values={"ref": ref or ""}, pin_answer=True)
+        await self.say(
+            who,
+            _("Send your PIN to check in."),
+            ((Button(_("I can't give my PIN"), _NO_PIN),), (Button(_("Stop"), _ABORT),)),
+            input_hint="pin",
+        )
+
+    async def ask_new_pin(self, who: Identity) -> None:
+        """New keys under a new PIN: after a panic wipe, or when the PIN is forgotten."""
+        self._pending[who] = Pending(Step.PIN, values={"rekey": "1"}, pin_answer=True)
+        await self.say(
+            who,
+            _(
+                "Choose a new PIN of 6 to 12 digits. You'll get new keys: details sealed to "
+                "your old keys can't be opened any more."
+            ),
+            ((Button(_("Stop"), _ABORT),),),
+            input_hint="pin",
+        )
 
     async def _has_own_outcall(self, who: Identity) -> bool:
         return await asyncio.to_thread(self.service.current_outcall, who) is not None
@@ -475,6 +538,8 @@ class Conversation:
             await self._onboarding_step(who, pending, text)
         elif pending.step is Step.UNLOCK_PIN:
             await self._unlock(who, pending, text)
+        elif pending.step is Step.SAFE_PIN:
+            await self._safe_with_pin(who, pending, text)
         else:
             pending.values[pending.step.name.lower()] = text
             await self._continue_outcall(who, pending)
@@ -505,9 +570,20 @@ class Conversation:
             await self.delete_messages(
                 who, pending.refs, _("I deleted the messages with your PIN from this chat.")
             )
+            if pending.values.get("rekey"):
+                await asyncio.to_thread(self.security.reset_pin, who, text)
+                return
             await asyncio.to_thread(self.service.register, who, pending.values["alias"], text)
             if pending.values.get("code"):
                 await self._accept(who, pending.values["code"])
+
+    async def _safe_with_pin(self, who: Identity, pending: Pending, pin: str) -> None:
+        """The PIN or the duress PIN: the worker's chat must look the same either way."""
+        del self._pending[who]
+        await self.delete_messages(
+            who, pending.refs[-1:], _("I deleted the message with your PIN from this chat.")
+        )
+        await asyncio.to_thread(self.service.check_in, who, pending.values["ref"] or None, pin)
 
     async def _unlock(self, who: Identity, pending: Pending, pin: str) -> None:
         del self._pending[who]
@@ -560,6 +636,25 @@ def keyword_action(text: str) -> Action | None:
     return _KEYWORDS.get(folded)
 
 
+_PIN_STEPS = (Step.PIN, Step.PIN_AGAIN, Step.UNLOCK_PIN, Step.SAFE_PIN)
+
+
+def _expects_pin(pending: Pending) -> bool:
+    return pending.pin_answer or pending.step in _PIN_STEPS
+
+
+def urgent(event: Inbound) -> bool:
+    """Safety actions: every alert and check-in button, SAFE, SOS, +30, ON IT, /safe, /sos.
+
+    They are never rate-limited and never wait behind a settings step.
+    """
+    if event.action:
+        return parse_action(event.action) is not None or event.action == _NO_PIN
+    text = (event.text or "").strip()
+    command = text[1:].partition(" ")[0].split("@", 1)[0].lower() if text.startswith("/") else ""
+    return command in ("safe", "sos") or keyword_action(text[:40]) is not None
+
+
 def help_text() -> str:
     return _(
         "What you can send:\n"
@@ -570,6 +665,7 @@ def help_text() -> str:
         "/invite — get a code for a new buddy\n"
         "/accept CODE — become someone's buddy\n"
         "/buddies — see or remove buddies\n"
+        "/settings — your PIN, a duress PIN, or delete your account\n"
         "/status — what's running now\n"
         "/rights — know your rights where you work"
     )

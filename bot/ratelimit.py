@@ -1,10 +1,15 @@
-"""Per-channel sending limits: a global rate and a minimum gap between messages to one chat.
-
-Limits are obeyed, never fought: a message that would break one waits, and the outbox sends
-something else meanwhile (alerts still first).
+"""Rate limits. Outgoing: per channel, a global rate and a minimum gap between messages to
+one chat; obeyed, never fought: a message that would break one waits, and the outbox sends
+something else meanwhile (alerts still first). Incoming: per person, how many commands they
+may send a minute and an hour (`CommandLimiter`), so one person can't flood the bot or,
+through it, their buddies.
 """
 
 from __future__ import annotations
+
+from collections import deque
+from collections.abc import Hashable
+from dataclasses import dataclass
 
 from bot.channels.base import ChannelLimits
 
@@ -34,3 +39,68 @@ class RateGate:
     def pause(self, seconds: float, now: float) -> None:
         """The messenger asked us to slow down (HTTP 429): hold every send on this channel."""
         self._paused_until = max(self._paused_until, now + seconds)
+
+
+@dataclass(frozen=True)
+class Window:
+    """At most `events` in any `seconds`."""
+
+    events: int
+    seconds: float
+
+
+COMMAND_WINDOWS = (Window(20, 60.0), Window(200, 3600.0))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether an event may be handled; if not, how long to wait and whether to say so."""
+
+    allowed: bool
+    wait: float = 0.0
+    tell: bool = False
+
+
+class CommandLimiter:
+    """Per-person limits on what people send, in memory only.
+
+    Each window keeps the times of the last `events` events, so memory per person is bounded.
+    A person over a limit is told once per blocked stretch, so the limiter can't flood either.
+    """
+
+    def __init__(self, windows: tuple[Window, ...] = COMMAND_WINDOWS, max_people: int = 50_000):
+        self._windows = windows
+        self._max_people = max_people
+        self._seen: dict[Hashable, list[deque[float]]] = {}
+        self._told_until: dict[Hashable, float] = {}
+
+    def check(self, who: Hashable, now: float) -> Verdict:
+        """Count one event from `who` at `now` (monotonic seconds) unless it is over a limit."""
+        history = self._seen.get(who)
+        if history is None:
+            self._forget_idle(now)
+            history = self._seen[who] = [deque(maxlen=w.events) for w in self._windows]
+        wait = max(
+            (times[0] + w.seconds - now if len(times) == w.events else 0.0)
+            for w, times in zip(self._windows, history, strict=True)
+        )
+        if wait > 0:
+            tell = now >= self._told_until.get(who, 0.0)
+            if tell:
+                self._told_until[who] = now + wait
+            return Verdict(False, wait, tell)
+        for times in history:
+            times.append(now)
+        return Verdict(True)
+
+    def _forget_idle(self, now: float) -> None:
+        """Drop people idle for longer than the longest window once the table is full."""
+        if len(self._seen) < self._max_people:
+            return
+        longest = max(w.seconds for w in self._windows)
+        self._seen = {
+            who: history
+            for who, history in self._seen.items()
+            if any(times and times[-1] > now - longest for times in history)
+        }
+        self._told_until = {w: t for w, t in self._told_until.items() if t > now}

@@ -133,6 +133,7 @@ class Engine:
                 worker,
                 lambda r: texts.buddy_unreachable(alias),
                 now,
+                outcall=outcall,  # silent for a duress outcall
                 dedupe_key=f"unreachable:{outcall.id}:{member.id}",
             )
             alerted = queries.alerted_members(session, outcall.id)
@@ -171,5 +172,12 @@ class Engine:
                     now,
                     outcall=outcall,
                 )
-            tell(session, self.policy, worker, lambda r: texts.expired_for_worker(), now)
+            tell(
+                session,
+                self.policy,
+                worker,
+                lambda r: texts.expired_for_worker(),
+                now,
+                outcall=outcall,  # silent for a duress outcall
+            )
             return 1

@@ -32,7 +32,13 @@ def tell(
     outcall: Outcall | None = None,
     dedupe_key: str | None = None,
 ) -> None:
-    """Render a message in the member's language and timezone and queue it."""
+    """Render a message in the member's language and timezone and queue it.
+
+    Nothing about a duress outcall is ever sent to its worker: someone dangerous may be
+    holding their phone, and the outcall must look ended to them.
+    """
+    if outcall is not None and outcall.duress and member.id == outcall.worker_id:
+        return
     timezone = policy.jurisdiction(member.jurisdiction).timezone
     with use_locale(member.locale):
         message: Message = build(texts.Reader(timezone))
@@ -161,13 +167,13 @@ def alert_member(
     """Alert one person about the outcall and remember that they were alerted."""
     if not queries.is_alerted(session, outcall.id, member.id):
         session.add(Alert(outcall_id=outcall.id, member_id=member.id, stage=stage, alerted_at=now))
-    alias, due, sos = worker.alias, outcall.due_at, outcall.sos
+    alias, due, sos, duress = worker.alias, outcall.due_at, outcall.sos, outcall.duress
     marker = f"r{int(now.timestamp())}" if repeat else f"s{stage}"
     tell(
         session,
         policy,
         member,
-        lambda r: texts.alert(outcall.ref, alias, r.at(due), sos=sos, repeat=repeat),
+        lambda r: texts.alert(outcall.ref, alias, r.at(due), sos=sos, repeat=repeat, duress=duress),
         now,
         outcall=outcall,
         dedupe_key=_key(outcall, marker, member.id),

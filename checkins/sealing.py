@@ -10,8 +10,10 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 from dataclasses import dataclass
+from enum import Enum, auto
 
 import nacl.exceptions
 import nacl.pwhash.argon2id as argon2id
@@ -23,6 +25,8 @@ from nacl.secret import SecretBox
 
 PEPPER_MIN_BYTES = 32
 _PAD_BUCKET = 512
+# Domain separation: a duress verifier can never equal a key-encryption key.
+_DURESS_PERSON = b"bc-duress-pin"
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,14 @@ class WrongPin(Exception):
     """The PIN did not unwrap the secret key."""
 
 
+class PinMatch(Enum):
+    """What a PIN typed at a check-in turned out to be."""
+
+    PIN = auto()
+    DURESS = auto()
+    WRONG = auto()
+
+
 class Sealer:
     """Key wrapping and envelope encryption, bound to the server pepper."""
 
@@ -91,11 +103,47 @@ class Sealer:
 
     def unwrap(self, pin: str, wrapped_secret: bytes, salt: bytes, cost: KdfCost) -> PrivateKey:
         """The member's secret key, or `WrongPin`."""
+        return self._unwrap_stretched(self._stretch(pin, salt, cost), wrapped_secret)
+
+    def rewrap(self, secret: PrivateKey, new_pin: str) -> WrappedKeyPair:
+        """The same key pair wrapped under `new_pin` with a new salt (a PIN change)."""
+        salt = nacl.utils.random(argon2id.SALTBYTES)
+        box = SecretBox(self._kek_of(self._stretch(new_pin, salt, self.cost)))
+        return WrappedKeyPair(
+            public_key=bytes(secret.public_key),
+            wrapped_secret=bytes(box.encrypt(bytes(secret))),
+            salt=salt,
+            cost=self.cost,
+        )
+
+    def duress_verifier(self, duress_pin: str, salt: bytes, cost: KdfCost) -> bytes:
+        """A pepper-keyed verifier of the duress PIN: it recognises the PIN, never stores it.
+
+        Bound to the member's salt, so it must be set again whenever the salt changes.
+        """
+        return self._duress_of(self._stretch(duress_pin, salt, cost))
+
+    def match_pin(
+        self,
+        pin: str,
+        wrapped_secret: bytes,
+        salt: bytes,
+        cost: KdfCost,
+        duress_verifier: bytes | None,
+    ) -> PinMatch:
+        """Whether `pin` is the member's PIN, their duress PIN, or neither.
+
+        One Argon2id run serves both checks, so the answer takes the same time either way.
+        """
+        stretched = self._stretch(pin, salt, cost)
         try:
-            raw = SecretBox(self._kek(pin, salt, cost)).decrypt(wrapped_secret)
-        except nacl.exceptions.CryptoError:
-            raise WrongPin() from None
-        return PrivateKey(raw)
+            self._unwrap_stretched(stretched, wrapped_secret)
+            return PinMatch.PIN
+        except WrongPin:
+            pass
+        if duress_verifier and hmac.compare_digest(self._duress_of(stretched), duress_verifier):
+            return PinMatch.DURESS
+        return PinMatch.WRONG
 
     @staticmethod
     def seal(details: Details, recipients: dict[int, bytes]) -> SealedDetails:
@@ -119,12 +167,36 @@ class Sealer:
         return blake2b(value.encode(), key=self._pepper, digest_size=32, encoder=RawEncoder)
 
     def _kek(self, pin: str, salt: bytes, cost: KdfCost) -> bytes:
-        stretched = argon2id.kdf(
+        return self._kek_of(self._stretch(pin, salt, cost))
+
+    @staticmethod
+    def _stretch(pin: str, salt: bytes, cost: KdfCost) -> bytes:
+        return argon2id.kdf(
             SecretBox.KEY_SIZE, pin.encode(), salt, opslimit=cost.ops, memlimit=cost.mem
         )
+
+    def _kek_of(self, stretched: bytes) -> bytes:
         return blake2b(
             stretched, key=self._pepper, digest_size=SecretBox.KEY_SIZE, encoder=RawEncoder
         )
+
+    def _duress_of(self, stretched: bytes) -> bytes:
+        return blake2b(
+            stretched,
+            key=self._pepper,
+            person=_DURESS_PERSON.ljust(16, b"\0"),
+            digest_size=32,
+            encoder=RawEncoder,
+        )
+
+    def _unwrap_stretched(self, stretched: bytes, wrapped_secret: bytes) -> PrivateKey:
+        if not wrapped_secret:  # keys destroyed by a panic wipe: no PIN can open them
+            raise WrongPin()
+        try:
+            raw = SecretBox(self._kek_of(stretched)).decrypt(wrapped_secret)
+        except nacl.exceptions.CryptoError:
+            raise WrongPin() from None
+        return PrivateKey(raw)
 
 
 def _pad(details: Details) -> bytes:

@@ -31,7 +31,7 @@ from checkins.lifecycle import Event, State, next_state
 from checkins.messages import Identity, Message, enqueue
 from checkins.parsing import MAX_FIELD_CHARS, normalise, normalise_code, resolve_due
 from checkins.policy import Policy
-from checkins.sealing import Details, KdfCost, Sealer, WrongPin
+from checkins.sealing import Details, KdfCost, PinMatch, Sealer, WrongPin
 from storage import queries
 from storage.db import Database
 from storage.tables import BuddyLink, Envelope, Invite, Member, Outcall, SealedKey
@@ -58,6 +58,10 @@ class MemberView:
     alias: str
     locale: str
     timezone: str
+    # "I'm safe" asks for the PIN (and so can recognise a duress PIN).
+    checkin_pin: bool = False
+    # Their keys were destroyed (a panic wipe): they must choose a new PIN first.
+    needs_new_pin: bool = False
 
 
 @dataclass(frozen=True)
@@ -335,14 +339,26 @@ class CheckinService:
             )
         return due
 
-    def check_in(self, who: Identity, ref: str | None = None) -> None:
-        """ "I'm safe": end the outcall and destroy its details; tell anyone already alerted."""
+    def check_in(self, who: Identity, ref: str | None = None, pin: str | None = None) -> None:
+        """ "I'm safe": end the outcall and destroy its details; tell anyone already alerted.
+
+        With the check-in PIN on, `pin` decides. The PIN checks in. The duress PIN gives the
+        very same reply while the outcall silently escalates as SOS (someone may be forcing
+        the worker to check in). Anything else counts toward the PIN lockout and ends nothing.
+        """
+        match = self._match_checkin_pin(who, pin) if pin is not None else None
         now = self.clock()
         with self.db.transaction() as session:
             worker = self._require(session, who)
             outcall = self._own_outcall(session, worker, ref)
+            if worker.checkin_pin and match is None:
+                raise Refusal(_("Send your PIN to check in."))
             late = outcall.state != State.ACTIVE
-            alerted = finish(session, self.policy, outcall, Event.CHECK_IN, now)
+            if match is PinMatch.DURESS:
+                alerted = self._raise_duress(session, outcall, worker, now)
+            else:
+                alerted = finish(session, self.policy, outcall, Event.CHECK_IN, now)
+                self._tell_ended(session, outcall, worker.alias, alerted, "checked_in", None, now)
             tell(
                 session,
                 self.policy,
@@ -350,7 +366,6 @@ class CheckinService:
                 lambda r: texts.checked_in(late and bool(alerted)),
                 now,
             )
-            self._tell_ended(session, outcall, worker.alias, alerted, "checked_in", None, now)
 
     def cancel(self, who: Identity, ref: str | None = None) -> None:
         now = self.clock()
@@ -409,17 +424,7 @@ class CheckinService:
             outcall = queries.open_outcall(session, worker.id, lock=True)
             if outcall is None:
                 outcall = self._details_free_outcall(session, worker, now)
-            ladder = ladder_of(outcall)
-            outcall.state = next_state(outcall.state, Event.SOS).value
-            outcall.sos = True
-            told = 0
-            for index, stage in enumerate(ladder.stages):
-                if stage.notify in (Notify.BUDDIES, Notify.RESPONDERS):
-                    told += run_stage(session, self.policy, outcall, worker, ladder, index, now)
-                    outcall.next_stage = max(outcall.next_stage, index + 1)
-            outcall.next_action_at = max(
-                now + ladder.ack_timeout, next_deadline(outcall, ladder, now)
-            )
+            told = self._escalate_now(session, outcall, worker, now)
             tell(
                 session,
                 self.policy,
@@ -472,7 +477,14 @@ class CheckinService:
             worker = session.get_one(Member, outcall.worker_id)
             alerted = finish(session, self.policy, outcall, Event.CONFIRM_SAFE, now)
             by = member.alias
-            tell(session, self.policy, worker, lambda r: texts.confirmed_safe_for_worker(by), now)
+            tell(
+                session,
+                self.policy,
+                worker,
+                lambda r: texts.confirmed_safe_for_worker(by),
+                now,
+                outcall=outcall,  # so a duress outcall stays silent in the worker's chat
+            )
             self._tell_ended(session, outcall, worker.alias, alerted, "confirmed", by, now)
 
     def unlock(self, who: Identity, ref: str, pin: str) -> Unlocked:
@@ -480,7 +492,7 @@ class CheckinService:
         now = self.clock()
         with self.db.transaction() as session:
             member = self._require(session, who)
-            self._check_not_locked(member, now)
+            self.check_not_locked(member, now)
             outcall = self._alerted_outcall(session, member, ref)
             envelope = session.get(Envelope, outcall.id)
             sealed = session.get(SealedKey, {"outcall_id": outcall.id, "member_id": member.id})
@@ -501,9 +513,9 @@ class CheckinService:
         try:
             private = self.sealer.unwrap(pin, *secret)
         except WrongPin:
-            raise self._record_wrong_pin(who, now) from None
+            raise self.record_wrong_pin(who, now) from None
         details = Sealer.open(blobs[0], blobs[1], private)
-        self._reset_pin_failures(who)
+        self.reset_pin_failures(who)
         visible = self.policy.limits.unlocked_details_visible
         return Unlocked(
             texts.unlocked(worker_alias, details, visible), int(visible.total_seconds())
@@ -530,7 +542,14 @@ class CheckinService:
 
     def _view(self, member: Member) -> MemberView:
         timezone = self.policy.jurisdiction(member.jurisdiction).timezone
-        return MemberView(member.id, member.alias, member.locale, timezone)
+        return MemberView(
+            member.id,
+            member.alias,
+            member.locale,
+            timezone,
+            checkin_pin=member.checkin_pin,
+            needs_new_pin=not member.wrapped_secret,
+        )
 
     def _require(self, session: Session, who: Identity) -> Member:
         member = queries.member_by_identity(session, who.channel, who.address)
@@ -556,6 +575,34 @@ class CheckinService:
         ):
             raise Refusal(_("This alert is no longer active. Nothing more to do here."))
         return outcall
+
+    def _escalate_now(
+        self, session: Session, outcall: Outcall, worker: Member, now: datetime
+    ) -> int:
+        """SOS: run every buddies and responders stage now. Returns how many were told."""
+        ladder = ladder_of(outcall)
+        outcall.state = next_state(outcall.state, Event.SOS).value
+        outcall.sos = True
+        told = 0
+        for index, stage in enumerate(ladder.stages):
+            if stage.notify in (Notify.BUDDIES, Notify.RESPONDERS):
+                told += run_stage(session, self.policy, outcall, worker, ladder, index, now)
+                outcall.next_stage = max(outcall.next_stage, index + 1)
+        outcall.next_action_at = max(now + ladder.ack_timeout, next_deadline(outcall, ladder, now))
+        return told
+
+    def _raise_duress(
+        self, session: Session, outcall: Outcall, worker: Member, now: datetime
+    ) -> list[Member]:
+        """A duress PIN: a silent SOS. Returns who had been alerted before, as `finish` would.
+
+        The outcall stays open with its sealed details so buddies can unlock them; it is
+        hidden from the worker's own commands, and nothing about it reaches their chat again.
+        """
+        before = queries.alerted_members(session, outcall.id)
+        outcall.duress = True
+        self._escalate_now(session, outcall, worker, now)
+        return before
 
     def _details_free_outcall(self, session: Session, worker: Member, now: datetime) -> Outcall:
         """An SOS without an outcall still needs a record to escalate and to settle."""
@@ -597,7 +644,28 @@ class CheckinService:
                 outcall=outcall,
             )
 
-    def _check_not_locked(self, member: Member, now: datetime) -> None:
+    def _match_checkin_pin(self, who: Identity, pin: str) -> PinMatch:
+        """The PIN, the duress PIN, or a refusal (locked out, or wrong: counted).
+
+        Argon2id runs outside any transaction, so a slow PIN check never holds a lock.
+        """
+        now = self.clock()
+        with self.db.transaction() as session:
+            member = self._require(session, who)
+            self.check_not_locked(member, now)
+            secret = (
+                member.wrapped_secret,
+                member.kdf_salt,
+                KdfCost(member.kdf_ops, member.kdf_mem),
+                member.duress_verifier,
+            )
+        match = self.sealer.match_pin(pin, *secret)
+        if match is PinMatch.WRONG:
+            raise self.record_wrong_pin(who, now)
+        self.reset_pin_failures(who)
+        return match
+
+    def check_not_locked(self, member: Member, now: datetime) -> None:
         if member.pin_locked_until and member.pin_locked_until > now:
             raise Refusal(
                 _(
@@ -606,7 +674,7 @@ class CheckinService:
                 ).format(time=texts.clock(member.pin_locked_until, self._view(member).timezone))
             )
 
-    def _record_wrong_pin(self, who: Identity, now: datetime) -> Refusal:
+    def record_wrong_pin(self, who: Identity, now: datetime) -> Refusal:
         """Count a wrong PIN (locking out after too many) and return the refusal to show."""
         limits = self.policy.limits
         with self.db.transaction() as session:
@@ -630,7 +698,7 @@ class CheckinService:
             ).format(n=left)
         )
 
-    def _reset_pin_failures(self, who: Identity) -> None:
+    def reset_pin_failures(self, who: Identity) -> None:
         with self.db.transaction() as session:
             member = self._require(session, who)
             member.pin_failures = 0

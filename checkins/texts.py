@@ -151,23 +151,41 @@ def reminder_overdue(ref: str, due: str, next_alert: str | None) -> Message:
     return Message(text, worker_buttons(ref), kind=Kind.REMINDER)
 
 
-def alert(ref: str, worker_alias: str, due: str, sos: bool, repeat: bool) -> Message:
-    if sos:
+def alert(
+    ref: str, worker_alias: str, due: str, sos: bool, repeat: bool, duress: bool = False
+) -> Message:
+    if duress:
+        head = _("🆘 {alias} checked in with their danger PIN. Someone may be forcing them.")
+    elif sos:
         head = _("🆘 {alias} pressed SOS. They may be in danger right now.")
     elif repeat:
         head = _("🚨 Still no check-in from {alias}. Nobody has confirmed they are safe.")
     else:
         head = _("🚨 {alias} missed their check-in (due {time}).")
     body = _(
-        "Try to reach them now.\n"
         "Tap Unlock details to see where they went (you need your PIN).\n"
         "Tap I'm on it if you are handling it, so others know."
     )
-    return Message(
+    if not duress:  # contacting someone under duress could put them in danger
+        body = _("Try to reach them now.") + "\n" + body
+    message = Message(
         head.format(alias=worker_alias, time=due) + "\n" + body,
         alert_buttons(ref, worker_alias),
         kind=Kind.ALERT,
     )
+    return with_duress_warning(message, worker_alias) if duress else message
+
+
+def with_duress_warning(message: Message, worker_alias: str) -> Message:
+    """Any alert about a duress outcall: contacting the worker could put them in danger.
+
+    The warning comes first and overrides any "try to reach them" in the message below it.
+    """
+    warning = _(
+        "⚠️ {alias} may be with someone dangerous. Do NOT message or call {alias}, "
+        "not even to check: that person may see it. Use the details and work with the others."
+    ).format(alias=worker_alias)
+    return Message(warning + "\n" + message.text, message.buttons, kind=message.kind)
 
 
 def acknowledged_by_you(ref: str, worker_alias: str, deadline: str) -> Message:
@@ -527,3 +545,106 @@ def rights(text: str | None) -> Message:
             )
         )
     return Message(text)
+
+
+# -- a member's own security: check-in PIN, duress PIN, PIN change, forget me --------------
+
+
+def checkin_pin_set(on: bool) -> Message:
+    if on:
+        return Message(
+            _(
+                "Done. I'll ask for your PIN when you tap I'm safe.\n"
+                "You can also set a duress PIN in /settings: it looks like a normal check-in "
+                "but secretly alerts your buddies."
+            )
+        )
+    return Message(_("Done. I'm safe works without your PIN again."))
+
+
+def duress_pin_set(checkin_pin_on: bool) -> Message:
+    text = _(
+        "Duress PIN saved. If someone forces you to check in, send it instead of your PIN. "
+        "It will look normal, but your buddies get an SOS and are told not to contact you."
+    )
+    if not checkin_pin_on:
+        text += "\n" + _("It only works when asking for the PIN at I'm safe is on (/settings).")
+    return Message(text)
+
+
+def _duress_removed() -> str:
+    return _("Your duress PIN was removed. Set it again in /settings.")
+
+
+def pin_changed(had_duress: bool) -> Message:
+    text = _("Your PIN is changed. Everything you could open before still works.")
+    if had_duress:
+        text += "\n" + _duress_removed()
+    return Message(text)
+
+
+def pin_reset(dropped: int, had_duress: bool) -> Message:
+    text = _("Your new PIN is set, with new keys.")
+    if dropped:
+        text += "\n" + ngettext(
+            "{n} alert's details were sealed to your old keys. You can't open them any more.",
+            "{n} alerts' details were sealed to your old keys. You can't open them any more.",
+            dropped,
+        ).format(n=dropped)
+    if had_duress:
+        text += "\n" + _duress_removed()
+    return Message(text)
+
+
+def buddies_asked(told: bool) -> Message:
+    if told:
+        return Message(
+            _(
+                "I couldn't check your PIN, so your outcall is not ended. "
+                "I've asked your buddies to confirm you're safe. They may contact you."
+            ),
+            kind=Kind.ALERT,
+        )
+    return Message(
+        _("I couldn't check your PIN, so your outcall is not ended. Send /help for options."),
+        kind=Kind.ALERT,
+    )
+
+
+def confirm_request(ref: str, worker_alias: str) -> Message:
+    return Message(
+        _(
+            "🚨 {alias} tapped I'm safe but couldn't give their PIN, so we can't be sure it "
+            "was them. Please check on {alias} now.\n"
+            "When you know they are safe, tap {alias} is safe. "
+            "Tap Unlock details to see where they went (you need your PIN)."
+        ).format(alias=worker_alias),
+        alert_buttons(ref, worker_alias),
+        kind=Kind.ALERT,
+    )
+
+
+def alert_closed_by_leaver() -> Message:
+    return Message(
+        _(
+            "An alert you received was closed: that person deleted their account. "
+            "The details are destroyed."
+        ),
+        kind=Kind.ALERT,
+    )
+
+
+def pairing_ended_by_leaver() -> Message:
+    return Message(
+        _(
+            "Someone you were paired with deleted their account. "
+            "Alerts between you have stopped. See /buddies for who is left."
+        )
+    )
+
+
+def forgotten() -> str:
+    return _(
+        "Your account is deleted: your nickname, keys, buddies and outcalls are gone. "
+        "Send /start if you ever want to come back."
+    )

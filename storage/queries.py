@@ -53,7 +53,14 @@ def count_buddies(session: Session, worker_id: int) -> int:
 
 
 def open_outcall(session: Session, worker_id: int, *, lock: bool = False) -> Outcall | None:
-    query = select(Outcall).where(Outcall.worker_id == worker_id, Outcall.state.in_(OPEN))
+    """The worker's own running outcall. A duress outcall is not theirs to see: whoever holds
+    the phone must find it ended, while it keeps escalating for the buddies."""
+    query = select(Outcall).where(
+        Outcall.worker_id == worker_id,
+        Outcall.state.in_(OPEN),
+        Outcall.duress.is_(False),
+        Outcall.drill.is_(False),  # a drill never blocks or stands in for a real outcall
+    )
     if lock:
         query = query.with_for_update()
     return session.scalar(query.order_by(Outcall.id.desc()).limit(1))

@@ -1,0 +1,215 @@
+"""/settings: a member's own safety settings, as buttons (numbered on Signal and the console).
+
+Entries: asking for the PIN at "I'm safe", the duress PIN, changing the PIN, a forgotten PIN,
+and deleting the account. Another feature adds an entry with `SettingsMenu.add_entry`; it
+appears above "Delete my account". Every PIN typed here is deleted from the chat afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.channels.base import Outbound
+from bot.conversation import Conversation, Pending
+from checkins import texts
+from checkins.i18n import _
+from checkins.messages import Button, Identity
+from checkins.security import SecuritySettings
+from checkins.service import MemberView, Refusal, check_pin
+
+PREFIX = "set"
+_STEP = "settings"
+_STOP = "c:abort"
+_FORGET = "forget"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One menu line: `label` is rendered in the member's language from their settings."""
+
+    key: str
+    label: Callable[[SecuritySettings], str]
+    start: Callable[[Identity], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One answer a flow needs. `same_as` names an earlier answer this one must repeat."""
+
+    key: str
+    prompt: Callable[[], str]
+    same_as: str | None = None
+    new_pin: bool = False
+
+
+Finish = Callable[[Identity, dict[str, str]], Awaitable[None]]
+
+_CURRENT = Ask("pin", lambda: _("Send your current PIN."))
+_NEW = Ask("new", lambda: _("Send your new PIN (6 to 12 digits)."), new_pin=True)
+_NEW_AGAIN = Ask("again", lambda: _("Send the new PIN again."), same_as="new")
+_DURESS = Ask(
+    "duress",
+    lambda: _(
+        "Send the duress PIN you want: 6 to 12 digits, different from your PIN. "
+        "Don't use your phone's PIN."
+    ),
+    new_pin=True,
+)
+_DURESS_AGAIN = Ask("duress_again", lambda: _("Send the duress PIN again."), same_as="duress")
+
+
+class SettingsMenu:
+    """The /settings command, its buttons and its PIN-collecting step."""
+
+    def __init__(self, conversation: Conversation) -> None:
+        self.conversation = conversation
+        self.security = conversation.security
+        self.entries: list[Entry] = [
+            Entry("checkin", _checkin_label, self._toggle_checkin_pin),
+            Entry("duress", _duress_label, self._flow_starter("duress")),
+            Entry("change", lambda s: _("Change my PIN"), self._flow_starter("change")),
+            Entry("forgot", lambda s: _("I forgot my PIN"), self._confirm_forgot),
+            Entry(_FORGET, lambda s: _("Delete my account"), self._confirm_forget),
+        ]
+        self._flows: dict[str, tuple[tuple[Ask, ...], Finish]] = {
+            "pin_on": ((_CURRENT,), self._finish_checkin(True)),
+            "pin_off": ((_CURRENT,), self._finish_checkin(False)),
+            "duress": ((_CURRENT, _DURESS, _DURESS_AGAIN), self._finish_duress),
+            "change": ((_CURRENT, _NEW, _NEW_AGAIN), self._finish_change),
+            "forget": ((_CURRENT,), self._finish_forget),
+        }
+        self._starts = {
+            "forgot_yes": self.conversation.ask_new_pin,
+            "forget_yes": self._flow_starter("forget"),
+        }
+
+    def add_entry(self, entry: Entry) -> None:
+        """Add a line to the menu, just above "Delete my account"."""
+        self.entries.insert(len(self.entries) - 1, entry)
+
+    # -- menu ----------------------------------------------------------------------------
+
+    async def show(self, who: Identity, member: MemberView, _rest: str) -> None:
+        settings = await asyncio.to_thread(self.security.settings, who)
+        buttons = tuple((Button(e.label(settings), f"{PREFIX}:{e.key}"),) for e in self.entries)
+        await self.conversation.say(who, _("Settings. What do you want to change?"), buttons)
+
+    async def on_button(self, who: Identity, member: MemberView, token: str) -> None:
+        entry = next((e for e in self.entries if e.key == token), None)
+        start = entry.start if entry else self._starts.get(token)
+        if start is None:
+            raise Refusal(_("This button is no longer active. Send /settings to start again."))
+        await start(who)
+
+    async def _toggle_checkin_pin(self, who: Identity) -> None:
+        settings = await asyncio.to_thread(self.security.settings, who)
+        await self._begin(who, "pin_off" if settings.checkin_pin else "pin_on")
+
+    async def _confirm_forgot(self, who: Identity) -> None:
+        await self.conversation.say(
+            who,
+            _(
+                "If you forgot your PIN, you can choose a new one. You'll get new keys, so "
+                "details your buddies sealed to you before can't be opened any more. "
+                "Your buddies and settings stay."
+            ),
+            (
+                (Button(_("Choose a new PIN"), f"{PREFIX}:forgot_yes"),),
+                (Button(_("Stop"), _STOP),),
+            ),
+        )
+
+    async def _confirm_forget(self, who: Identity) -> None:
+        await self.conversation.say(
+            who,
+            _(
+                "This deletes your account for good: your nickname, your keys and PIN, your "
+                "buddy pairings, your outcalls and their sealed details, your invite codes, "
+                "and the messages I keep for you. Anyone alerted about an outcall of yours is "
+                "told it was closed. Your buddies are told a pairing ended, without your name.\n"
+                "You'll need your PIN to confirm. This can't be undone."
+            ),
+            (
+                (Button(_("Yes, delete everything"), f"{PREFIX}:forget_yes"),),
+                (Button(_("Stop"), _STOP),),
+            ),
+        )
+
+    # -- PIN-collecting flows ------------------------------------------------------------
+
+    def _flow_starter(self, flow: str) -> Callable[[Identity], Awaitable[None]]:
+        async def start(who: Identity) -> None:
+            await self._begin(who, flow)
+
+        return start
+
+    async def _begin(self, who: Identity, flow: str) -> None:
+        pending = Pending(_STEP, values={"flow": flow}, pin_answer=True)
+        self.conversation.begin(who, pending)
+        await self._ask(who, self._flows[flow][0][0])
+
+    async def _ask(self, who: Identity, ask: Ask) -> None:
+        await self.conversation.say(
+            who, ask.prompt(), ((Button(_("Stop"), _STOP),),), input_hint="pin"
+        )
+
+    async def on_answer(self, who: Identity, pending: Pending, text: str) -> None:
+        asks, finish = self._flows[pending.values["flow"]]
+        answered = [a for a in asks if a.key in pending.values]
+        ask = asks[len(answered)]
+        if ask.same_as and text != pending.values[ask.same_as]:
+            del pending.values[ask.same_as]
+            await self.conversation.say(who, _("The PINs didn't match. Let's try again."))
+            await self._ask(who, next(a for a in asks if a.key == ask.same_as))
+            return
+        if ask.new_pin:
+            check_pin(text)
+        pending.values[ask.key] = text
+        if len(answered) + 1 < len(asks):
+            await self._ask(who, asks[len(answered) + 1])
+            return
+        self.conversation.end(who)
+        await self.conversation.delete_messages(
+            who, pending.refs, _("I deleted the messages with your PIN from this chat.")
+        )
+        await finish(who, pending.values)
+
+    def _finish_checkin(self, on: bool) -> Finish:
+        async def finish(who: Identity, values: dict[str, str]) -> None:
+            await asyncio.to_thread(self.security.set_checkin_pin, who, on, values["pin"])
+
+        return finish
+
+    async def _finish_duress(self, who: Identity, values: dict[str, str]) -> None:
+        await asyncio.to_thread(self.security.set_duress_pin, who, values["pin"], values["duress"])
+
+    async def _finish_change(self, who: Identity, values: dict[str, str]) -> None:
+        await asyncio.to_thread(self.security.change_pin, who, values["pin"], values["new"])
+
+    async def _finish_forget(self, who: Identity, values: dict[str, str]) -> None:
+        await asyncio.to_thread(self.security.forget_me, who, values["pin"])
+        # Sent straight to the chat: an outbox row would keep their address after deletion.
+        channel = self.conversation.channels.get(who.channel)
+        if channel is not None:
+            await channel.send(Outbound(who.channel, who.address, texts.forgotten()))
+
+
+def _checkin_label(settings: SecuritySettings) -> str:
+    if settings.checkin_pin:
+        return _("Ask for my PIN at I'm safe: ON (tap to turn off)")
+    return _("Ask for my PIN at I'm safe: OFF (tap to turn on)")
+
+
+def _duress_label(settings: SecuritySettings) -> str:
+    return _("Change my duress PIN") if settings.duress_pin else _("Set a duress PIN")
+
+
+def install(conversation: Conversation) -> SettingsMenu:
+    """Plug /settings into the conversation; returns the menu so features can add entries."""
+    menu = SettingsMenu(conversation)
+    conversation.add_command("settings", menu.show)
+    conversation.add_buttons(PREFIX, menu.on_button)
+    conversation.add_step(_STEP, menu.on_answer)
+    return menu
