@@ -163,3 +163,44 @@ def _admin_service(config_path: str | None) -> AdminService:
     db.migrate()
     sealer = Sealer(pepper, KDF_COSTS[settings.crypto.kdf])
     return AdminService(db, sealer, settings.policy(), utc_now)
+
+
+WIPE_PHRASE = "destroy all sealed data"
+
+
+@main.command()
+@click.option("--config", "config_path", help="Configuration file (or BUDDYCHECK_CONFIG).")
+@click.option(
+    "--yes-destroy-everything", "confirmed", is_flag=True, help="Skip the typed confirmation."
+)
+def wipe(config_path: str | None, confirmed: bool) -> None:
+    """Panic wipe: destroy every sealed detail and every key now. Cannot be undone."""
+    from checkins.wipe import wipe as wipe_all
+
+    settings = _settings(config_path)
+    if not confirmed:
+        click.echo(
+            _(
+                "This destroys every sealed detail, every key and every invite code at once. "
+                "Nobody will be able to open anything stored now. Members keep their buddies "
+                "and choose a new PIN next time."
+            )
+        )
+        typed = click.prompt(_('Type "{phrase}" to go on').format(phrase=WIPE_PHRASE))
+        if typed.strip() != WIPE_PHRASE:
+            raise click.ClickException(_("Not confirmed. Nothing was destroyed."))
+    report = wipe_all(Database(settings.database.url))
+    click.echo(
+        _(
+            "Destroyed: {envelopes} sealed details, {sealed_keys} sealed keys, {invites} buddy "
+            "invites, {role_invites} role invites, the keys of {members} members, "
+            "{messages} pending messages about outcalls."
+        ).format(
+            envelopes=report.envelopes,
+            sealed_keys=report.sealed_keys,
+            invites=report.invites,
+            role_invites=report.role_invites,
+            members=report.member_keys,
+            messages=report.messages,
+        )
+    )

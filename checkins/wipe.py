@@ -1,0 +1,59 @@
+"""The panic wipe: destroy every sealed detail and every key at once.
+
+For an organisation that fears its server is about to be seized. Afterwards nothing the
+database holds can be unsealed, by anyone, with any PIN: envelopes, sealed keys, buddy and
+role invites, every member's wrapped secret, public key, salt and duress verifier, and
+pending messages about outcalls are gone, and the file is rebuilt so no freed page keeps a
+copy. Members, pairings and outcall deadlines stay, so alerts still go out (without
+details); each member chooses a new PIN, and gets new keys, the next time they write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, update
+
+from storage import outbox
+from storage.db import Database
+from storage.scrub import vacuum
+from storage.tables import Envelope, Invite, Member, OutboxMessage, RoleInvite, SealedKey
+
+_TABLES = ("envelopes", "sealed_keys", "invites", "role_invites", "members", "outbox")
+
+
+@dataclass(frozen=True)
+class WipeReport:
+    envelopes: int
+    sealed_keys: int
+    invites: int
+    role_invites: int
+    member_keys: int
+    messages: int
+
+
+def wipe(db: Database) -> WipeReport:
+    """Destroy all sealed data and keys in one transaction, then rebuild the storage."""
+    with db.transaction() as session:
+
+        def count(statement: object) -> int:
+            return int(session.execute(statement).rowcount)  # type: ignore[call-overload]
+
+        report = WipeReport(
+            envelopes=count(delete(Envelope)),
+            sealed_keys=count(delete(SealedKey)),
+            invites=count(delete(Invite)),
+            role_invites=count(delete(RoleInvite)),
+            member_keys=count(
+                update(Member).values(
+                    public_key=b"", wrapped_secret=b"", kdf_salt=b"", duress_verifier=None
+                )
+            ),
+            messages=count(
+                delete(OutboxMessage).where(
+                    OutboxMessage.state == outbox.PENDING, OutboxMessage.outcall_id.is_not(None)
+                )
+            ),
+        )
+    vacuum(db, _TABLES)
+    return report
