@@ -1,8 +1,9 @@
 """Wiring the service together: database, sealing, engine, outbox, channels and scheduler.
 
-APScheduler (AsyncIOScheduler) runs four named jobs, each with an explicit misfire grace so
+APScheduler (AsyncIOScheduler) runs five named jobs, each with an explicit misfire grace so
 a late run still runs: `engine-wake` (a one-off re-armed at the earliest deadline),
-`engine-sweep` (a safety interval), `outbox` (the dispatcher) and `purge` (retention). No
+`engine-sweep` (a safety interval), `outbox` (the dispatcher), `purge` (retention) and
+`reachability` (probing buddies' and responders' chats, in bounded batches). No
 deadline depends on a job having run: deadlines live in the database, and a sweep after a
 restart finds every one that passed meanwhile.
 """
@@ -15,13 +16,17 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot import admin_menu, settings_menu
+from bot import admin_menu, org_commands, settings_menu
 from bot.channels.base import Channel, Inbound
+from bot.channels.emergency import EmergencyChannel
 from bot.config import Settings
 from bot.conversation import Conversation
 from bot.dispatcher import Dispatcher
 from checkins.admin import AdminService
 from checkins.engine import Engine
+from checkins.escalation import EMERGENCY_CHANNEL
+from checkins.organisation import OrganisationService
+from checkins.reachability import Reachability
 from checkins.sealing import KDF_COSTS, Sealer
 from checkins.service import CheckinService, Clock
 from storage.db import Database
@@ -30,6 +35,8 @@ log = logging.getLogger(__name__)
 SWEEP_SECONDS = 30
 OUTBOX_SECONDS = 1
 PURGE_SECONDS = 600
+PROBE_SECONDS = 6 * 3600
+PROBE_BATCH = 200
 
 
 def utc_now() -> datetime:
@@ -49,7 +56,8 @@ class App:
         self.settings = settings
         self.db = Database(settings.database.url)
         self.policy = settings.policy()
-        self.channels = channels
+        # The emergency contact is sent to like a channel; it forwards through the others.
+        self.channels = {**channels, EMERGENCY_CHANNEL: EmergencyChannel(self.policy, channels)}
         self.clock = clock
         sealer = Sealer(pepper, KDF_COSTS[settings.crypto.kdf])
         self.service = CheckinService(self.db, sealer, self.policy, clock)
@@ -57,7 +65,7 @@ class App:
         self.dispatcher = Dispatcher(
             self.db,
             self.engine,
-            channels,
+            self.channels,
             clock,
             workers=settings.outbox.workers,
             max_backoff=settings.outbox.max_backoff,
@@ -66,6 +74,9 @@ class App:
         self.settings_menu = settings_menu.install(self.conversation)
         self.admin = AdminService(self.db, sealer, self.policy, clock)
         admin_menu.install(self.conversation, self.admin)
+        self.organisation = OrganisationService(self.db, sealer, self.policy, clock)
+        org_commands.install(self.conversation, self.organisation)
+        self.reachability = Reachability(self.db, self.policy, clock)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
 
     async def start(self) -> None:
@@ -79,6 +90,9 @@ class App:
             self._drain, "interval", seconds=OUTBOX_SECONDS, id="outbox", **grace
         )
         self.scheduler.add_job(self._purge, "interval", seconds=PURGE_SECONDS, id="purge", **grace)
+        self.scheduler.add_job(
+            self._probe, "interval", seconds=PROBE_SECONDS, id="reachability", **grace
+        )
         self.scheduler.start()
         await self._sweep()
         for name, channel in self.channels.items():
@@ -120,6 +134,13 @@ class App:
         report = await asyncio.to_thread(self.engine.purge)
         if report.expired or report.deleted_outcalls or report.deleted_messages:
             log.info("retention purge: %s", report)
+
+    async def _probe(self) -> None:
+        """Check a bounded batch of buddies and responders can still be reached."""
+        for target in await asyncio.to_thread(self.reachability.batch, PROBE_BATCH):
+            channel = self.channels.get(target.channel)
+            reachable = await channel.probe(target.address) if channel else None
+            await asyncio.to_thread(self.reachability.record, target.member_id, reachable)
 
     async def _rearm(self) -> None:
         """Schedule a one-off engine run at the earliest deadline in the database."""

@@ -158,7 +158,7 @@ class Conversation:
         """Per-person limits; safety actions and PIN answers always pass. Over the limit,
         the person is told once how long to wait, and the event is not handled."""
         pending = self._current(who)
-        if urgent(event) or (pending is not None and _expects_pin(pending)):
+        if urgent(event) or (pending is not None and _is_pin_answer(event, pending)):
             return True
         verdict = self.limiter.check(who, time.monotonic())
         if verdict.tell:
@@ -639,8 +639,11 @@ def keyword_action(text: str) -> Action | None:
 _PIN_STEPS = (Step.PIN, Step.PIN_AGAIN, Step.UNLOCK_PIN, Step.SAFE_PIN)
 
 
-def _expects_pin(pending: Pending) -> bool:
-    return pending.pin_answer or pending.step in _PIN_STEPS
+def _is_pin_answer(event: Inbound, pending: Pending) -> bool:
+    """Typed text (not a command or button) while a PIN is expected."""
+    typed = (event.text or "").strip()
+    expects = pending.pin_answer or pending.step in _PIN_STEPS
+    return expects and not event.action and bool(typed) and not typed.startswith("/")
 
 
 def urgent(event: Inbound) -> bool:

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, select, update
 
-from checkins import texts
+from checkins import drill, texts
 from checkins.escalation import advance, finish, tell
 from checkins.lifecycle import Event
 from checkins.messages import Kind
@@ -146,6 +146,9 @@ class Engine:
                 outcall = queries.lock_if_due(session, outcall_id, now)
                 if outcall is None:
                     return 0
+                if outcall.drill:  # a drill's only deadline is its report
+                    drill.report(session, self.policy, outcall, now)
+                    return 1
                 # Catch up after downtime: run every step whose time has passed, in order.
                 for _step in range(MAX_STEPS_PER_TICK):
                     advance(session, self.policy, outcall, now)

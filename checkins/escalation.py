@@ -9,17 +9,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from checkins import texts
 from checkins.i18n import use_locale
 from checkins.ladder import Ladder, Notify, assert_stage_allowed
 from checkins.lifecycle import Event, State, next_state
-from checkins.messages import Message, enqueue
+from checkins.messages import Identity, Kind, Message, enqueue
 from checkins.policy import Policy
-from storage import queries
-from storage.tables import Alert, Envelope, Member, Outcall, SealedKey
+from storage import queries, roles
+from storage.tables import Alert, Envelope, Member, OutboxMessage, Outcall, SealedKey
+
+# The outbox channel of emergency-contact messages; the address is the jurisdiction id, and
+# the contact itself (a URL or a messenger address) is looked up from the policy at send time.
+EMERGENCY_CHANNEL = "emergency"
+# `Alert.stage` of the admins told when the ladder is spent: they are told once, not repeatedly.
+LAST_RESORT = -1
 
 
 def tell(
@@ -70,6 +76,7 @@ def finish(
     outcall.next_action_at = None
     outcall.ended_at = now
     shred(session, outcall)
+    stand_down_contact(session, policy, outcall, event, now)
     return queries.alerted_members(session, outcall.id)
 
 
@@ -111,6 +118,7 @@ def run_next_stages(
         if run_stage(session, policy, outcall, worker, ladder, index, now):
             return
     repeat_alerts(session, policy, outcall, worker, now)
+    alert_admins(session, policy, outcall, worker, now)
 
 
 def run_stage(
@@ -140,17 +148,115 @@ def run_stage(
             dedupe_key=_key(outcall, f"s{index}", worker.id),
         )
         return 1
+    if stage.notify is Notify.EMERGENCY:
+        return alert_contact(session, policy, outcall, worker, now)
     recipients = stage_recipients(session, outcall, stage.notify)
     for member in recipients:
-        alert_member(session, policy, outcall, worker, member, index, now, repeat=False)
+        alert_member(
+            session, policy, outcall, worker, member, index, now, repeat=False, as_=stage.notify
+        )
     return len(recipients)
 
 
 def stage_recipients(session: Session, outcall: Outcall, notify: Notify) -> list[Member]:
-    """Who a stage alerts. Responders and emergency contacts arrive with organisations."""
+    """The people a stage alerts: the worker's buddies, or the on-duty responders of the
+    worker's jurisdiction (never the worker themself). The emergency contact is no member."""
     if notify is Notify.BUDDIES:
         return queries.buddies_of(session, outcall.worker_id)
+    if notify is Notify.RESPONDERS:
+        on_duty = roles.responders_on_duty(session, outcall.jurisdiction)
+        return [m for m in on_duty if m.id != outcall.worker_id]
     return []
+
+
+def alert_admins(
+    session: Session, policy: Policy, outcall: Outcall, worker: Member, now: datetime
+) -> None:
+    """The ladder is spent: the jurisdiction's admins are alerted once, as the last resort.
+
+    Admins already alerted in another role (say, as an on-duty responder) are not told twice.
+    """
+    for admin in roles.admins_of(session, outcall.jurisdiction):
+        if admin.id == worker.id or queries.is_alerted(session, outcall.id, admin.id):
+            continue
+        alert_member(
+            session, policy, outcall, worker, admin, LAST_RESORT, now, repeat=False, as_=None
+        )
+
+
+def alert_contact(
+    session: Session, policy: Policy, outcall: Outcall, worker: Member, now: datetime
+) -> int:
+    """Tell the jurisdiction's emergency contact, only for a real outcall of a worker who
+    opted in. Returns 1 if a message was queued, 0 to let the stage fall through.
+
+    Only the nickname, the missed time and who was alerted are shared: the details are
+    sealed and the server cannot read them.
+    """
+    jurisdiction = policy.jurisdiction(outcall.jurisdiction)
+    assert_stage_allowed(jurisdiction.ladder.legal_model, Notify.EMERGENCY)
+    if outcall.drill or not worker.emergency_opt_in or jurisdiction.emergency_contact is None:
+        return 0
+    handler = (
+        session.get(Member, outcall.acknowledged_by_id) if outcall.acknowledged_by_id else None
+    )
+    handler_alias = handler.alias if handler else None
+    alias, due, sos = worker.alias, outcall.due_at, outcall.sos
+    alerted = len(queries.alerted_members(session, outcall.id))
+    _tell_contact(
+        session,
+        policy,
+        outcall,
+        lambda r: texts.emergency_alert(alias, r.at(due), alerted, handler_alias, sos=sos),
+        now,
+        "emergency",
+    )
+    return 1
+
+
+def stand_down_contact(
+    session: Session, policy: Policy, outcall: Outcall, event: Event, now: datetime
+) -> None:
+    """The outcall ended: an emergency contact that was alerted is told to stand down."""
+    alerted = session.scalar(
+        select(OutboxMessage.id)
+        .where(OutboxMessage.outcall_id == outcall.id, OutboxMessage.kind == Kind.EMERGENCY.value)
+        .limit(1)
+    )
+    if alerted is None:
+        return
+    alias = session.get_one(Member, outcall.worker_id).alias
+    safe = event is not Event.EXPIRE
+    _tell_contact(
+        session,
+        policy,
+        outcall,
+        lambda r: texts.emergency_stand_down(alias, safe=safe),
+        now,
+        "stand-down",
+    )
+
+
+def _tell_contact(
+    session: Session,
+    policy: Policy,
+    outcall: Outcall,
+    build: texts.Builder,
+    now: datetime,
+    marker: str,
+) -> None:
+    """Queue a message to the jurisdiction's emergency contact, in the jurisdiction's words."""
+    jurisdiction = policy.jurisdiction(outcall.jurisdiction)
+    with use_locale(jurisdiction.locale):
+        message = build(texts.Reader(jurisdiction.timezone))
+    enqueue(
+        session,
+        Identity(EMERGENCY_CHANNEL, jurisdiction.id),
+        message,
+        now,
+        outcall_id=outcall.id,
+        dedupe_key=f"o{outcall.id}:{int(outcall.due_at.timestamp())}:{marker}",
+    )
 
 
 def alert_member(
@@ -163,17 +269,34 @@ def alert_member(
     now: datetime,
     *,
     repeat: bool,
+    as_: Notify | None = Notify.BUDDIES,
 ) -> None:
-    """Alert one person about the outcall and remember that they were alerted."""
+    """Alert one person about the outcall and remember that they were alerted.
+
+    `as_` says why they are told: as a buddy, as an on-duty responder, or (None) as an
+    admin when everything else has failed. Each reads what is asked of them.
+    """
     if not queries.is_alerted(session, outcall.id, member.id):
         session.add(Alert(outcall_id=outcall.id, member_id=member.id, stage=stage, alerted_at=now))
-    alias, due, sos, duress = worker.alias, outcall.due_at, outcall.sos, outcall.duress
+    ref, alias, due, sos = outcall.ref, worker.alias, outcall.due_at, outcall.sos
+    duress = outcall.duress
     marker = f"r{int(now.timestamp())}" if repeat else f"s{stage}"
+    unlock = session.get(SealedKey, {"outcall_id": outcall.id, "member_id": member.id}) is not None
+
+    def build(r: texts.Reader) -> Message:
+        if repeat or as_ is Notify.BUDDIES:
+            return texts.alert(ref, alias, r.at(due), sos=sos, repeat=repeat, duress=duress)
+        if as_ is Notify.RESPONDERS:
+            message = texts.responder_alert(ref, alias, r.at(due), sos=sos, unlock=unlock)
+        else:
+            message = texts.last_resort_alert(ref, alias, r.at(due), unlock=unlock)
+        return texts.with_duress_warning(message, alias) if duress else message
+
     tell(
         session,
         policy,
         member,
-        lambda r: texts.alert(outcall.ref, alias, r.at(due), sos=sos, repeat=repeat, duress=duress),
+        build,
         now,
         outcall=outcall,
         dedupe_key=_key(outcall, marker, member.id),
@@ -188,7 +311,8 @@ def repeat_alerts(
     The chain never ends silently; it repeats every acknowledgement timeout until someone
     confirms, the worker checks in, or the retention limit closes it.
     """
-    alerted = queries.alerted_members(session, outcall.id)
+    told_once = _last_resort_ids(session, outcall)
+    alerted = [m for m in queries.alerted_members(session, outcall.id) if m.id not in told_once]
     if not alerted:
         due = outcall.due_at
         tell(
@@ -219,6 +343,16 @@ def next_deadline(outcall: Outcall, ladder: Ladder, now: datetime) -> datetime:
     else:
         waits.append(now + ladder.ack_timeout)
     return max(waits)
+
+
+def _last_resort_ids(session: Session, outcall: Outcall) -> set[int]:
+    return set(
+        session.scalars(
+            select(Alert.member_id).where(
+                Alert.outcall_id == outcall.id, Alert.stage == LAST_RESORT
+            )
+        )
+    )
 
 
 def _next_alert_time(outcall: Outcall, ladder: Ladder, after_index: int) -> datetime | None:

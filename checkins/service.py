@@ -32,7 +32,7 @@ from checkins.messages import Identity, Message, enqueue
 from checkins.parsing import MAX_FIELD_CHARS, normalise, normalise_code, resolve_due
 from checkins.policy import Policy
 from checkins.sealing import Details, KdfCost, PinMatch, Sealer, WrongPin
-from storage import queries
+from storage import queries, roles
 from storage.db import Database
 from storage.tables import BuddyLink, Envelope, Invite, Member, Outcall, SealedKey
 
@@ -280,9 +280,14 @@ class CheckinService:
                         "Send /invite and give the code to someone you trust."
                     )
                 )
-            sealed = Sealer.seal(
-                Details(plate, address, notes), {b.id: b.public_key for b in buddies}
+            ladder = jurisdiction.ladder
+            responders = (
+                [r for r in roles.responders_on_duty(session, jurisdiction.id) if r.id != worker.id]
+                if ladder.seal_to_responders
+                else []
             )
+            recipients = {m.id: m.public_key for m in [*buddies, *responders] if m.wrapped_secret}
+            sealed = Sealer.seal(Details(plate, address, notes), recipients)
             outcall = Outcall(
                 ref=secrets.token_hex(_REF_BYTES),
                 worker_id=worker.id,
@@ -308,7 +313,9 @@ class CheckinService:
                 session,
                 self.policy,
                 worker,
-                lambda r: texts.outcall_started(ref, r.at(due), texts.span(left), names),
+                lambda r: texts.outcall_started(
+                    ref, r.at(due), texts.span(left), names, responders=bool(responders)
+                ),
                 now,
                 outcall=outcall,
             )
@@ -443,12 +450,17 @@ class CheckinService:
             member = self._require(session, who)
             outcall = self._alerted_outcall(session, member, ref)
             worker = session.get_one(Member, outcall.worker_id)
-            ladder = ladder_of(outcall)
-            outcall.state = next_state(outcall.state, Event.ACKNOWLEDGE).value
-            if outcall.acknowledged_by_id is None:
+            alias, handler = worker.alias, member.alias
+            # The first "I'm on it" owns the alert until its timeout; then others may take over.
+            held = outcall.state == State.ACKNOWLEDGED and outcall.acknowledged_by_id is not None
+            if held and outcall.acknowledged_by_id != member.id:
+                owner = session.get_one(Member, outcall.acknowledged_by_id).alias
+                raise Refusal(texts.already_handled(owner, alias))
+            if not held:
+                outcall.state = next_state(outcall.state, Event.ACKNOWLEDGE).value
                 outcall.acknowledged_by_id = member.id
-            outcall.next_action_at = next_deadline(outcall, ladder, now)
-            deadline, alias, handler = outcall.next_action_at, worker.alias, member.alias
+                outcall.next_action_at = next_deadline(outcall, ladder_of(outcall), now)
+            deadline = outcall.next_action_at or now
             tell(
                 session,
                 self.policy,
@@ -458,7 +470,7 @@ class CheckinService:
                 outcall=outcall,
             )
             for other in queries.alerted_members(session, outcall.id):
-                if other.id != member.id:
+                if other.id != member.id and not held:
                     tell(
                         session,
                         self.policy,

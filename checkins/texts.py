@@ -53,12 +53,15 @@ def worker_buttons(ref: str) -> tuple[tuple[Button, ...], ...]:
     )
 
 
-def alert_buttons(ref: str, worker_alias: str) -> tuple[tuple[Button, ...], ...]:
+def alert_buttons(
+    ref: str, worker_alias: str, *, unlock: bool = True
+) -> tuple[tuple[Button, ...], ...]:
+    """I'm on it and confirm safe; Unlock only for someone who may hold a sealed copy."""
+    first: tuple[Button, ...] = (Button(_("I'm on it 🙋"), Action(Verb.ON_IT, ref).token()),)
+    if unlock:
+        first = (Button(_("Unlock details 🔓"), Action(Verb.UNLOCK, ref).token()), *first)
     return (
-        (
-            Button(_("Unlock details 🔓"), Action(Verb.UNLOCK, ref).token()),
-            Button(_("I'm on it 🙋"), Action(Verb.ON_IT, ref).token()),
-        ),
+        first,
         (
             Button(
                 _("{alias} is safe 💚").format(alias=worker_alias),
@@ -117,14 +120,26 @@ def pairing_ended(other_alias: str) -> Message:
     )
 
 
-def outcall_started(ref: str, due: str, left: str, buddy_aliases: list[str]) -> Message:
+def outcall_started(
+    ref: str, due: str, left: str, buddy_aliases: list[str], *, responders: bool = False
+) -> Message:
+    if responders:
+        who = _(
+            "Only your buddies ({names}) and the organisation's responders on duty "
+            "can open the details, and only if you miss your check-in."
+        )
+    else:
+        who = _(
+            "Only your buddies ({names}) can open the details, and only if you miss your check-in."
+        )
     return Message(
-        _(
-            "🔒 Saved and sealed. Only your buddies ({names}) can open the details, "
-            "and only if you miss your check-in.\n"
-            "Check in by {time} (in {left}).\n"
-            "Tap I'm safe when you're out."
-        ).format(names=", ".join(buddy_aliases), time=due, left=left),
+        _("🔒 Saved and sealed.")
+        + " "
+        + who.format(names=", ".join(buddy_aliases))
+        + "\n"
+        + _("Check in by {time} (in {left}).\nTap I'm safe when you're out.").format(
+            time=due, left=left
+        ),
         worker_buttons(ref),
     )
 
@@ -292,6 +307,271 @@ def unlocked(worker_alias: str, details: Details, visible: timedelta) -> str:
         ).format(n=minutes)
     )
     return "\n".join(lines)
+
+
+# -- the organisation: responders, admins, the emergency contact ---------------------------
+
+
+def _take_it(unlock: bool) -> str:
+    text = _("Tap I'm on it if you take it, so the others know.")
+    if unlock:
+        text = _("Tap Unlock details to see where they went (you need your PIN).") + "\n" + text
+    return text
+
+
+def responder_alert(ref: str, worker_alias: str, due: str, sos: bool, unlock: bool) -> Message:
+    if sos:
+        head = _("🆘 {alias} pressed SOS. They may be in danger right now.")
+    else:
+        head = _(
+            "🚨 {alias} missed their check-in (due {time}) and their buddies haven't answered."
+        )
+    body = _("You are getting this as an on-duty responder. Try to reach {alias} now.")
+    return Message(
+        head.format(alias=worker_alias, time=due)
+        + "\n"
+        + body.format(alias=worker_alias)
+        + "\n"
+        + _take_it(unlock),
+        alert_buttons(ref, worker_alias, unlock=unlock),
+        kind=Kind.ALERT,
+    )
+
+
+def last_resort_alert(ref: str, worker_alias: str, due: str, unlock: bool) -> Message:
+    return Message(
+        _(
+            "🚨 Nobody has settled {alias}'s alert (check-in was due {time}). "
+            "Their buddies and the on-duty responders were alerted.\n"
+            "You are getting this as an admin, because everyone else has been tried. "
+            "Please make sure someone reaches {alias} now."
+        ).format(alias=worker_alias, time=due)
+        + "\n"
+        + _take_it(unlock),
+        alert_buttons(ref, worker_alias, unlock=unlock),
+        kind=Kind.ALERT,
+    )
+
+
+def already_handled(handler_alias: str, worker_alias: str) -> str:
+    return _(
+        "{handler} is already handling {alias}'s alert. "
+        "Please stay reachable in case they need help."
+    ).format(handler=handler_alias, alias=worker_alias)
+
+
+def emergency_alert(
+    worker_alias: str, due: str, alerted: int, handler_alias: str | None, sos: bool
+) -> Message:
+    if sos:
+        head = _("buddycheck emergency alert: {alias} (a nickname) pressed SOS.")
+    else:
+        head = _(
+            "buddycheck emergency alert: {alias} (a nickname) missed a safety check-in due {time}."
+        )
+    lines = [
+        head.format(alias=worker_alias, time=due),
+        ngettext(
+            "{n} person (buddies, responders) was alerted. Nobody has confirmed they are safe.",
+            "{n} people (buddies, responders) were alerted. Nobody has confirmed they are safe.",
+            alerted,
+        ).format(n=alerted),
+    ]
+    if handler_alias:
+        lines.append(_("{handler} said they were handling it.").format(handler=handler_alias))
+    else:
+        lines.append(_("Nobody has said they are handling it."))
+    lines.append(
+        _(
+            "This service cannot see where they went: only their buddies can open those details. "
+            "You will get another message when the alert ends."
+        )
+    )
+    return Message("\n".join(lines), kind=Kind.EMERGENCY)
+
+
+def emergency_stand_down(worker_alias: str, safe: bool) -> Message:
+    if safe:
+        text = _("buddycheck: stand down. {alias} is safe; the alert has ended. No action needed.")
+    else:
+        text = _(
+            "buddycheck: {alias}'s alert was closed after the retention limit without an answer. "
+            "No more updates will come from this service."
+        )
+    return Message(text.format(alias=worker_alias), kind=Kind.EMERGENCY)
+
+
+# Button prefixes of the organisation's features (`bot/org_commands.py` routes them).
+DUTY, DRILL, EMERGENCY = "duty", "drill", "emerg"
+
+
+def duty_buttons() -> tuple[tuple[Button, ...], ...]:
+    return ((Button(_("On duty ✅"), f"{DUTY}:on"), Button(_("Off duty 💤"), f"{DUTY}:off")),)
+
+
+def duty_status(on: bool) -> Message:
+    if on:
+        text = _(
+            "You are on duty. When a worker's buddies don't answer, you get the alert. "
+            "Tap Off duty when you can't respond."
+        )
+    else:
+        text = _("You are off duty. You get no responder alerts. Tap On duty when you can respond.")
+    return Message(text, duty_buttons())
+
+
+def duty_changed(on: bool) -> Message:
+    if on:
+        return Message(_("✅ You are on duty now. Keep notifications on for this chat."))
+    return Message(_("💤 You are off duty now. You won't get responder alerts."))
+
+
+def not_a_responder() -> str:
+    return _(
+        "Only the organisation's responders can go on duty. "
+        "If you should be one, ask an admin of your organisation for an invite."
+    )
+
+
+def emergency_notice(after: str, contact_kind: str, opted_in: bool) -> str:
+    """`contact_kind` is "webhook" or a messenger name; the contact's address is never shown."""
+    if contact_kind == "webhook":
+        whom = _("the organisation's emergency service")
+    else:
+        whom = _("the organisation's emergency contact on {messenger}").format(
+            messenger=contact_kind.title()
+        )
+    text = _(
+        "Emergency contact: if you miss a check-in and nobody settles it within {after} "
+        "of your check-in time, the bot also tells {whom}.\n"
+        "They get: your nickname, the check-in time you missed, how many buddies and "
+        "responders were alerted, and who is handling it.\n"
+        "They never get your plate, address or notes: the bot can't read them. "
+        "Drills never go to them."
+    ).format(after=after, whom=whom)
+    state = _("It is ON for you now.") if opted_in else _("It is OFF for you now.")
+    return text + "\n" + state
+
+
+def emergency_buttons() -> tuple[tuple[Button, ...], ...]:
+    return (
+        (
+            Button(_("Turn on"), f"{EMERGENCY}:on"),
+            Button(_("Turn off"), f"{EMERGENCY}:off"),
+        ),
+    )
+
+
+def emergency_unavailable() -> str:
+    return _(
+        "There is no emergency contact where you are, so nothing was changed. "
+        "If you miss a check-in, your buddies and responders are alerted."
+    )
+
+
+def emergency_opt_in_changed(on: bool) -> Message:
+    if on:
+        return Message(
+            _(
+                "✅ Turned on. If a missed check-in isn't settled in time, the emergency "
+                "contact is told too. Send /emergency to turn it off."
+            )
+        )
+    return Message(
+        _(
+            "Turned off. Only your buddies and responders will be alerted. "
+            "Send /emergency to change it."
+        )
+    )
+
+
+def drill_alert(ref: str, worker_alias: str, as_responder: bool) -> Message:
+    if as_responder:
+        role = _("In a real alert you would get a message like this as an on-duty responder.")
+    else:
+        role = _("In a real alert you would get a message like this as their buddy.")
+    return Message(
+        _("🧪 DRILL — this is practice, nobody is in danger.")
+        + "\n"
+        + _("{alias} is testing their safety alerts.").format(alias=worker_alias)
+        + " "
+        + role
+        + "\n"
+        + _("Tap Got it so {alias} knows alerts reach you.").format(alias=worker_alias),
+        ((Button(_("Got it 👍"), f"{DRILL}:{ref}"),),),
+        kind=Kind.REMINDER,
+    )
+
+
+def drill_started(names: list[str], report_at: str) -> Message:
+    return Message(
+        _(
+            "🧪 Drill started. A practice alert marked DRILL went to: {names}. "
+            "Nobody is told you are in danger.\n"
+            "At {time} you'll get a report of who got it."
+        ).format(names=", ".join(names), time=report_at)
+    )
+
+
+def drill_thanks(worker_alias: str) -> Message:
+    return Message(
+        _("👍 Thanks. {alias} will see that you got it. Nothing else to do.").format(
+            alias=worker_alias
+        )
+    )
+
+
+def drill_over() -> str:
+    return _("This drill is over. Nothing more to do here.")
+
+
+def drill_nobody() -> str:
+    return _(
+        "There is nobody to practise with yet: you have no buddies and no responder is on duty. "
+        "Send /invite and give the code to someone you trust."
+    )
+
+
+def drill_already_running() -> str:
+    return _("A drill is already running. You'll get its report soon.")
+
+
+def drill_refused_during_alert() -> str:
+    return _("Not now: a real alert about you is running. Tap I'm safe if you are safe.")
+
+
+def drill_report(got: list[str], silent: list[str], unreachable: list[str]) -> Message:
+    lines = [_("🧪 Drill report (practice only):")]
+    if got:
+        lines.append(_("✅ Got it: {names}").format(names=", ".join(got)))
+    if silent:
+        lines.append(_("⏳ No answer: {names}").format(names=", ".join(silent)))
+    if unreachable:
+        lines.append(
+            _("⚠️ Could not be reached: {names}. Ask them to open the bot and send /start.").format(
+                names=", ".join(unreachable)
+            )
+        )
+    if not silent and not unreachable:
+        lines.append(_("Everyone got it. Your alerts work."))
+    else:
+        lines.append(_("Talk to them so they keep notifications on for this bot."))
+    return Message("\n".join(lines))
+
+
+def contact_unreachable(alias: str, as_responder: bool) -> Message:
+    """For a worker about their buddy, or for an admin about a responder."""
+    if as_responder:
+        text = _(
+            "⚠️ We can't reach the responder {alias}: they may have blocked the bot or left "
+            "the messenger. They won't get alerts. Ask them to open the bot and send /start."
+        )
+    else:
+        text = _(
+            "⚠️ We can't reach your buddy {alias}: they may have blocked the bot or left the "
+            "messenger. They won't get your alerts. Ask them to open the bot and send /start."
+        )
+    return Message(text.format(alias=alias), kind=Kind.REMINDER)
 
 
 # -- organisation admin: roles, rules, know-your-rights ----------------------------------

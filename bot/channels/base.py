@@ -99,6 +99,14 @@ class Channel(abc.ABC):
         """Delete a message in the person's chat where the messenger allows it."""
         return False
 
+    async def probe(self, address: str) -> bool | None:
+        """Whether the person can still be reached here, without sending them a message.
+
+        True: reachable; False: the messenger says they are gone or blocked the bot;
+        None: this messenger can't tell (the default), or the check itself failed.
+        """
+        return None
+
     def invite_link_template(self) -> str | None:
         """A link with `{code}` that opens a chat with the bot and sends an invite code.
 

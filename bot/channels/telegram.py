@@ -26,7 +26,7 @@ from telegram import (
     Update,
     User,
 )
-from telegram.constants import ChatType
+from telegram.constants import ChatAction, ChatType
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -406,6 +406,18 @@ class TelegramChannel(Channel):
         if message.delete_after_seconds is not None:
             self._delete_later(message.address, str(sent.message_id), message.delete_after_seconds)
         return DeliveryReceipt(str(sent.message_id))
+
+    async def probe(self, address: str) -> bool | None:
+        """sendChatAction "typing": nothing appears in the chat, but Telegram answers 403 or
+        "chat not found" for someone who blocked the bot or deleted their account."""
+        try:
+            await self._ensure_ready()
+            await self.application.bot.send_chat_action(_chat_id(address), ChatAction.TYPING)
+        except TelegramError as error:
+            return False if delivery_error(error).reason in ("blocked", "unknown_chat") else None
+        except (DeliveryError, ValueError):
+            return None
+        return True
 
     async def delete(self, address: str, message_ref: str) -> bool:
         """deleteMessage; True when Telegram confirms (bots may delete for 48 hours)."""

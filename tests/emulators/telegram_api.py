@@ -343,6 +343,7 @@ class TelegramApiEmulator:
                 "editMessageReplyMarkup": self._edit_message_reply_markup,
                 "answerCallbackQuery": self._answer_callback_query,
                 "deleteMessage": self._delete_message,
+                "sendChatAction": self._send_chat_action,
                 "setWebhook": self._set_webhook,
                 "deleteWebhook": self._delete_webhook,
                 "getWebhookInfo": self._get_webhook_info,
@@ -655,6 +656,11 @@ class TelegramApiEmulator:
         if chat is None:
             raise ApiError(400, "Bad Request: chat not found")
         return chat
+
+    async def _send_chat_action(self, params: JSON) -> bool:
+        """sendChatAction: shows nothing here; fails like sendMessage for a gone chat."""
+        self._target_chat(params)
+        return True
 
     async def _send_message(self, params: JSON) -> JSON:
         """sendMessage: record the bot's message in its chat; parse_mode is ignored."""

@@ -1,0 +1,55 @@
+"""The organisation's commands in the shared conversation: /duty for responders, /drill for
+workers, /emergency where an emergency contact exists, and their buttons.
+
+Plugged in with `install(conversation, org_service)`; routing, the per-person lock and the
+reply to every event stay with `bot.conversation`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.conversation import Conversation
+from checkins import texts
+from checkins.i18n import _
+from checkins.messages import Identity
+from checkins.organisation import OrganisationService
+from checkins.service import MemberView
+
+
+def install(conversation: Conversation, org: OrganisationService) -> None:
+    """Register the commands and buttons on `conversation`."""
+
+    async def duty(who: Identity, member: MemberView, rest: str) -> None:
+        await asyncio.to_thread(org.show_duty, who)
+
+    async def duty_button(who: Identity, member: MemberView, choice: str) -> None:
+        await asyncio.to_thread(org.set_duty, who, choice == "on")
+
+    async def drill(who: Identity, member: MemberView, rest: str) -> None:
+        await asyncio.to_thread(org.start_drill, who)
+
+    async def drill_button(who: Identity, member: MemberView, ref: str) -> None:
+        await asyncio.to_thread(org.drill_got_it, who, ref)
+
+    async def emergency(who: Identity, member: MemberView, rest: str) -> None:
+        notice = await asyncio.to_thread(org.emergency_notice, who)
+        if notice is None:
+            await conversation.say(who, texts.emergency_unavailable())
+            return
+        await conversation.say(who, notice, texts.emergency_buttons())
+
+    async def emergency_button(who: Identity, member: MemberView, choice: str) -> None:
+        if choice not in ("on", "off"):
+            await conversation.say(
+                who, _("This button is no longer active. Send /help to start again.")
+            )
+            return
+        await asyncio.to_thread(org.set_emergency_opt_in, who, choice == "on")
+
+    conversation.add_command("duty", duty)
+    conversation.add_buttons(texts.DUTY, duty_button)
+    conversation.add_command("drill", drill)
+    conversation.add_buttons(texts.DRILL, drill_button)
+    conversation.add_command("emergency", emergency)
+    conversation.add_buttons(texts.EMERGENCY, emergency_button)
