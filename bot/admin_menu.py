@@ -188,10 +188,14 @@ class AdminMenu:
 
     async def _save_rights(self, who: Identity, place: str, language: str) -> None:
         pending = self.conversation.pending(who)
-        if pending is None or pending.step != STEP or pending.values.get("op") != "rl":
+        values = pending.values if pending is not None and pending.step == STEP else {}
+        if (values.get("op"), values.get("place"), values.get("language")) != (
+            "rl",
+            place,
+            language,
+        ):
             raise Refusal(_("There is no text waiting to be saved. Send /admin to start again."))
-        text = pending.values["text"]
-        await asyncio.to_thread(self.admin.set_rights, who, place, language, text)
+        await asyncio.to_thread(self.admin.set_rights, who, place, language, values["text"])
         self.conversation.end(who)
 
     async def _begin(

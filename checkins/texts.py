@@ -585,7 +585,10 @@ def admin_token(*parts: object) -> str:
 
 
 def length(delta: timedelta) -> str:
-    """A length of time as an admin reads it on a rules screen: `10 min`, `1 h 30 min`."""
+    """An exact length of time for a rules screen: `10 min`, `1 h 30 min`.
+
+    Unlike `span`, never rounded: an admin must see the value they set.
+    """
     hours, rest = divmod(int(delta.total_seconds()), 3600)
     minutes, seconds = divmod(rest, 60)
     parts = []
