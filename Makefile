@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo demo-script test lint install
+.PHONY: demo demo-script test lint install messages
 
 $(BIN)/buddycheck: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,3 +27,18 @@ lint: install
 
 test: lint
 	$(BIN)/python -m pytest -q
+
+# Re-extract every translatable sentence into the template and merge it into each language's
+# catalog. New sentences arrive untranslated (never guessed: no fuzzy matching); see
+# docs/translating.md. The catalogs are compiled in memory at run time, so no .mo files.
+LOCALE_DIR := checkins/locale
+messages: install
+	$(BIN)/pybabel -q extract -F babel.cfg --no-default-keywords -k _ -k N_ -k ngettext:1,2 \
+		--add-comments=TRANSLATORS: --sort-by-file --no-wrap --project=buddycheck --copyright-holder="buddycheck contributors" \
+		--msgid-bugs-address="" -o $(LOCALE_DIR)/buddycheck.pot bot checkins storage
+	@for po in $(LOCALE_DIR)/*/LC_MESSAGES/buddycheck.po; do \
+		[ -f "$$po" ] || continue; \
+		$(BIN)/pybabel -q update --no-fuzzy-matching --no-wrap --ignore-obsolete \
+			-D buddycheck -i $(LOCALE_DIR)/buddycheck.pot -o "$$po" \
+			-l "$$(basename $$(dirname $$(dirname $$po)))"; \
+	done

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot import admin_menu, org_commands, settings_menu
+from bot import admin_menu, language_menu, org_commands, settings_menu
 from bot.channels.base import Channel, Inbound
 from bot.channels.emergency import EmergencyChannel
 from bot.config import Settings
@@ -74,6 +74,7 @@ class App:
         self.settings_menu = settings_menu.install(self.conversation)
         self.admin = AdminService(self.db, sealer, self.policy, clock)
         admin_menu.install(self.conversation, self.admin)
+        language_menu.install(self.conversation, self.service)
         self.organisation = OrganisationService(self.db, sealer, self.policy, clock)
         org_commands.install(self.conversation, self.organisation)
         self.reachability = Reachability(self.db, self.policy, clock)

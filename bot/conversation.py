@@ -40,7 +40,7 @@ from bot.channels.base import Channel, Inbound, Outbound
 from bot.ratelimit import CommandLimiter
 from checkins import texts
 from checkins.actions import Action, Verb, parse_action
-from checkins.i18n import _, ngettext, use_locale
+from checkins.i18n import _, current_locale, ngettext, supported_locale, use_locale
 from checkins.messages import Button, Identity, Message
 from checkins.parsing import normalise, parse_outcall_form
 from checkins.security import SecurityService
@@ -145,7 +145,7 @@ class Conversation:
         lock = self._locks.setdefault(who, asyncio.Lock())
         async with lock:
             member = await asyncio.to_thread(self.service.member, who)
-            locale = member.locale if member else self._default_locale()
+            locale = member.locale if member else self._new_person_locale(event)
             with use_locale(locale):
                 if not await self._within_limits(event, who):
                     return
@@ -573,7 +573,9 @@ class Conversation:
             if pending.values.get("rekey"):
                 await asyncio.to_thread(self.security.reset_pin, who, text)
                 return
-            await asyncio.to_thread(self.service.register, who, pending.values["alias"], text)
+            await asyncio.to_thread(
+                self.service.register, who, pending.values["alias"], text, current_locale()
+            )
             if pending.values.get("code"):
                 await self._accept(who, pending.values["code"])
 
@@ -599,6 +601,10 @@ class Conversation:
                 delete_after_seconds=unlocked.visible_seconds,
             )
         )
+
+    def _new_person_locale(self, event: Inbound) -> str:
+        """Their messenger's language when we have it, else the default place's language."""
+        return supported_locale(event.language) or self._default_locale()
 
     def _default_locale(self) -> str:
         policy = self.service.policy
@@ -627,12 +633,25 @@ _KEYWORDS = {
     "+15": Action(Verb.EXTEND, minutes=15),
     "+30": Action(Verb.EXTEND, minutes=30),
     "+60": Action(Verb.EXTEND, minutes=60),
+    # Spanish. AYUDA is deliberately not here: it also means "help" (the command list), so
+    # it gets the help text, which names SOS; SOCORRO and AUXILIO only ever mean "help me!".
+    "segura": Action(Verb.SAFE),
+    "seguro": Action(Verb.SAFE),
+    "estoy segura": Action(Verb.SAFE),
+    "estoy seguro": Action(Verb.SAFE),
+    "estoy bien": Action(Verb.SAFE),
+    "socorro": Action(Verb.SOS),
+    "auxilio": Action(Verb.SOS),
+    "voy": Action(Verb.ON_IT),
+    "me encargo": Action(Verb.ON_IT),
+    "abrir": Action(Verb.UNLOCK),
 }
 
 
 def keyword_action(text: str) -> Action | None:
-    """SAFE, SOS, +30, ON IT, UNLOCK in any letter case, with or without trailing marks."""
-    folded = normalise(text).lower().replace("’", "'").rstrip("!.✅🆘🙋🔓 ")
+    """SAFE, SOS, +30, ON IT, UNLOCK (or SEGURA, SOCORRO, …) in any letter case, with or
+    without marks around them (¡…!)."""
+    folded = normalise(text).lower().replace("’", "'").rstrip("!.✅🆘🙋🔓 ").lstrip("¡ ")
     return _KEYWORDS.get(folded)
 
 
@@ -670,5 +689,6 @@ def help_text() -> str:
         "/buddies — see or remove buddies\n"
         "/settings — your PIN, a duress PIN, or delete your account\n"
         "/status — what's running now\n"
+        "/language — choose your language\n"
         "/rights — know your rights where you work"
     )

@@ -15,6 +15,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from bot.channels.base import Channel, DeliveryError, Outbound
 from bot.ratelimit import RateGate
 from checkins.engine import Engine
@@ -23,6 +26,7 @@ from checkins.service import Clock
 from storage import outbox
 from storage.db import Database
 from storage.outbox import Claimed
+from storage.tables import Member
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
@@ -64,10 +68,10 @@ class Dispatcher:
         """Send until nothing is due or only rate-limited messages are left."""
         total = DrainResult()
         for _round in range(max_rounds):
-            claimed = await asyncio.to_thread(self._claim)
+            claimed, locales = await asyncio.to_thread(self._claim)
             if not claimed:
                 break
-            result = await self._send_all(claimed)
+            result = await self._send_all(claimed, locales)
             for name in ("sent", "retried", "failed", "deferred"):
                 setattr(total, name, getattr(total, name) + getattr(result, name))
             total.wait = result.wait
@@ -75,11 +79,13 @@ class Dispatcher:
                 break
         return total
 
-    def _claim(self) -> list[Claimed]:
+    def _claim(self) -> tuple[list[Claimed], dict[int, str]]:
+        """Claim due messages, with each recipient member's language (for adapter texts)."""
         with self.db.transaction() as session:
-            return outbox.claim(session, self.clock(), self.batch, LEASE)
+            claimed = outbox.claim(session, self.clock(), self.batch, LEASE)
+            return claimed, _locales(session, {m.member_id for m in claimed if m.member_id})
 
-    async def _send_all(self, claimed: list[Claimed]) -> DrainResult:
+    async def _send_all(self, claimed: list[Claimed], locales: dict[int, str]) -> DrainResult:
         result = DrainResult()
         tasks = []
         for message in claimed:
@@ -93,11 +99,12 @@ class Dispatcher:
                 await asyncio.to_thread(self._settle_release, message.id)
                 continue
             gate.take(message.address, now)
-            tasks.append(self._send_one(message, result))
+            locale = locales.get(message.member_id) if message.member_id else None
+            tasks.append(self._send_one(message, locale, result))
         await asyncio.gather(*tasks)
         return result
 
-    async def _send_one(self, message: Claimed, result: DrainResult) -> None:
+    async def _send_one(self, message: Claimed, locale: str | None, result: DrainResult) -> None:
         async with self._slots:
             if not await asyncio.to_thread(self.engine.may_send, message.kind, message.outcall_id):
                 log.error("refused to send a %s message: not allowed here", message.kind)
@@ -105,7 +112,7 @@ class Dispatcher:
                 result.failed += 1
                 return
             try:
-                await self.channels[message.channel].send(to_outbound(message))
+                await self.channels[message.channel].send(to_outbound(message, locale))
             except DeliveryError as error:
                 await self._on_failure(message, error, result)
                 return
@@ -162,8 +169,15 @@ class Dispatcher:
             return outbox.next_due(session)
 
 
-def to_outbound(message: Claimed) -> Outbound:
-    """The neutral message a channel renders."""
+def _locales(session: Session, member_ids: set[int]) -> dict[int, str]:
+    if not member_ids:
+        return {}
+    rows = session.execute(select(Member.id, Member.locale).where(Member.id.in_(member_ids)))
+    return {member_id: locale for member_id, locale in rows}
+
+
+def to_outbound(message: Claimed, locale: str | None) -> Outbound:
+    """The neutral message a channel renders, in the recipient member's `locale`."""
     return Outbound(
         channel=message.channel,
         address=message.address,
@@ -172,4 +186,5 @@ def to_outbound(message: Claimed) -> Outbound:
             tuple(Button(label, action) for label, action in row) for row in message.buttons
         ),
         input_hint=message.input_hint,
+        locale=locale,
     )

@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from functools import lru_cache
 from importlib.resources import files
 
+from babel import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -58,6 +59,25 @@ def available_locales() -> list[str]:
     root = files("checkins") / "locale"
     found = {entry.name for entry in root.iterdir() if entry.is_dir()} if root.is_dir() else set()
     return sorted(found | {SOURCE_LOCALE})
+
+
+def language_name(locale: str) -> str:
+    """The language's name in itself ("English", "Español"), so anyone can find their own."""
+    try:
+        name: str = Locale.parse(locale).get_display_name(locale) or locale
+    except (ValueError, UnknownLocaleError):
+        return locale
+    return name[:1].upper() + name[1:]
+
+
+def supported_locale(code: str | None) -> str | None:
+    """The catalog for a messenger's language code ("es", "es-MX", "pt_BR"), if we have one."""
+    code = (code or "").replace("-", "_")
+    available = available_locales()
+    for candidate in (code, code.split("_")[0]):
+        if candidate and candidate in available:
+            return candidate
+    return None
 
 
 @lru_cache(maxsize=32)

@@ -24,7 +24,7 @@ from checkins.escalation import (
     run_stage,
     tell,
 )
-from checkins.i18n import _, ngettext
+from checkins.i18n import _, available_locales, language_name, ngettext
 from checkins.jurisdictions import effective
 from checkins.ladder import Notify
 from checkins.lifecycle import Event, State, next_state
@@ -132,6 +132,29 @@ class CheckinService:
             session.add(member)
             session.flush()
             tell(session, self.policy, member, lambda r: texts.registered(alias), now)
+            return self._view(member)
+
+    def set_locale(self, who: Identity, locale: str) -> MemberView:
+        """Speak to this person in `locale` from now on; they are told so in that language."""
+        if locale not in available_locales():
+            choices = ", ".join(language_name(known) for known in available_locales())
+            raise Refusal(
+                _("I can't speak that language yet. I can speak: {languages}.").format(
+                    languages=choices
+                )
+            )
+        now = self.clock()
+        with self.db.transaction() as session:
+            member = self._require(session, who)
+            member.locale = locale
+            tell(
+                session,
+                self.policy,
+                member,
+                # TRANSLATORS: name your own language here instead of English.
+                lambda r: Message(_("Done. I will write to you in English from now on.")),
+                now,
+            )
             return self._view(member)
 
     def reply(self, who: Identity, message: Message) -> None:

@@ -19,7 +19,8 @@ class Inbound:
     """Something a person did: typed `text`, or pressed a button carrying `action`.
 
     `message_ref` identifies the person's message on the messenger, so the adapter can delete
-    it after sealing (Telegram) — it is never stored.
+    it after sealing (Telegram) — it is never stored. `language` is the language the person's
+    messenger app is set to (Telegram's `language_code`), when it says.
     """
 
     channel: str
@@ -28,11 +29,17 @@ class Inbound:
     action: str | None = None
     message_ref: str | None = None
     display_name: str | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True)
 class Outbound:
-    """A message to one person. `input_hint="pin"` asks the adapter for a private PIN entry."""
+    """A message to one person. `input_hint="pin"` asks the adapter for a private PIN entry.
+
+    `text` and button labels are already in the person's language; `locale` is that language,
+    for the words an adapter adds itself (Signal's "Reply 1 for …", Telegram's keypad). None
+    when the recipient is not a member: the adapter's default language then.
+    """
 
     channel: str
     address: str
@@ -40,6 +47,7 @@ class Outbound:
     buttons: tuple[tuple[Button, ...], ...] = ()
     input_hint: str | None = None
     delete_after_seconds: int | None = None
+    locale: str | None = None
 
 
 @dataclass

@@ -255,7 +255,8 @@ class SignalChannel(Channel):
         text = self._render(message)
         first_pin = message.input_hint == "pin" and message.address not in self._pin_told
         if first_pin:
-            text = await self._pin_notice(bot, message.address) + "\n\n" + text
+            notice = await self._pin_notice(bot, message.address, message.locale)
+            text = notice + "\n\n" + text
         sent = await self._send_text(bot, message.address, text)
         if first_pin:
             self._pin_told.add(message.address)
@@ -268,14 +269,14 @@ class SignalChannel(Channel):
         buttons = self._menus.remember(message.address, message.buttons)
         if not buttons:
             return message.text
-        with use_locale(self.options.locale):
+        with use_locale(message.locale or self.options.locale):
             choices = [
                 _("{number} for {label}").format(number=number, label=button.label)
                 for number, button in enumerate(buttons, 1)
             ]
             return message.text + "\n\n" + _("Reply {choices}.").format(choices=", ".join(choices))
 
-    async def _pin_notice(self, bot: SignalBot, address: str) -> str:
+    async def _pin_notice(self, bot: SignalBot, address: str, locale: str | None) -> str:
         """Set the chat's disappearing timer (once) and say why, so a PIN does not linger."""
         seconds = self.options.disappearing_seconds
         if seconds > 0 and address not in self._timer_set:
@@ -285,7 +286,7 @@ class SignalChannel(Channel):
                 self._timer_set.add(address)
             except (SignalBotError, TimeoutError, aiohttp.ClientError) as error:
                 log.warning("signal: could not set a disappearing timer (%s)", type(error).__name__)
-        with use_locale(self.options.locale):
+        with use_locale(locale or self.options.locale):
             if address in self._timer_set:
                 return _(
                     "I turned on disappearing messages in this chat ({span}), so the PIN you "

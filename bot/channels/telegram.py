@@ -57,7 +57,14 @@ from bot.channels.base import (
     Outbound,
 )
 from bot.config import ConfigError, Settings, TelegramConfig
-from checkins.i18n import N_, SOURCE_LOCALE, _, available_locales, use_locale
+from checkins.i18n import (
+    N_,
+    SOURCE_LOCALE,
+    _,
+    available_locales,
+    supported_locale,
+    use_locale,
+)
 from checkins.messages import Button
 from checkins.service import PIN_MAX_DIGITS
 
@@ -305,6 +312,8 @@ class TelegramChannel(Channel):
         self._initialized = False
         self._timed: dict[asyncio.Task[None], tuple[str, str]] = {}
         self._edit_locks: dict[str, asyncio.Lock] = {}
+        # Each member's own language, learnt from what we send them, for keypad pop-ups.
+        self._chat_locales: dict[str, str] = {}
         self._add_handlers()
 
     def _add_handlers(self) -> None:
@@ -393,10 +402,14 @@ class TelegramChannel(Channel):
         """One sendMessage; a PIN request gets the keypad; raises a classified DeliveryError."""
         chat_id = _chat_id(message.address)
         pin = message.input_hint == "pin"
+        if message.locale:
+            self._chat_locales[message.address] = message.locale
+        with use_locale(self._chat_locales.get(message.address, self.default_locale)):
+            markup = keyboard(message.buttons, keypad=pin)
         try:
             await self._ensure_ready()
             sent = await self.application.bot.send_message(
-                chat_id, message.text, reply_markup=keyboard(message.buttons, keypad=pin)
+                chat_id, message.text, reply_markup=markup
             )
         except TelegramError as error:
             raise delivery_error(error) from None
@@ -466,7 +479,13 @@ class TelegramChannel(Channel):
         address = str(chat.id)
         superseded = self.keypads.close(address)  # a typed message ends keypad entry
         await self._deliver(
-            Inbound(CHANNEL, address, text=message.text, message_ref=str(message.message_id))
+            Inbound(
+                CHANNEL,
+                address,
+                text=message.text,
+                message_ref=str(message.message_id),
+                language=_language(update.effective_user),
+            )
         )
         await self._retire(address, superseded)
 
@@ -475,7 +494,7 @@ class TelegramChannel(Channel):
         chat = update.effective_chat
         if chat is None:
             return
-        with use_locale(self._locale_of(update.effective_user)):
+        with use_locale(self._locale_of(update.effective_user, str(chat.id))):
             text = _(
                 "I don't act on edited messages. If you meant to change something, "
                 "send it again as a new message."
@@ -487,7 +506,7 @@ class TelegramChannel(Channel):
         chat = update.effective_chat
         if chat is None:
             return
-        with use_locale(self._locale_of(update.effective_user)):
+        with use_locale(self._locale_of(update.effective_user, None)):
             text = _("Please talk to me in a private chat: {link}").format(
                 link=f"https://t.me/{self.username}"
             )
@@ -499,7 +518,7 @@ class TelegramChannel(Channel):
         if query is None or chat is None:
             return
         if chat.type != ChatType.PRIVATE:
-            with use_locale(self._locale_of(query.from_user)):
+            with use_locale(self._locale_of(query.from_user, None)):
                 await _answer(query, _("Please talk to me in a private chat."))
             return
         address, data = str(chat.id), query.data or ""
@@ -508,14 +527,16 @@ class TelegramChannel(Channel):
             return
         superseded = self.keypads.close(address)
         await _answer(query)
-        await self._deliver(Inbound(CHANNEL, address, action=data))
+        await self._deliver(
+            Inbound(CHANNEL, address, action=data, language=_language(query.from_user))
+        )
         await self._retire(address, superseded)
 
     async def _key(self, query: CallbackQuery, address: str, key: str) -> None:
         """A keypad press: collect the digit in memory; on OK hand the digits on as text."""
         message_id = query.message.message_id if query.message else 0
         outcome, view, digits = self.keypads.press(address, message_id, key)
-        with use_locale(self._locale_of(query.from_user)):
+        with use_locale(self._locale_of(query.from_user, address)):
             if outcome is Press.STALE:
                 await _answer(query, _("This keypad is no longer active."))
                 return
@@ -568,15 +589,16 @@ class TelegramChannel(Channel):
         except TelegramError as error:
             log.warning("a telegram notice failed: %s", type(error).__name__)
 
-    def _locale_of(self, user: User | None) -> str:
-        """The person's Telegram language if we have a catalog for it, else the default."""
-        code = (user.language_code or "") if user else ""
-        code = code.replace("-", "_")
-        available = available_locales()
-        for candidate in (code, code.split("_")[0]):
-            if candidate and candidate in available:
-                return candidate
-        return self.default_locale
+    def _locale_of(self, user: User | None, address: str | None) -> str:
+        """The member's chosen language, else their Telegram language if we have it, else ours."""
+        chosen = self._chat_locales.get(address) if address else None
+        telegram = supported_locale(_language(user))
+        return chosen or telegram or self.default_locale
+
+
+def _language(user: User | None) -> str | None:
+    """The language the person's Telegram app is set to, when Telegram says."""
+    return user.language_code if user else None
 
 
 async def _answer(query: CallbackQuery, text: str | None = None) -> None:

@@ -1,0 +1,253 @@
+"""Everyone gets a clear answer in their own language.
+
+The catalog tests are the guard that keeps translations complete: a sentence added to the
+code without a Spanish translation fails here, naming it (run `make messages`, translate,
+see docs/translating.md). The rest check that each person gets their own language: a
+Spanish-speaking buddy of an English-speaking worker, /language, a new person whose
+messenger speaks Spanish, the Spanish keywords, and the words the Signal adapter adds itself.
+"""
+
+from __future__ import annotations
+
+import string
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from bot.channels.base import Inbound
+from bot.conversation import keyword_action
+from checkins.actions import Action, Verb
+from checkins.i18n import (
+    _,
+    available_locales,
+    language_name,
+    ngettext,
+    supported_locale,
+    use_locale,
+)
+from checkins.service import Refusal
+from tests.channels import test_signal as signal_harness
+from tests.conftest import World
+from tests.core import test_conversation as conversation_harness
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCALE_DIR = ROOT / "checkins" / "locale"
+TRANSLATED = ["es"]
+PLATE, ADDRESS = "KX482B", "14 Hollow Lane, flat 3"
+
+# The harnesses of the conversation and Signal tests, reused as they are.
+chat = conversation_harness.chat
+Chat = conversation_harness.Chat
+api = signal_harness.api
+stack = signal_harness.stack
+
+
+def load(path: Path, locale: str | None = None) -> Catalog:
+    with path.open("rb") as handle:
+        return read_po(handle, locale=locale)
+
+
+@lru_cache(maxsize=1)
+def sentences_in_code() -> frozenset[str]:
+    """Every msgid in bot/, checkins/ and storage/, extracted as `make messages` does."""
+    keywords = {"_": None, "N_": None, "ngettext": (1, 2)}
+    found: set[str] = set()
+    for folder in ("bot", "checkins", "storage"):
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            ROOT / folder, [("**.py", "python")], keywords=keywords
+        ):
+            found.add(message if isinstance(message, str) else message[0])
+    return frozenset(found)
+
+
+def catalog(locale: str) -> Catalog:
+    return load(LOCALE_DIR / locale / "LC_MESSAGES" / "buddycheck.po", locale)
+
+
+def fields(text: str) -> set[str]:
+    """The `{name}` placeholders of a sentence (a broken one like `{alias` fails here)."""
+    return {name for _lit, name, _spec, _conv in string.Formatter().parse(text) if name}
+
+
+# -- the catalogs ----------------------------------------------------------------------------
+
+
+def test_the_template_holds_every_sentence_in_the_code() -> None:
+    template = {
+        m.id if isinstance(m.id, str) else m.id[0]
+        for m in load(LOCALE_DIR / "buddycheck.pot")
+        if m.id
+    }
+    missing = sorted(sentences_in_code() - template)
+    assert not missing, f"run `make messages`: the template lacks {missing}"
+
+
+@pytest.mark.parametrize("locale", TRANSLATED)
+def test_catalog_has_no_fuzzy_entries(locale: str) -> None:
+    entries = catalog(locale)
+    assert not entries.fuzzy
+    fuzzy = [m.id for m in entries if m.id and m.fuzzy]
+    assert not fuzzy, f"review these guessed translations, then drop the fuzzy mark: {fuzzy}"
+
+
+@pytest.mark.parametrize("locale", TRANSLATED)
+def test_every_sentence_in_the_code_has_a_translation(locale: str) -> None:
+    entries = catalog(locale)
+    untranslated = []
+    for sentence in sorted(sentences_in_code()):
+        entry = entries.get(sentence)
+        forms = entry.string if entry else ""
+        if not all(forms if isinstance(forms, tuple) else (forms,)):
+            untranslated.append(sentence)
+    assert not untranslated, (
+        f"run `make messages` and translate these in checkins/locale/{locale} "
+        f"(docs/translating.md): {untranslated}"
+    )
+
+
+@pytest.mark.parametrize("locale", TRANSLATED)
+def test_translations_keep_every_placeholder(locale: str) -> None:
+    entries = catalog(locale)
+    assert entries.num_plurals == 2
+    wrong = []
+    for entry in entries:
+        if not entry.id:
+            continue
+        sources = entry.id if isinstance(entry.id, tuple) else (entry.id,)
+        targets = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+        if entry.pluralizable and len(targets) != entries.num_plurals:
+            wrong.append(sources[0])
+        for index, target in enumerate(targets):
+            if target and fields(target) != fields(sources[min(index, len(sources) - 1)]):
+                wrong.append(sources[0])
+    assert not wrong, f"placeholders differ from the English: {wrong}"
+
+
+def test_spanish_is_offered_by_its_own_name() -> None:
+    assert available_locales() == ["en", "es"]
+    assert [language_name(code) for code in available_locales()] == ["English", "Español"]
+    assert supported_locale("es-MX") == "es"
+    assert supported_locale("fr") is None
+
+
+def test_plural_forms_follow_the_count_in_spanish() -> None:
+    singular, plural = (
+        "This message will be deleted in {n} minute.",
+        "This message will be deleted in {n} minutes.",
+    )
+    with use_locale("es"):
+        assert ngettext(singular, plural, 1).format(n=1) == "Este mensaje se borrará en 1 minuto."
+        assert ngettext(singular, plural, 5).format(n=5) == "Este mensaje se borrará en 5 minutos."
+
+
+# -- each person in their own language ----------------------------------------------------
+
+
+def test_spanish_buddy_gets_the_alert_in_spanish_while_the_worker_reads_english(
+    world: World,
+) -> None:
+    world.service.set_locale(world.buddy, "es")
+    assert "te escribo en español" in world.last(world.buddy)
+    world.service.start_outcall(world.worker, PLATE, ADDRESS, "", "30m")
+    world.clock.advance(minutes=40)
+    world.engine.tick()
+    world.engine.tick()
+
+    assert "Robin no avisó a tiempo" in world.last(world.buddy)
+    assert "Robin missed their check-in" in world.last(world.buddy2)
+    assert all("avis" not in message for message in world.messages(world.worker))
+    assert "has passed" in world.last(world.worker)
+
+
+def test_an_unknown_language_is_refused_naming_the_ones_we_have(world: World) -> None:
+    with pytest.raises(Refusal, match="I can speak: English, Español"):
+        world.service.set_locale(world.buddy, "xx")
+    assert world.service.member(world.buddy).locale == "en"  # type: ignore[union-attr]
+
+
+async def test_language_command_offers_languages_by_name_and_answers_in_the_new_one(
+    chat: Chat,
+) -> None:
+    await conversation_harness.register(chat, "robin")
+    menu = await chat.send("robin", "/language")
+    assert "Which language" in menu and "English" in menu and "Español" in menu
+    chosen = await chat.send("robin", "2")
+    assert chosen == "Hecho. Desde ahora te escribo en español."
+    assert "Lo que puedes mandar" in await chat.send("robin", "/help")
+    assert "Done. I will write to you in English" in await chat.send("robin", "/idioma en")
+
+
+async def test_a_new_person_whose_messenger_speaks_spanish_is_welcomed_in_spanish(
+    chat: Chat,
+) -> None:
+    handle = chat.app.conversation.handle
+    await handle(Inbound("console", "ana", text="/start", language="es-AR"))
+    for line in ("Ana", signal_harness.PIN, signal_harness.PIN):
+        await handle(Inbound("console", "ana", text=line, language="es-AR"))
+    await chat.app.dispatcher.drain()
+    said = "\n".join(text for to, text in chat.console.transcript if to == "ana")
+    assert "Te doy la bienvenida a buddycheck" in said
+    assert "Tu PIN está listo" in said
+    assert "Lo que puedes mandar" in await chat.send("ana", "/help")
+
+
+@pytest.mark.parametrize(
+    ("typed", "verb"),
+    [
+        ("SEGURA", Verb.SAFE),
+        ("seguro.", Verb.SAFE),
+        ("Estoy bien", Verb.SAFE),
+        ("¡Socorro!", Verb.SOS),
+        ("auxilio", Verb.SOS),
+        ("Me encargo", Verb.ON_IT),
+        ("+30", Verb.EXTEND),
+    ],
+)
+def test_spanish_keywords_work_like_the_english_ones(typed: str, verb: Verb) -> None:
+    action = keyword_action(typed)
+    assert isinstance(action, Action) and action.verb is verb
+
+
+async def test_ayuda_shows_the_help_and_never_raises_an_alarm(chat: Chat) -> None:
+    """AYUDA also means "help": it gets the command list (which names SOS), not an SOS."""
+    assert keyword_action("AYUDA") is None
+    await conversation_harness.register(chat, "robin")
+    await chat.send("robin", "/language es")
+    answer = await chat.send("robin", "ayuda")
+    assert "SOS o SOCORRO" in answer and "SOS enviado" not in answer
+
+
+async def test_spanish_keyword_checks_a_worker_in(chat: Chat) -> None:
+    for person in ("robin", "sam"):
+        await conversation_harness.register(chat, person)
+    await chat.send("robin", "/language es")
+    code = (await chat.send("robin", "/invite")).split("código: ")[1][:9]
+    await chat.send("sam", f"/accept {code}")
+    await chat.send("robin", f"/outcall {PLATE} | {ADDRESS} | 1h")
+    assert "Me alegra que estés bien" in await chat.send("robin", "¡Estoy bien!")
+
+
+# -- words the adapters add themselves --------------------------------------------------------
+
+
+async def test_signal_numbered_menu_hint_is_in_the_members_language(
+    stack: signal_harness.Stack,
+) -> None:
+    robin = stack.user("robin")
+    await signal_harness.onboard(robin, "Robin")
+    offered = await signal_harness.ask(robin, "/language", "Which language")
+    assert "Reply 1 for English, 2 for Español." in offered
+
+    await signal_harness.ask(robin, "2", "te escribo en español")
+    again = await signal_harness.ask(robin, "/language", "qué idioma")
+    assert "Responde 1 para English, 2 para Español." in again
+
+
+def test_adapter_text_renders_in_the_locale_it_is_asked_for() -> None:
+    with use_locale("es"):
+        assert _("Reply {choices}.") == "Responde {choices}."
+    assert _("Reply {choices}.") == "Reply {choices}."
