@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.conversation import Conversation
-from checkins.i18n import _, available_locales, language_name
+from checkins.i18n import _, available_locales, language_name, supported_locale
 from checkins.messages import Button, Identity
 from checkins.service import CheckinService, MemberView
 
@@ -25,9 +25,9 @@ class LanguageMenu:
         self.service = service
 
     async def show(self, who: Identity, member: MemberView, rest: str) -> None:
-        """The language buttons; `/language es` sets Spanish straight away."""
+        """The language buttons; `/language es` (or es-MX, ES) sets Spanish straight away."""
         if rest:
-            await self.choose(who, member, rest.strip().lower())
+            await self.choose(who, member, supported_locale(rest.strip()) or rest.strip())
             return
         buttons = tuple(
             (Button(language_name(locale), f"{PREFIX}:{locale}"),) for locale in available_locales()

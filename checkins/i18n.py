@@ -71,10 +71,11 @@ def language_name(locale: str) -> str:
 
 
 def supported_locale(code: str | None) -> str | None:
-    """The catalog for a messenger's language code ("es", "es-MX", "pt_BR"), if we have one."""
-    code = (code or "").replace("-", "_")
+    """The catalog for a messenger's language code ("es", "es-MX", "PT_br"), if we have one."""
+    language, _sep, region = (code or "").strip().replace("-", "_").partition("_")
+    language = language.lower()
     available = available_locales()
-    for candidate in (code, code.split("_")[0]):
+    for candidate in (f"{language}_{region.upper()}" if region else language, language):
         if candidate and candidate in available:
             return candidate
     return None

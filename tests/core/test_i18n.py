@@ -134,7 +134,7 @@ def test_translations_keep_every_placeholder(locale: str) -> None:
 def test_spanish_is_offered_by_its_own_name() -> None:
     assert {"en", "es"} <= set(available_locales())
     assert [language_name(code) for code in ("en", "es")] == ["English", "Español"]
-    assert supported_locale("es-MX") == "es"
+    assert supported_locale("es-MX") == supported_locale("ES") == "es"
     assert supported_locale("fr") is None
 
 
@@ -182,7 +182,8 @@ async def test_language_command_offers_languages_by_name_and_answers_in_the_new_
     chosen = await chat.send("robin", "2")
     assert chosen == "Hecho. Desde ahora te escribo en español."
     assert "Lo que puedes mandar" in await chat.send("robin", "/help")
-    assert "Done. I will write to you in English" in await chat.send("robin", "/idioma en")
+    assert "Done. I will write to you in English" in await chat.send("robin", "/idioma EN")
+    assert "I can speak: English, Español" in await chat.send("robin", "/language klingon")
 
 
 async def test_a_new_person_whose_messenger_speaks_spanish_is_welcomed_in_spanish(
