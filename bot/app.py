@@ -76,7 +76,7 @@ class App:
         admin_menu.install(self.conversation, self.admin)
         language_menu.install(self.conversation, self.service)
         self.organisation = OrganisationService(self.db, sealer, self.policy, clock)
-        org_commands.install(self.conversation, self.organisation)
+        org_commands.install(self.conversation, self.organisation, self.settings_menu)
         self.reachability = Reachability(self.db, self.policy, clock)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
 

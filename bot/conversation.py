@@ -689,6 +689,9 @@ def help_text() -> str:
         "/buddies — see or remove buddies\n"
         "/settings — your PIN, a duress PIN, or delete your account\n"
         "/status — what's running now\n"
+        "/drill — a practice alert, to check your buddies get it\n"
+        "/emergency — where available: also tell an emergency contact\n"
+        "/duty — responders: go on or off duty\n"
         "/language — choose your language\n"
         "/rights — know your rights where you work"
     )

@@ -1,5 +1,6 @@
 """The organisation's commands in the shared conversation: /duty for responders, /drill for
-workers, /emergency where an emergency contact exists, and their buttons.
+workers, /emergency where an emergency contact exists (also an "Emergency contact" line in
+/settings), and their buttons.
 
 Plugged in with `install(conversation, org_service)`; routing, the per-person lock and the
 reply to every event stay with `bot.conversation`.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.conversation import Conversation
+from bot.settings_menu import Entry, SettingsMenu
 from checkins import texts
 from checkins.i18n import _
 from checkins.messages import Identity
@@ -17,8 +19,10 @@ from checkins.organisation import OrganisationService
 from checkins.service import MemberView
 
 
-def install(conversation: Conversation, org: OrganisationService) -> None:
-    """Register the commands and buttons on `conversation`."""
+def install(
+    conversation: Conversation, org: OrganisationService, settings: SettingsMenu | None = None
+) -> None:
+    """Register the commands and buttons on `conversation` (and the /settings line)."""
 
     async def duty(who: Identity, member: MemberView, rest: str) -> None:
         await asyncio.to_thread(org.show_duty, who)
@@ -32,12 +36,16 @@ def install(conversation: Conversation, org: OrganisationService) -> None:
     async def drill_button(who: Identity, member: MemberView, ref: str) -> None:
         await asyncio.to_thread(org.drill_got_it, who, ref)
 
-    async def emergency(who: Identity, member: MemberView, rest: str) -> None:
+    async def show_emergency(who: Identity) -> None:
+        """The notice comes first: the worker sees what is shared before they can turn it on."""
         notice = await asyncio.to_thread(org.emergency_notice, who)
         if notice is None:
             await conversation.say(who, texts.emergency_unavailable())
             return
         await conversation.say(who, notice, texts.emergency_buttons())
+
+    async def emergency(who: Identity, member: MemberView, rest: str) -> None:
+        await show_emergency(who)
 
     async def emergency_button(who: Identity, member: MemberView, choice: str) -> None:
         if choice not in ("on", "off"):
@@ -53,3 +61,5 @@ def install(conversation: Conversation, org: OrganisationService) -> None:
     conversation.add_buttons(texts.DRILL, drill_button)
     conversation.add_command("emergency", emergency)
     conversation.add_buttons(texts.EMERGENCY, emergency_button)
+    if settings is not None:
+        settings.add_entry(Entry("emergency", lambda _s: _("Emergency contact"), show_emergency))
