@@ -3,6 +3,10 @@ report after the acknowledgement timeout; it never touches a real outcall or pol
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select, update
 
@@ -10,8 +14,10 @@ from checkins.messages import Kind
 from checkins.service import Refusal
 from storage.roles import RESPONDER
 from storage.tables import Member, OutboxMessage, Outcall
+from tests.channels.telegram_harness import BOT_USERNAME, STEP, TOKEN, Harness, running
 from tests.conftest import World
 from tests.core.test_responders import organisation, person
+from tests.emulators.telegram_api import TelegramApiEmulator
 
 DRILL = "🧪 DRILL — this is practice, nobody is in danger"
 
@@ -98,3 +104,44 @@ def test_drill_alerts_never_carry_details_and_never_use_alert_buttons(world: Wor
         for row in rows:
             tokens = [action for line in row.buttons for _label, action in line]
             assert tokens == [f"drill:{ref}"]
+
+
+# -- over Telegram ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def telegram(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    async with (
+        TelegramApiEmulator(token=TOKEN, bot_username=BOT_USERNAME) as api,
+        running(api, tmp_path) as harness,
+    ):
+        yield harness
+
+
+async def test_drill_over_telegram_marks_the_alert_takes_got_it_and_reports(
+    telegram: Harness,
+) -> None:
+    alice, bob = telegram.api.user(1001, "Alice"), telegram.api.user(1002, "Bob")
+    await telegram.onboard(alice, "Alice")
+    await telegram.onboard(bob, "Bob")
+    await telegram.pair(alice, bob, "Alice")
+    await telegram.say(alice, "/drill", "Drill started")
+    alert = await bob.wait_for_message(DRILL, timeout=STEP)
+    assert [b["text"] for b in alert.buttons()] == ["Got it 👍"]
+    await telegram.press(bob, "Got it 👍", "Alice will see that you got it", alert)
+    await telegram.say(alice, "/outcall KX482B | 14 Hollow Lane | 1h", "Saved and sealed")
+    # The report is due after the ack timeout (30 s here): bring that deadline to now.
+    app = telegram.app
+    with app.db.transaction() as session:
+        session.execute(
+            update(Outcall).where(Outcall.drill.is_(True)).values(next_action_at=app.clock())
+        )
+    await asyncio.to_thread(app.engine.tick)
+    app.poke()
+    report = await alice.wait_for_message("Drill report", timeout=STEP)
+    assert "Got it: Bob" in report.text
+    assert not any("missed" in m.text for m in bob.messages())
+    status = await telegram.say(alice, "/status", "Your outcall is running")
+    assert "I'm safe ✅" in [b["text"] for b in status.buttons()]
