@@ -294,8 +294,8 @@ def test_deeply_nested_toml_is_a_config_error(config_file: Path) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="bot/config.py: a Duration given as a number is taken as seconds and may be "
-    "negative; a negative retention or lockout is accepted instead of refused",
+    reason="checkins/rules.py Duration: a number is taken as seconds and may be negative; "
+    "a negative retention, lockout or minimum duration is accepted instead of refused",
 )
 @pytest.mark.parametrize(
     ("section", "key"),
