@@ -47,7 +47,7 @@ class TelegramConfig(Section):
     base_url: str = "https://api.telegram.org/bot"
     mode: Literal["polling", "webhook"] = "polling"
     webhook_listen: str = "127.0.0.1"
-    webhook_port: int = 8443
+    webhook_port: int = Field(8443, ge=1, le=65535)
     webhook_url: str = ""
     webhook_secret: SecretStr = SecretStr("")
 
@@ -180,6 +180,12 @@ def load_config(path: str | Path) -> Settings:
             _(
                 "{path} is not valid TOML: {error}. Check quotes, brackets and '=' signs there."
             ).format(path=path, error=error)
+        ) from None
+    except RecursionError:
+        raise ConfigError(
+            _("{path} nests brackets too deeply to read. Check the brackets there.").format(
+                path=path
+            )
         ) from None
     return settings_from(data, str(path))
 

@@ -266,7 +266,7 @@ class Conversation:
         else:
             await self.say(
                 who,
-                _("I don't know the command /{command}.").format(command=command[:30])
+                _("I don't know the command /{command}.").format(command=normalise(command)[:30])
                 + "\n\n"
                 + help_text(),
             )

@@ -14,7 +14,15 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from checkins.i18n import _
 from checkins.ladder import Ladder, LadderError, LegalModel, Notify, Stage
@@ -44,7 +52,13 @@ def _duration(value: Any) -> Any:
     return parsed
 
 
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
+def _not_negative(value: timedelta) -> timedelta:
+    if value < timedelta(0):
+        raise ValueError(_("a duration cannot be negative"))
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_not_negative)]
 
 
 class Section(BaseModel):
