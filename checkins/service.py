@@ -265,6 +265,17 @@ class CheckinService:
             open_ids = select(Outcall.id).where(
                 Outcall.worker_id == worker.id, Outcall.state.in_(queries.OPEN)
             )
+            # A former buddy can neither read nor settle the worker's open outcalls: their
+            # sealed copies and their place among the alerted go with the pairing.
+            for table in (SealedKey, Alert):
+                session.execute(
+                    delete(table).where(table.member_id == buddy.id, table.outcall_id.in_(open_ids))
+                )
+            session.execute(
+                update(Outcall)
+                .where(Outcall.id.in_(open_ids), Outcall.acknowledged_by_id == buddy.id)
+                .values(acknowledged_by_id=None)
+            )
             worker_alias, buddy_alias = worker.alias, buddy.alias
             tell(session, self.policy, worker, lambda r: texts.pairing_ended(buddy_alias), now)
             tell(session, self.policy, buddy, lambda r: texts.pairing_ended(worker_alias), now)
