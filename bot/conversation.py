@@ -678,20 +678,25 @@ def urgent(event: Inbound) -> bool:
 
 
 def help_text() -> str:
-    return _(
-        "What you can send:\n"
-        "/outcall — before a booking: the car plate, the address, and when you'll be done\n"
-        "SAFE — you're out and safe\n"
-        "+30 — you need 30 more minutes\n"
-        "SOS — alert your buddies now\n"
-        "/invite — get a code for a new buddy\n"
-        "/accept CODE — become someone's buddy\n"
-        "/buddies — see or remove buddies\n"
-        "/settings — your PIN, a duress PIN, or delete your account\n"
-        "/status — what's running now\n"
-        "/drill — a practice alert, to check your buddies get it\n"
-        "/emergency — where available: also tell an emergency contact\n"
-        "/duty — responders: go on or off duty\n"
-        "/language — choose your language\n"
-        "/rights — know your rights where you work"
+    return (
+        _(
+            "What you can send:\n"
+            "/outcall — before a booking: the car plate, the address, and when you'll be done\n"
+            "SAFE — you're out and safe\n"
+            "+30 — you need 30 more minutes\n"
+            "SOS — alert your buddies now\n"
+            "/invite — get a code for a new buddy\n"
+            "/accept CODE — become someone's buddy\n"
+            "/buddies — see or remove buddies\n"
+            "/settings — your PIN, a duress PIN, or delete your account\n"
+            "/status — what's running now\n"
+            "/language — choose your language\n"
+            "/rights — know your rights where you work"
+        )
+        + "\n"
+        + _(
+            "/drill — a practice alert, to check your buddies get it\n"
+            "/emergency — where available: also tell an emergency contact\n"
+            "/duty — responders: go on or off duty"
+        )
     )
