@@ -7,6 +7,7 @@ committed together or not at all.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -14,12 +15,14 @@ from sqlalchemy.orm import Session
 
 from checkins import texts
 from checkins.i18n import use_locale
-from checkins.ladder import Ladder, Notify, assert_stage_allowed
+from checkins.ladder import Ladder, LadderError, Notify, assert_stage_allowed
 from checkins.lifecycle import Event, State, next_state
 from checkins.messages import Identity, Kind, Message, enqueue
 from checkins.policy import Policy
 from storage import queries, roles
 from storage.tables import Alert, Envelope, Member, OutboxMessage, Outcall, SealedKey
+
+log = logging.getLogger(__name__)
 
 # The outbox channel of emergency-contact messages; the address is the jurisdiction id, and
 # the contact itself (a URL or a messenger address) is looked up from the policy at send time.
@@ -59,7 +62,26 @@ def tell(
 
 
 def ladder_of(outcall: Outcall) -> Ladder:
-    return Ladder.from_json(outcall.ladder)
+    """The outcall's ladder snapshot; one that breaks the rules still escalates, safely.
+
+    A snapshot that no longer validates (tampered with, or an emergency stage where the legal
+    model forbids it) loses its emergency stages; if nothing usable is left, its buddies are
+    alerted at once. Refusing the whole outcall would leave the worker with no alert at all.
+    """
+    try:
+        return Ladder.from_json(outcall.ladder)
+    except LadderError as error:
+        log.error(
+            "outcall %s has an invalid ladder (%s); escalating without emergency stages",
+            outcall.id,
+            type(error).__name__,
+        )
+    data = dict(outcall.ladder)
+    data["stages"] = [s for s in data["stages"] if s[1] != Notify.EMERGENCY.value]
+    try:
+        return Ladder.from_json(data)
+    except LadderError:
+        return Ladder.from_json({**data, "stages": [[0, Notify.BUDDIES.value]]})
 
 
 def shred(session: Session, outcall: Outcall) -> None:

@@ -70,6 +70,7 @@ def test_a_tampered_ladder_in_the_database_still_cannot_call_police(world: World
     with world.db.transaction() as session:
         kinds = {row.kind for row in session.query(OutboxMessage)}
     assert Kind.EMERGENCY.value not in kinds
+    assert "missed their check-in" in world.last(world.buddy)  # still escalates, safely
 
 
 async def test_dispatcher_refuses_an_emergency_message_for_a_criminalised_outcall(
