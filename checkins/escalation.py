@@ -239,7 +239,9 @@ def alert_contact(
 def stand_down_contact(
     session: Session, policy: Policy, outcall: Outcall, event: Event, now: datetime
 ) -> None:
-    """The outcall ended: an emergency contact that was alerted is told to stand down."""
+    """The outcall ended or was extended: an alerted emergency contact is told to stand down.
+
+    Call it before an extension moves `due_at` (the dedupe key names the old due time)."""
     alerted = session.scalar(
         select(OutboxMessage.id)
         .where(OutboxMessage.outcall_id == outcall.id, OutboxMessage.kind == Kind.EMERGENCY.value)
@@ -248,12 +250,12 @@ def stand_down_contact(
     if alerted is None:
         return
     alias = session.get_one(Member, outcall.worker_id).alias
-    safe = event is not Event.EXPIRE
+    how = {Event.EXPIRE: "expired", Event.EXTEND: "extended"}.get(event, "safe")
     _tell_contact(
         session,
         policy,
         outcall,
-        lambda r: texts.emergency_stand_down(alias, safe=safe),
+        lambda r: texts.emergency_stand_down(alias, how),
         now,
         "stand-down",
     )

@@ -390,9 +390,15 @@ def emergency_alert(
     return Message("\n".join(lines), kind=Kind.EMERGENCY)
 
 
-def emergency_stand_down(worker_alias: str, safe: bool) -> Message:
-    if safe:
+def emergency_stand_down(worker_alias: str, how: str) -> Message:
+    """`how`: "safe" (ended well), "extended" (checked in for more time), "expired"."""
+    if how == "safe":
         text = _("buddycheck: stand down. {alias} is safe; the alert has ended. No action needed.")
+    elif how == "extended":
+        text = _(
+            "buddycheck: stand down. {alias} has checked in and asked for more time. "
+            "If they miss the new time, you will get a new alert."
+        )
     else:
         text = _(
             "buddycheck: {alias}'s alert was closed after the retention limit without an answer. "

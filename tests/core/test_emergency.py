@@ -246,6 +246,18 @@ def test_without_opt_in_the_emergency_stage_falls_through(world: World) -> None:
     assert "Still no check-in from Robin" in world.last(world.buddy)
 
 
+def test_an_extension_after_the_contact_was_alerted_stands_them_down(world: World) -> None:
+    move_worker_south(world)
+    organisation(world).set_emergency_opt_in(world.worker, True)
+    world.service.start_outcall(world.worker, PLATE, ADDRESS, NOTES, "30m")
+    world.clock.advance(minutes=91)
+    world.engine.tick()
+    assert len(emergency_rows(world)) == 1
+    world.service.extend(world.worker, 30)
+    texts = [row.text for row in emergency_rows(world)]
+    assert len(texts) == 2 and "asked for more time" in texts[1]
+
+
 def test_a_drill_never_reaches_the_emergency_contact(world: World) -> None:
     move_worker_south(world)
     org = organisation(world)
