@@ -22,6 +22,7 @@ from checkins.escalation import (
     ladder_of,
     next_deadline,
     run_stage,
+    stand_down_contact,
     tell,
 )
 from checkins.i18n import _, available_locales, language_name, ngettext
@@ -432,6 +433,7 @@ class CheckinService:
                     + _("Tap I'm safe when you're out, or start a new /outcall.")
                 )
             alerted = queries.alerted_members(session, outcall.id)
+            stand_down_contact(session, self.policy, outcall, Event.EXTEND, now)
             outcall.state = next_state(outcall.state, Event.EXTEND).value
             outcall.due_at = max(outcall.due_at, now) + timedelta(minutes=minutes)
             outcall.extended_minutes += minutes
