@@ -14,14 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
 from checkins import drill, texts
-from checkins.escalation import advance, finish, tell
+from checkins.escalation import advance, alert_admins, finish, tell
 from checkins.lifecycle import Event
 from checkins.messages import Kind
 from checkins.policy import Policy
 from checkins.service import Clock
-from storage import outbox, queries
+from storage import outbox, queries, roles
 from storage.db import Database
 from storage.tables import Member, Outcall
 
@@ -118,11 +119,14 @@ class Engine:
         """
         now = self.clock()
         with self.db.transaction() as session:
+            outcall = session.get(Outcall, outcall_id) if outcall_id is not None else None
+            if kind == Kind.EMERGENCY and outcall is not None:
+                self._contact_unreachable(session, outcall, now)
+                return
             member = session.get(Member, member_id) if member_id is not None else None
             if member is None:
                 return
             member.unreachable_since = member.unreachable_since or now
-            outcall = session.get(Outcall, outcall_id) if outcall_id is not None else None
             if kind != Kind.ALERT or outcall is None or outcall.worker_id == member.id:
                 return
             worker = session.get_one(Member, outcall.worker_id)
@@ -139,6 +143,24 @@ class Engine:
             alerted = queries.alerted_members(session, outcall.id)
             if outcall.ended_at is None and all(m.unreachable_since for m in alerted):
                 outcall.next_action_at = now
+
+    def _contact_unreachable(self, session: Session, outcall: Outcall, now: datetime) -> None:
+        """The emergency contact refused the alert: the jurisdiction's admins are alerted
+        as the last resort and told to fix the contact, so the chain never ends silently."""
+        if outcall.ended_at is not None:
+            return
+        worker = session.get_one(Member, outcall.worker_id)
+        alert_admins(session, self.policy, outcall, worker, now)
+        place = outcall.jurisdiction
+        for admin in roles.admins_of(session, place):
+            tell(
+                session,
+                self.policy,
+                admin,
+                lambda r: texts.emergency_contact_unreachable(place),
+                now,
+                dedupe_key=f"contact-unreachable:{outcall.id}:{admin.id}",
+            )
 
     def _advance_one(self, outcall_id: int, now: datetime) -> int:
         try:

@@ -407,6 +407,17 @@ def emergency_stand_down(worker_alias: str, how: str) -> Message:
     return Message(text.format(alias=worker_alias), kind=Kind.EMERGENCY)
 
 
+def emergency_contact_unreachable(jurisdiction: str) -> Message:
+    return Message(
+        _(
+            "The emergency contact for {place} could not be reached: it refused the alert. "
+            "You got the alert instead. Please ask your server operator to check "
+            "emergency_contact for {place} in the configuration."
+        ).format(place=jurisdiction),
+        kind=Kind.ALERT,
+    )
+
+
 # Button prefixes of the organisation's features (`bot/org_commands.py` routes them).
 DUTY, DRILL, EMERGENCY = "duty", "drill", "emerg"
 

@@ -19,13 +19,13 @@ from bot.channels.emergency import EmergencyChannel
 from bot.config import ConfigError, settings_from
 from bot.dispatcher import Dispatcher
 from checkins.ladder import LegalModel
-from checkins.messages import Kind
+from checkins.messages import Identity, Kind
 from checkins.organisation import OrganisationService
 from checkins.policy import EmergencyContact, Policy
 from checkins.rules import merged
 from checkins.service import Refusal
-from storage.tables import Member, OutboxMessage, Outcall
-from tests.conftest import World
+from storage.tables import Member, OutboxMessage, Outcall, Role
+from tests.conftest import PIN, World
 
 UNSAFE_MODELS = [m for m in LegalModel if m is not LegalModel.DECRIMINALISED]
 PLATE, ADDRESS, NOTES = "KX482B", "14 Hollow Lane", "tall, blue hat"
@@ -256,6 +256,34 @@ def test_an_extension_after_the_contact_was_alerted_stands_them_down(world: Worl
     world.service.extend(world.worker, 30)
     texts = [row.text for row in emergency_rows(world)]
     assert len(texts) == 2 and "asked for more time" in texts[1]
+
+
+async def test_a_contact_refusing_the_alert_brings_in_the_admins(
+    world: World, webhook: Webhook
+) -> None:
+    move_worker_south(world)
+    organisation(world).set_emergency_opt_in(world.worker, True)
+    admin = Identity("console", "ada")
+    world.service.register(admin, "Ada", PIN)
+    with world.db.transaction() as session:
+        ada = session.scalars(select(Member).where(Member.address == "ada")).one()
+        session.add(
+            Role(member_id=ada.id, role="admin", jurisdiction="south", created_at=world.clock())
+        )
+    world.service.start_outcall(world.worker, PLATE, ADDRESS, NOTES, "30m")
+    world.clock.advance(minutes=91)
+    world.engine.tick()
+    webhook.status = 410  # the contact's endpoint is gone
+    console = ConsoleChannel(printer=lambda _text: None)
+    emergency = EmergencyChannel(pointed_at(world.service.policy, webhook.url), {})
+    dispatcher = Dispatcher(
+        world.db, world.engine, {"console": console, "emergency": emergency}, world.clock
+    )
+    await deliver(dispatcher, webhook, 1)
+    told = world.messages(admin)
+    assert any("Robin" in text for text in told)  # the alert itself, as the last resort
+    assert "could not be reached" in told[-1]
+    await emergency.stop()
 
 
 def test_a_drill_never_reaches_the_emergency_contact(world: World) -> None:
