@@ -316,6 +316,9 @@ class Conversation:
         elif action.verb is Verb.SOS:
             self._pending.pop(who, None)
             await asyncio.to_thread(service.sos, who)
+        elif action.verb is Verb.CANCEL and member.checkin_pin and await self._has_own_outcall(who):
+            # Cancelling also silences the alerts: with the PIN on, it needs the PIN like SAFE.
+            await self._ask_checkin_pin(who, ref)
         elif action.verb is Verb.CANCEL:
             await asyncio.to_thread(service.cancel, who, ref)
         elif action.verb is Verb.REMOVE_LINK:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+_MAX_ID_DIGITS = 18
+
 
 class Verb(StrEnum):
     SAFE = "safe"
@@ -46,4 +48,12 @@ def parse_action(token: str) -> Action | None:
         return None
     if not parts[1].isalnum() and parts[1] != "":
         return None
+    if verb is Verb.REMOVE_LINK and not _is_row_id(parts[1]):
+        return None
     return Action(verb=verb, ref=parts[1], minutes=minutes)
+
+
+def _is_row_id(ref: str) -> bool:
+    """A database id: ASCII digits that fit a 64-bit column (`int()` of "²" or of 50 digits
+    would fail or overflow deep inside the service instead of getting an answer)."""
+    return ref.isascii() and ref.isdigit() and len(ref) <= _MAX_ID_DIGITS

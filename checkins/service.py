@@ -405,10 +405,14 @@ class CheckinService:
             )
 
     def cancel(self, who: Identity, ref: str | None = None) -> None:
+        """End the outcall unchecked. Refused with the check-in PIN on: whoever holds the
+        phone could otherwise silence the alerts without it (the PIN ends it via `check_in`)."""
         now = self.clock()
         with self.db.transaction() as session:
             worker = self._require(session, who)
             outcall = self._own_outcall(session, worker, ref)
+            if worker.checkin_pin:
+                raise Refusal(_("Send your PIN to check in."))
             alerted = finish(session, self.policy, outcall, Event.CANCEL, now)
             tell(session, self.policy, worker, lambda r: texts.cancelled(), now)
             self._tell_ended(session, outcall, worker.alias, alerted, "checked_in", None, now)
