@@ -115,6 +115,11 @@ class Conversation:
         """Route `/name` from a registered member to `handler`."""
         self._commands[name] = handler
 
+    def command_names(self) -> list[str]:
+        """The commands features registered with `add_command` (read-only, for THREATS.md's
+        authorisation table test; the core commands are routed in `_on_command`)."""
+        return sorted(self._commands)
+
     def add_step(self, name: str, handler: StepHandler) -> None:
         """Route the next text of someone whose `Pending.step` is `name` to `handler`."""
         self._steps[name] = handler
