@@ -34,6 +34,7 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 30
 OUTBOX_SECONDS = 1
+DRAIN_ROUNDS = 20
 PURGE_SECONDS = 600
 PROBE_SECONDS = 6 * 3600
 PROBE_BATCH = 200
@@ -79,16 +80,21 @@ class App:
         org_commands.install(self.conversation, self.organisation, self.settings_menu)
         self.reachability = Reachability(self.db, self.policy, clock)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._draining = False
+        self._drain_again = False
 
     async def start(self) -> None:
         """Migrate, start the jobs, then start receiving."""
         await asyncio.to_thread(self.db.migrate)
         grace = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
+        overlapping = {**grace, "max_instances": 3}
         self.scheduler.add_job(
             self._sweep, "interval", seconds=SWEEP_SECONDS, id="engine-sweep", **grace
         )
+        # `_drain` returns at once while another drain runs, so overlapping is harmless.
         self.scheduler.add_job(
-            self._drain, "interval", seconds=OUTBOX_SECONDS, id="outbox", **grace
+            self._drain, "interval", seconds=OUTBOX_SECONDS, id="outbox", **overlapping
         )
         self.scheduler.add_job(self._purge, "interval", seconds=PURGE_SECONDS, id="purge", **grace)
         self.scheduler.add_job(
@@ -118,10 +124,10 @@ class App:
 
     def poke(self) -> None:
         """Something changed: send what is queued now and re-arm the engine's wake-up."""
-        now = datetime.now(UTC)
-        if self.scheduler.get_job("outbox"):
-            self.scheduler.modify_job("outbox", next_run_time=now)
-        asyncio.get_running_loop().create_task(self._rearm())
+        for work in (self._drain(), self._rearm()):
+            task = asyncio.get_running_loop().create_task(work)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _sweep(self) -> None:
         await asyncio.to_thread(self.engine.tick)
@@ -129,7 +135,20 @@ class App:
         await self._drain()
 
     async def _drain(self) -> None:
-        await self.dispatcher.drain()
+        """One drain at a time; a request while one runs makes it go round once more, so a
+        message queued mid-drain is sent at once instead of waiting for the next interval."""
+        if self._draining:
+            self._drain_again = True
+            return
+        self._draining = True
+        try:
+            for _round in range(DRAIN_ROUNDS):
+                self._drain_again = False
+                await self.dispatcher.drain()
+                if not self._drain_again:
+                    break
+        finally:
+            self._draining = False
 
     async def _purge(self) -> None:
         report = await asyncio.to_thread(self.engine.purge)

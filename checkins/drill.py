@@ -72,7 +72,7 @@ def start(session: Session, policy: Policy, worker: Member, now: datetime) -> Ou
             session,
             policy,
             member,
-            _alert_builder(ref, alias, as_responder),
+            _alert_builder(ref, alias, as_responder, now),
             now,
             outcall=outcall,
             dedupe_key=f"o{outcall.id}:drill:m{member.id}",
@@ -154,5 +154,6 @@ def running(session: Session, worker_id: int) -> Outcall | None:
     )
 
 
-def _alert_builder(ref: str, worker_alias: str, as_responder: bool) -> texts.Builder:
-    return lambda r: texts.drill_alert(ref, worker_alias, as_responder=as_responder)
+def _alert_builder(ref: str, worker_alias: str, as_responder: bool, now: datetime) -> texts.Builder:
+    """The practice alert; its preview of the real one shows the drill's start as the due time."""
+    return lambda r: texts.drill_alert(ref, worker_alias, as_responder=as_responder, due=r.at(now))

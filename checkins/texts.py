@@ -502,17 +502,24 @@ def emergency_opt_in_changed(on: bool) -> Message:
     )
 
 
-def drill_alert(ref: str, worker_alias: str, as_responder: bool) -> Message:
+def drill_alert(ref: str, worker_alias: str, as_responder: bool, due: str) -> Message:
+    """A practice alert that shows, clearly framed, what the real one would look like."""
     if as_responder:
         role = _("In a real alert you would get a message like this as an on-duty responder.")
+        real = responder_alert("", worker_alias, due, sos=False, unlock=True)
     else:
         role = _("In a real alert you would get a message like this as their buddy.")
+        real = alert("", worker_alias, due, sos=False, repeat=False)
+    labels = " · ".join(f"[{button.label}]" for row in real.buttons for button in row)
+    preview = "\n".join(f"┆ {line}" for line in (*real.text.splitlines(), labels))
     return Message(
         _("🧪 DRILL — this is practice, nobody is in danger.")
         + "\n"
         + _("{alias} is testing their safety alerts.").format(alias=worker_alias)
         + " "
         + role
+        + "\n"
+        + preview
         + "\n"
         + _("Tap Got it so {alias} knows alerts reach you.").format(alias=worker_alias),
         ((Button(_("Got it 👍"), f"{DRILL}:{ref}"),),),
