@@ -532,7 +532,9 @@ class CheckinService:
                 now,
                 outcall=outcall,  # so a duress outcall stays silent in the worker's chat
             )
-            self._tell_ended(session, outcall, worker.alias, alerted, "confirmed", by, now)
+            others = [m for m in alerted if m.id != member.id]
+            self._tell_ended(session, outcall, worker.alias, others, "confirmed", by, now)
+            self._tell_ended(session, outcall, worker.alias, [member], "confirmed_by_you", by, now)
 
     def unlock(self, who: Identity, ref: str, pin: str) -> Unlocked:
         """Open an alert's sealed details with the recipient's PIN (rate-limited, locked out)."""

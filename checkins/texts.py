@@ -235,6 +235,7 @@ def ended_for_alerted(worker_alias: str, how: str, by_alias: str | None) -> Mess
     texts = {
         "checked_in": _("✅ {alias} checked in: they are safe. Thank you."),
         "confirmed": _("💚 {by} confirmed {alias} is safe. Thank you."),
+        "confirmed_by_you": _("💚 You confirmed {alias} is safe. Everyone alerted has been told."),
         "expired": _("{alias}'s alert was closed without an answer after the retention limit."),
     }
     text = texts[how].format(alias=worker_alias, by=by_alias or "")
