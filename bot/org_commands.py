@@ -16,7 +16,7 @@ from checkins import texts
 from checkins.i18n import _
 from checkins.messages import Identity
 from checkins.organisation import OrganisationService
-from checkins.service import MemberView
+from checkins.service import MemberView, Refusal
 
 
 def install(
@@ -28,6 +28,8 @@ def install(
         await asyncio.to_thread(org.show_duty, who)
 
     async def duty_button(who: Identity, member: MemberView, choice: str) -> None:
+        if choice not in ("on", "off"):
+            raise Refusal(_("This button is no longer active. Send /help to start again."))
         await asyncio.to_thread(org.set_duty, who, choice == "on")
 
     async def drill(who: Identity, member: MemberView, rest: str) -> None:

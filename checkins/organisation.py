@@ -73,6 +73,8 @@ class OrganisationService:
             jurisdiction = effective(session, self.policy, member.jurisdiction)
             if on and _notice(jurisdiction, member.emergency_opt_in) is None:
                 raise Refusal(texts.emergency_unavailable())
+            if not on and member.checkin_pin and queries.open_outcall(session, member.id):
+                raise Refusal(texts.protected_while_running())
             member.emergency_opt_in = on
             tell(session, self.policy, member, lambda r: texts.emergency_opt_in_changed(on), now)
 

@@ -262,6 +262,12 @@ class CheckinService:
                 raise Refusal(_("That buddy link no longer exists. Send /buddies to see yours."))
             worker = session.get_one(Member, link.worker_id)
             buddy = session.get_one(Member, link.buddy_id)
+            if (
+                member.id == worker.id
+                and worker.checkin_pin
+                and queries.open_outcall(session, worker.id)
+            ):
+                raise Refusal(texts.protected_while_running())
             session.delete(link)
             open_ids = select(Outcall.id).where(
                 Outcall.worker_id == worker.id, Outcall.state.in_(queries.OPEN)

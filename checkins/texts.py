@@ -254,6 +254,14 @@ def expired_for_worker() -> Message:
     )
 
 
+def protected_while_running() -> str:
+    """Refusal: with the check-in PIN on, whoever holds the phone must not weaken the alerts."""
+    return _(
+        "Your check-in PIN is on and an outcall is running, so this can't be changed now. "
+        "Check in with your PIN first, then try again."
+    )
+
+
 def cancelled() -> Message:
     return Message(_("Cancelled. The details are destroyed."))
 

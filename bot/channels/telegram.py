@@ -91,6 +91,12 @@ COMMANDS = (
     ("unlock", N_("Open the details of an alert")),
     ("onit", N_("I'm handling an alert")),
     ("cancel", N_("Stop what I'm doing")),
+    ("settings", N_("PIN, duress PIN, emergency contact, delete my account")),
+    ("drill", N_("Send a practice alert")),
+    ("rights", N_("Know your rights where you work")),
+    ("language", N_("Choose my language")),
+    ("duty", N_("Responders: go on or off duty")),
+    ("admin", N_("Organisation admins: rules and roles")),
     ("start", N_("Register")),
     ("help", N_("What I can do")),
 )

@@ -415,7 +415,7 @@ async def test_full_scenario_over_http(
         details = await bob.wait_for_message(PLATE, after=prompt.message_id, timeout=STEP)
         await bot.press(bob, "I'm on it 🙋", "You are handling Alice's alert", alert)
         mark = alice.last_message()
-        await bot.press(bob, "Alice is safe 💚", "Bob confirmed Alice is safe", alert)
+        await bot.press(bob, "Alice is safe 💚", "You confirmed Alice is safe", alert)
         await alice.wait_for_message(
             "Bob confirmed you are safe", after=mark.message_id if mark else 0, timeout=STEP
         )

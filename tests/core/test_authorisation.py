@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.app import App
 from bot.channels.base import Inbound
@@ -28,7 +28,7 @@ from checkins.messages import Identity
 from checkins.service import Refusal
 from storage import queries
 from storage.roles import ADMIN, RESPONDER
-from storage.tables import Base, BuddyLink, Outcall, Role
+from storage.tables import Base, BuddyLink, Member, Outcall, Role
 from tests.conftest import PIN, ManualClock, core_settings
 
 PLATE, ADDRESS = "KX482B", "14 Hollow Lane"
@@ -268,6 +268,30 @@ async def test_with_the_checkin_pin_on_the_worker_cannot_confirm_themself_safe(b
     ref = bot.start_outcall("robin")
     bot.miss(11)
     await bot.refused("robin", NO_ALERT, token=f"ok:{ref}")
+
+
+async def test_with_the_checkin_pin_on_buddies_stay_while_an_outcall_runs(bot: Bot) -> None:
+    """Whoever holds the worker's phone must not silence the alerts by removing the buddies;
+    a buddy may still leave on their own."""
+    bot.app.conversation.security.set_checkin_pin(bot.who("robin"), True, PIN)
+    bot.start_outcall("robin")
+    link = bot.link_id("robin", "sam")
+    await bot.refused("robin", "Check in with your PIN first", token=f"rmlink:{link}")
+    assert bot.link_id("robin", "sam") == link
+
+
+def test_with_the_checkin_pin_on_the_emergency_opt_in_stays_while_an_outcall_runs(
+    bot: Bot,
+) -> None:
+    with bot.app.db.transaction() as session:
+        session.execute(
+            update(Member)
+            .where(Member.address == "robin")
+            .values(jurisdiction="south", emergency_opt_in=True, checkin_pin=True)
+        )
+    bot.start_outcall("robin")
+    with pytest.raises(Refusal, match="Check in with your PIN first"):
+        bot.app.organisation.set_emergency_opt_in(bot.who("robin"), False)
 
 
 # -- answering alerts --------------------------------------------------------------------
