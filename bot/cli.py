@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 
 import click
 
+from bot import logs
 from bot.config import ConfigError, Settings, load_config, load_pepper
 from checkins.admin import AdminService, show_code
 from checkins.i18n import _
@@ -31,10 +31,7 @@ def _settings(path: str | None) -> Settings:
 @click.option("-v", "--verbose", is_flag=True, help="Log more (never message content).")
 def main(verbose: bool) -> None:
     """buddycheck: buddy-system check-ins for sex workers, over Telegram and Signal."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(verbose)
 
 
 @main.command()

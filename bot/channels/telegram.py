@@ -47,6 +47,7 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
+from bot import logs
 from bot.channels.base import (
     Channel,
     ChannelLimits,
@@ -271,19 +272,6 @@ def retry_seconds(error: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-def quiet_library_loggers() -> None:
-    """Keep message content and the token out of logs, whatever the root level.
-
-    At DEBUG, python-telegram-bot logs every Bot API call with its parameters and results
-    (the texts people send, the unlocked details), and httpx logs each URL at INFO, which
-    contains the bot token. Pin both above those levels.
-    """
-    for name in ("telegram", "telegram.ext"):
-        logging.getLogger(name).setLevel(logging.INFO)
-    for name in ("httpx", "httpcore"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
 # -- the channel ------------------------------------------------------------------------------
 
 
@@ -302,7 +290,7 @@ class TelegramChannel(Channel):
         self.config = config
         self.default_locale = default_locale
         self.keypads = PinKeypads()
-        quiet_library_loggers()
+        logs.quiet_library_loggers()
         self.application: PtbApplication = (
             ApplicationBuilder()
             .token(config.token.get_secret_value())

@@ -12,6 +12,7 @@ PostgreSQL table; and every log line every logger wrote at DEBUG.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from bot import logs
 from bot.app import App
 from bot.channels.console import ConsoleChannel
 from tests.conftest import PIN, ManualClock, core_settings, make_world
@@ -81,9 +83,12 @@ class EveryLogger(logging.Handler):
         super().__init__(logging.DEBUG)
         self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
         self.lines: list[str] = []
+        self.info_and_above: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(self.format(record))
+        if record.levelno >= logging.INFO:
+            self.info_and_above.append(self.format(record))
 
 
 @pytest.fixture
@@ -244,6 +249,42 @@ async def test_every_flow_leaves_nothing_in_the_sqlite_files_or_any_log(
     for stage, blob in copies.items():
         assert_nothing_secret(f"the SQLite files ({stage})", blob)
     assert_logs_clean(all_logs, caplog)
+
+
+@pytest.fixture
+def verbose_logs() -> Iterator[EveryLogger]:
+    """Logging as `buddycheck --verbose run` sets it up: root at INFO, libraries pinned."""
+    handler = EveryLogger()
+    root = logging.getLogger()
+    saved = root.level
+    root.setLevel(logging.INFO)
+    logs.quiet_library_loggers()
+    root.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(saved)
+
+
+async def test_no_alias_or_messenger_id_reaches_the_logs_at_info(
+    tmp_path: Path, verbose_logs: EveryLogger
+) -> None:
+    """Who uses the service is sensitive too: at the verbose level an operator runs with, no
+    log line names a person, by alias or by messenger id."""
+    clock = ManualClock()
+    app, console = flow_app(f"sqlite:///{tmp_path / 'buddycheck.db'}", clock)
+    await console.start(app.conversation.handle)
+    try:
+        await every_flow(People(app, console, clock), lambda _stage: None)
+        await app._purge()  # the one job that logs at INFO in these flows
+    finally:
+        app.db.dispose()
+    assert verbose_logs.info_and_above, "INFO lines must have been written, or this proves less"
+    for name in PINS:  # the console ids are the names; the aliases are the same, capitalised
+        pattern = re.compile(rf"\b{name}\b", re.IGNORECASE)
+        leaked = [line for line in verbose_logs.info_and_above if pattern.search(line)]
+        assert not leaked, f"{name} is named in the logs: {leaked[:2]}"
 
 
 def table_contents(app: App) -> bytes:
