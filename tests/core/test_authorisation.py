@@ -29,7 +29,8 @@ from checkins.service import Refusal
 from storage import queries
 from storage.roles import ADMIN, RESPONDER
 from storage.tables import Base, BuddyLink, Member, Outcall, Role
-from tests.conftest import PIN, ManualClock, core_settings
+from tests.chat import make_chat
+from tests.conftest import PIN, ManualClock
 
 PLATE, ADDRESS = "KX482B", "14 Hollow Lane"
 NOT_REGISTERED = "not registered yet"
@@ -122,17 +123,9 @@ class Bot:
 
 @pytest.fixture
 async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
-    console = ConsoleChannel(printer=lambda _text: None)
-    clock = ManualClock()
-    app = App(
-        core_settings(f"sqlite:///{tmp_path / 'b.db'}"),
-        secrets.token_bytes(32),
-        {"console": console},
-        clock=clock,
-    )
-    app.db.migrate()
-    await console.start(app.conversation.handle)
-    made = Bot(app, console, clock)
+    chat = await make_chat(tmp_path)
+    app = chat.app
+    made = Bot(app, chat.console, chat.clock)
     made.register("robin", "sam", "kit", "mallory", "mo", "ex", "ria", "otto", "sol", "ada")
     made.register("sue")
     for worker, buddy in (("robin", "sam"), ("robin", "kit"), ("mallory", "mo"), ("robin", "ex")):

@@ -2,47 +2,10 @@
 
 from __future__ import annotations
 
-import secrets
-from pathlib import Path
-
 import pytest
 
-from bot.app import App
-from bot.channels.console import ConsoleChannel
-from tests.conftest import PIN, ManualClock, core_settings
-
-
-class Chat:
-    """The real conversation, outbox and dispatcher, read through the console channel."""
-
-    def __init__(self, app: App, console: ConsoleChannel) -> None:
-        self.app, self.console = app, console
-
-    async def send(self, person: str, text: str) -> str:
-        """Type a line as `person`; return everything they were sent in reply."""
-        mark = len(self.console.transcript)
-        await self.console.feed(person, text)
-        await self.app.dispatcher.drain()
-        return "\n".join(t for to, t in self.console.transcript[mark:] if to == person)
-
-
-@pytest.fixture
-async def chat(tmp_path: Path) -> Chat:
-    console = ConsoleChannel(printer=lambda _text: None)
-    app = App(
-        core_settings(f"sqlite:///{tmp_path / 'b.db'}"),
-        secrets.token_bytes(32),
-        {"console": console},
-        clock=ManualClock(),
-    )
-    app.db.migrate()
-    await console.start(app.conversation.handle)
-    return Chat(app, console)
-
-
-async def register(chat: Chat, person: str) -> None:
-    for text in ("/start", person.title(), PIN, PIN):
-        await chat.send(person, text)
+from tests.chat import Chat
+from tests.conftest import PIN
 
 
 @pytest.mark.parametrize(
@@ -76,7 +39,7 @@ async def test_strangers_are_told_how_to_begin(chat: Chat, text: str, expected: 
     ],
 )
 async def test_every_bad_input_gets_a_clear_reply(chat: Chat, text: str, expected: str) -> None:
-    await register(chat, "robin")
+    await chat.register("robin")
     assert expected in await chat.send("robin", text)
 
 
@@ -96,7 +59,7 @@ async def test_guided_outcall_asks_for_each_missing_part_and_rereads_bad_times(
     chat: Chat,
 ) -> None:
     for person in ("robin", "sam"):
-        await register(chat, person)
+        await chat.register(person)
     invite = await chat.send("robin", "/invite")
     code = invite.split("Your buddy code: ")[1][:9]
     assert "You are now Robin's buddy" in await chat.send("sam", f"/accept {code}")
@@ -111,9 +74,8 @@ async def test_guided_outcall_asks_for_each_missing_part_and_rereads_bad_times(
 
 async def test_one_message_form_with_a_bad_time_asks_only_for_the_time(chat: Chat) -> None:
     for person in ("robin", "sam"):
-        await register(chat, person)
-    code = (await chat.send("robin", "/invite")).split("Your buddy code: ")[1][:9]
-    await chat.send("sam", f"/accept {code}")
+        await chat.register(person)
+    await chat.pair("robin", "sam")
     assert "couldn't read" in await chat.send("robin", "/outcall KX482B | 14 Hollow Lane | tbd")
     assert "sealed" in await chat.send("robin", "45m")
     assert "Glad you're safe" in await chat.send("robin", "safe")

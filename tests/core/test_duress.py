@@ -6,57 +6,22 @@ the buddies are alerted as SOS and told not to contact the worker.
 
 from __future__ import annotations
 
-import re
-import secrets
 from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.app import App
-from bot.channels.console import ConsoleChannel
 from storage.tables import Envelope, Outcall
-from tests.conftest import PIN, ManualClock, core_settings
-from tests.core.test_conversation import Chat, register
+from tests.chat import Chat, make_chat
+from tests.conftest import PIN
 
 DURESS = "731946"
 PLATE, ADDRESS = "KX482B", "14 Hollow Lane"
 
 
-async def make_chat(path: Path) -> Chat:
-    path.mkdir(parents=True, exist_ok=True)
-    console = ConsoleChannel(printer=lambda _text: None)
-    app = App(
-        core_settings(f"sqlite:///{path / 'b.db'}"),
-        secrets.token_bytes(32),
-        {"console": console},
-        clock=ManualClock(),
-    )
-    app.db.migrate()
-    await console.start(app.conversation.handle)
-    return Chat(app, console)
-
-
-def choice(chat: Chat, person: str, label: str) -> str:
-    """The number that picks the menu line starting with `label` in `person`'s last menu."""
-    last = next(text for to, text in reversed(chat.console.transcript) if to == person)
-    found = re.search(rf"^\s+(\d+)\. {re.escape(label)}", last, re.MULTILINE)
-    assert found, f"no {label!r} in {last!r}"
-    return found.group(1)
-
-
-async def pick(chat: Chat, person: str, label: str) -> str:
-    return await chat.send(person, choice(chat, person, label))
-
-
-async def pair(chat: Chat, worker: str, buddy: str) -> None:
-    code = (await chat.send(worker, "/invite")).split("Your buddy code: ")[1][:9]
-    await chat.send(buddy, f"/accept {code}")
-
-
 async def settings(chat: Chat, person: str, entry: str, *answers: str) -> str:
     """Open /settings, pick `entry`, and answer its questions; return the last reply."""
     await chat.send(person, "/settings")
-    reply = await pick(chat, person, entry)
+    reply = await chat.pick(person, entry)
     for answer in answers:
         reply = await chat.send(person, answer)
     return reply
@@ -65,8 +30,8 @@ async def settings(chat: Chat, person: str, entry: str, *answers: str) -> str:
 async def worker_with_duress_pin(path: Path) -> Chat:
     chat = await make_chat(path)
     for person in ("robin", "sam"):
-        await register(chat, person)
-    await pair(chat, "robin", "sam")
+        await chat.register(person)
+    await chat.pair("robin", "sam")
     assert "ask for your PIN" in await settings(chat, "robin", "Ask for my PIN", PIN)
     assert "Duress PIN saved" in await settings(
         chat, "robin", "Set a duress PIN", PIN, DURESS, DURESS
@@ -125,14 +90,12 @@ async def test_buddies_can_unlock_a_duress_outcall_and_the_worker_hears_nothing(
     details = await chat.send("sam", PIN)
     assert PLATE in details and ADDRESS in details
 
-    clock = chat.app.clock
-    assert isinstance(clock, ManualClock)
     for _hour in range(3):  # the ladder runs on and repeats; none of it reaches the worker
-        clock.advance(hours=1)
+        chat.clock.advance(hours=1)
         chat.app.engine.tick()
         await chat.app.dispatcher.drain()
     assert "Robin is safe" in await chat.send("sam", "ON IT")
-    assert "confirmed" in await chat.send("sam", choice(chat, "sam", "Robin is safe"))
+    assert "confirmed" in await chat.pick("sam", "Robin is safe")
 
     assert outcall(chat).state == "resolved"
     robin_after = [t for to, t in chat.console.transcript if to == "robin"][robin_mark:]
@@ -160,28 +123,28 @@ async def test_locked_out_worker_can_ask_buddies_to_confirm_instead_of_being_tra
 ) -> None:
     chat = await worker_with_duress_pin(tmp_path)
     await chat.send("robin", "SAFE")
-    reply = await pick(chat, "robin", "I can't give my PIN")
+    reply = await chat.pick("robin", "I can't give my PIN")
     assert "asked your buddies to confirm" in reply
     assert outcall(chat).state == "overdue"  # not ended: alerts can't be silenced this way
     alert = [t for to, t in chat.console.transcript if to == "sam"][-1]
     assert "couldn't give their PIN" in alert
     assert "Robin confirmed" not in alert
-    assert "confirmed" in await chat.send("sam", choice(chat, "sam", "Robin is safe"))
+    assert "confirmed" in await chat.pick("sam", "Robin is safe")
     assert outcall(chat).state == "resolved"
 
 
 async def test_checkin_pin_off_keeps_one_tap_safe(tmp_path: Path) -> None:
     chat = await make_chat(tmp_path)
     for person in ("robin", "sam"):
-        await register(chat, person)
-    await pair(chat, "robin", "sam")
+        await chat.register(person)
+    await chat.pair("robin", "sam")
     await chat.send("robin", f"/outcall {PLATE} | {ADDRESS} | 1h")
     assert "Glad you're safe" in await chat.send("robin", "SAFE")
 
 
 async def test_duress_pin_must_differ_from_the_pin_and_be_strong(tmp_path: Path) -> None:
     chat = await make_chat(tmp_path)
-    await register(chat, "robin")
+    await chat.register("robin")
     assert "different from your PIN" in await settings(
         chat, "robin", "Set a duress PIN", PIN, PIN, PIN
     )

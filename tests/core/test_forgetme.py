@@ -7,30 +7,27 @@ from pathlib import Path
 from sqlalchemy import select
 
 from storage.tables import Outcall
-from tests.conftest import PIN, ManualClock
-from tests.core.test_conversation import register
-from tests.core.test_duress import make_chat, pair, pick
+from tests.chat import make_chat
+from tests.conftest import PIN
 from tests.core.test_wipe import raw_bytes
 
 
 async def test_deleting_an_account_leaves_no_trace_and_tells_the_others(tmp_path: Path) -> None:
     chat = await make_chat(tmp_path)
     for person in ("robin", "sam", "kit"):
-        await register(chat, person)
-    await pair(chat, "robin", "sam")
-    await pair(chat, "kit", "robin")
+        await chat.register(person)
+    await chat.pair("robin", "sam")
+    await chat.pair("kit", "robin")
     await chat.send("robin", "/outcall KX482B | 14 Hollow Lane | 1h")
-    clock = chat.app.clock
-    assert isinstance(clock, ManualClock)
-    clock.advance(minutes=75)
+    chat.clock.advance(minutes=75)
     chat.app.engine.tick()
     await chat.app.dispatcher.drain()
     assert "Robin missed their check-in" in "\n".join(t for to, t in chat.console.transcript)
 
     await chat.send("robin", "/settings")
-    explained = await pick(chat, "robin", "Delete my account")
+    explained = await chat.pick("robin", "Delete my account")
     assert "buddy pairings" in explained and "can't be undone" in explained
-    assert "current PIN" in await pick(chat, "robin", "Yes, delete everything")
+    assert "current PIN" in await chat.pick("robin", "Yes, delete everything")
     assert "Your account is deleted" in await chat.send("robin", PIN)
 
     sam = [t for to, t in chat.console.transcript if to == "sam"]
@@ -47,9 +44,9 @@ async def test_deleting_an_account_leaves_no_trace_and_tells_the_others(tmp_path
 
 async def test_deleting_an_account_needs_the_pin(tmp_path: Path) -> None:
     chat = await make_chat(tmp_path)
-    await register(chat, "robin")
+    await chat.register("robin")
     await chat.send("robin", "/settings")
-    await pick(chat, "robin", "Delete my account")
-    await pick(chat, "robin", "Yes, delete everything")
+    await chat.pick("robin", "Delete my account")
+    await chat.pick("robin", "Yes, delete everything")
     assert "Wrong PIN" in await chat.send("robin", "905172")
     assert "Welcome back, Robin" in await chat.send("robin", "/start")

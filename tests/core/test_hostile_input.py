@@ -24,8 +24,6 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from bot.app import App
-from bot.channels.console import ConsoleChannel
 from bot.config import ConfigError, Settings, load_config, settings_from
 from bot.conversation import MAX_INPUT_CHARS, keyword_action
 from checkins import texts
@@ -44,7 +42,8 @@ from checkins.parsing import (
 )
 from checkins.sealing import Details
 from checkins.service import ALIAS_MAX_CHARS, Refusal, check_alias, check_field
-from tests.conftest import PIN, ManualClock, World, core_settings
+from tests.chat import Chat
+from tests.conftest import PIN, World
 
 EXAMPLE = Path(__file__).parents[2] / "config.example.toml"
 SOURCE = "x.toml"
@@ -602,42 +601,12 @@ def test_an_oversized_detail_is_refused_and_nothing_is_sealed(world: World) -> N
 # -- the conversation's size limit ---------------------------------------------------------
 
 
-class Chat:
-    """The real conversation, outbox and dispatcher, read through the console channel."""
-
-    def __init__(self, app: App, console: ConsoleChannel) -> None:
-        self.app, self.console = app, console
-
-    async def send(self, person: str, line: str) -> str:
-        mark = len(self.console.transcript)
-        await self.console.feed(person, line)
-        await self.app.dispatcher.drain()
-        return "\n".join(t for to, t in self.console.transcript[mark:] if to == person)
-
-    async def register(self, person: str) -> None:
-        for line in ("/start", person.title(), PIN, PIN):
-            await self.send(person, line)
-
-    def stored(self) -> str:
-        """Every text column the database holds, joined."""
-        with self.app.db.transaction() as session:
-            rows = session.execute(text("SELECT text FROM outbox"))
-            aliases = session.execute(text("SELECT alias FROM members"))
-            return "\n".join([r[0] for r in rows] + [a[0] for a in aliases])
-
-
-@pytest.fixture
-async def chat(tmp_path: Path) -> Chat:
-    console = ConsoleChannel(printer=lambda _text: None)
-    app = App(
-        core_settings(f"sqlite:///{tmp_path / 'b.db'}"),
-        secrets.token_bytes(32),
-        {"console": console},
-        clock=ManualClock(),
-    )
-    app.db.migrate()
-    await console.start(app.conversation.handle)
-    return Chat(app, console)
+def stored(chat: Chat) -> str:
+    """Every text column the database holds, joined."""
+    with chat.app.db.transaction() as session:
+        rows = session.execute(text("SELECT text FROM outbox"))
+        aliases = session.execute(text("SELECT alias FROM members"))
+        return "\n".join([r[0] for r in rows] + [a[0] for a in aliases])
 
 
 TOO_LONG = "K" * (MAX_INPUT_CHARS + 1)
@@ -648,14 +617,13 @@ async def test_an_over_long_nickname_is_refused_and_the_step_waits(chat: Chat) -
     assert "too long" in await chat.send("robin", TOO_LONG)
     assert chat.app.service.member(Identity("console", "robin")) is None
     assert "choose a PIN" in await chat.send("robin", "Robin")
-    assert TOO_LONG[:50] not in chat.stored()
+    assert TOO_LONG[:50] not in stored(chat)
 
 
 async def test_an_over_long_outcall_detail_is_refused_and_nothing_is_kept(chat: Chat) -> None:
     for person in ("robin", "sam"):
         await chat.register(person)
-    code = (await chat.send("robin", "/invite")).split("Your buddy code: ")[1][:9]
-    await chat.send("sam", f"/accept {code}")
+    await chat.pair("robin", "sam")
     robin = Identity("console", "robin")
 
     assert "too long" in await chat.send("robin", f"/outcall {TOO_LONG} | 1 Main St | 1h")
@@ -664,21 +632,20 @@ async def test_an_over_long_outcall_detail_is_refused_and_nothing_is_kept(chat: 
     assert "too long" in await chat.send("robin", TOO_LONG)
     # The long message was not taken as the plate: the plate is still what is asked for.
     assert "What is the address" in await chat.send("robin", "KX482B")
-    assert TOO_LONG[:50] not in chat.stored()
+    assert TOO_LONG[:50] not in stored(chat)
 
 
 async def test_a_message_at_the_limit_is_read_then_the_field_limit_applies(chat: Chat) -> None:
     for person in ("robin", "sam"):
         await chat.register(person)
-    code = (await chat.send("robin", "/invite")).split("Your buddy code: ")[1][:9]
-    await chat.send("sam", f"/accept {code}")
+    await chat.pair("robin", "sam")
     form = "/outcall {plate} | 1 Main St | 1h"
     plate = "K" * (MAX_INPUT_CHARS - len(form.format(plate="")))
     assert len(form.format(plate=plate)) == MAX_INPUT_CHARS
     reply = await chat.send("robin", form.format(plate=plate))
     assert "under 300 characters" in reply
     assert chat.app.service.current_outcall(Identity("console", "robin")) is None
-    assert "K" * 50 not in chat.stored()
+    assert "K" * 50 not in stored(chat)
 
 
 @settings(
@@ -696,4 +663,4 @@ async def test_any_over_long_message_gets_the_same_clear_answer(
     assume(len(line.strip()) > MAX_INPUT_CHARS)
     person = secrets.token_hex(4)  # a new person each time, well within per-person limits
     assert "That message is too long" in await chat.send(person, line)
-    assert "/outcall" not in chat.stored()
+    assert "/outcall" not in stored(chat)

@@ -34,8 +34,8 @@ from checkins.i18n import (
 from checkins.service import Refusal
 from tests.channels import test_signal as signal_harness
 from tests.channels.telegram_harness import BOT_USERNAME, STEP, TOKEN, Harness, running
+from tests.chat import Chat
 from tests.conftest import World
-from tests.core import test_conversation as conversation_harness
 from tests.emulators.telegram_api import TelegramApiEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,9 +43,7 @@ LOCALE_DIR = ROOT / "checkins" / "locale"
 TRANSLATED = ["es"]
 PLATE, ADDRESS = "KX482B", "14 Hollow Lane, flat 3"
 
-# The harnesses of the conversation and Signal tests, reused as they are.
-chat = conversation_harness.chat
-Chat = conversation_harness.Chat
+# The Signal tests' harness, reused as it is.
 api = signal_harness.api
 stack = signal_harness.stack
 
@@ -176,7 +174,7 @@ def test_an_unknown_language_is_refused_naming_the_ones_we_have(world: World) ->
 async def test_language_command_offers_languages_by_name_and_answers_in_the_new_one(
     chat: Chat,
 ) -> None:
-    await conversation_harness.register(chat, "robin")
+    await chat.register("robin")
     menu = await chat.send("robin", "/language")
     assert "Which language" in menu and "English" in menu and "Español" in menu
     chosen = await chat.send("robin", "2")
@@ -220,7 +218,7 @@ def test_spanish_keywords_work_like_the_english_ones(typed: str, verb: Verb) -> 
 async def test_ayuda_shows_the_help_and_never_raises_an_alarm(chat: Chat) -> None:
     """AYUDA also means "help": it gets the command list (which names SOS), not an SOS."""
     assert keyword_action("AYUDA") is None
-    await conversation_harness.register(chat, "robin")
+    await chat.register("robin")
     await chat.send("robin", "/language es")
     answer = await chat.send("robin", "ayuda")
     assert "SOS o SOCORRO" in answer and "SOS enviado" not in answer
@@ -228,7 +226,7 @@ async def test_ayuda_shows_the_help_and_never_raises_an_alarm(chat: Chat) -> Non
 
 async def test_spanish_keyword_checks_a_worker_in(chat: Chat) -> None:
     for person in ("robin", "sam"):
-        await conversation_harness.register(chat, person)
+        await chat.register(person)
     await chat.send("robin", "/language es")
     code = (await chat.send("robin", "/invite")).split("código: ")[1][:9]
     await chat.send("sam", f"/accept {code}")

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.ratelimit import CommandLimiter, Window
+from tests.chat import make_chat
 from tests.conftest import PIN
-from tests.core.test_conversation import register
-from tests.core.test_duress import make_chat, pair
 
 
 def test_limiter_tells_once_per_blocked_stretch_then_lets_through_again() -> None:
@@ -25,8 +24,8 @@ async def test_flooding_commands_gets_one_wait_reply_and_safe_sos_still_work(
 ) -> None:
     chat = await make_chat(tmp_path)
     for person in ("robin", "sam"):
-        await register(chat, person)
-    await pair(chat, "robin", "sam")
+        await chat.register(person)
+    await chat.pair("robin", "sam")
     await chat.send("robin", "/outcall KX482B | 14 Hollow Lane | 1h")
     replies = [await chat.send("robin", "/status") for _i in range(30)]
     waits = [r for r in replies if "sending a lot of messages" in r]

@@ -4,19 +4,16 @@ else in the place's, else says plainly that it hasn't been written yet."""
 from __future__ import annotations
 
 import re
-import secrets
-from pathlib import Path
 
 import pytest
 
-from bot.app import App
-from bot.channels.console import ConsoleChannel
 from checkins.admin import AdminService, show_code
 from checkins.messages import Identity
 from checkins.rules import RIGHTS_MAX_CHARS
 from checkins.service import Refusal
 from storage.roles import ADMIN
-from tests.conftest import PIN, ManualClock, World, core_settings
+from tests.chat import Chat
+from tests.conftest import PIN, World
 
 ENGLISH = "You don't have to answer police questions. Ask: am I free to go?"
 SPANISH = "No tienes que contestar preguntas de la policía. Pregunta: ¿puedo irme?"
@@ -91,34 +88,12 @@ def test_removing_a_language_falls_back_again(world: World, admin: AdminService)
     assert world.last(lola) == ENGLISH
 
 
-class Chat:
-    """The real conversation and dispatcher, read through the console channel."""
-
-    def __init__(self, app: App, console: ConsoleChannel) -> None:
-        self.app, self.console = app, console
-
-    async def send(self, person: str, text: str) -> str:
-        mark = len(self.console.transcript)
-        await self.console.feed(person, text)
-        await self.app.dispatcher.drain()
-        return "\n".join(t for to, t in self.console.transcript[mark:] if to == person)
-
-
 @pytest.fixture
-async def chat(tmp_path: Path) -> Chat:
-    console = ConsoleChannel(printer=lambda _text: None)
-    app = App(
-        core_settings(f"sqlite:///{tmp_path / 'b.db'}"),
-        secrets.token_bytes(32),
-        {"console": console},
-        clock=ManualClock(),
-    )
-    app.db.migrate()
-    await console.start(app.conversation.handle)
+async def chat(chat: Chat) -> Chat:
+    """Ash and Robin have joined."""
     for person in ("ash", "robin"):
-        for line in ("/start", person.title(), PIN, PIN):
-            await Chat(app, console).send(person, line)
-    return Chat(app, console)
+        await chat.register(person)
+    return chat
 
 
 def numbered(screen: str, label: str) -> str:

@@ -1,0 +1,67 @@
+"""Typing into the real conversation over the console channel, as the people of a test."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from pathlib import Path
+
+from bot.app import App
+from bot.channels.console import ConsoleChannel
+from tests.conftest import PIN, ManualClock, core_settings
+
+
+class Chat:
+    """The real conversation, outbox and dispatcher, read through the console channel."""
+
+    def __init__(self, app: App, console: ConsoleChannel) -> None:
+        self.app, self.console = app, console
+
+    @property
+    def clock(self) -> ManualClock:
+        """The clock the app runs on, for the test to move."""
+        assert isinstance(self.app.clock, ManualClock)
+        return self.app.clock
+
+    async def send(self, person: str, text: str) -> str:
+        """Type a line as `person`; return everything they were sent in reply."""
+        mark = len(self.console.transcript)
+        await self.console.feed(person, text)
+        await self.app.dispatcher.drain()
+        return "\n".join(t for to, t in self.console.transcript[mark:] if to == person)
+
+    async def register(self, person: str) -> None:
+        """`person` joins with their name as nickname and the tests' PIN."""
+        for line in ("/start", person.title(), PIN, PIN):
+            await self.send(person, line)
+
+    async def pair(self, worker: str, buddy: str) -> None:
+        """`buddy` accepts the buddy code `worker` asked for."""
+        code = (await self.send(worker, "/invite")).split("Your buddy code: ")[1][:9]
+        await self.send(buddy, f"/accept {code}")
+
+    def choice(self, person: str, label: str) -> str:
+        """The number that picks the menu line starting with `label` in `person`'s last menu."""
+        last = next(text for to, text in reversed(self.console.transcript) if to == person)
+        found = re.search(rf"^\s+(\d+)\. {re.escape(label)}", last, re.MULTILINE)
+        assert found, f"no {label!r} in {last!r}"
+        return found.group(1)
+
+    async def pick(self, person: str, label: str) -> str:
+        """`person` picks the menu line starting with `label`; return the reply."""
+        return await self.send(person, self.choice(person, label))
+
+
+async def make_chat(directory: Path) -> Chat:
+    """The app on a fresh SQLite file in `directory`, on a manual clock, its console listening."""
+    directory.mkdir(parents=True, exist_ok=True)
+    console = ConsoleChannel(printer=lambda _text: None)
+    app = App(
+        core_settings(f"sqlite:///{directory / 'b.db'}"),
+        secrets.token_bytes(32),
+        {"console": console},
+        clock=ManualClock(),
+    )
+    app.db.migrate()
+    await console.start(app.conversation.handle)
+    return Chat(app, console)
