@@ -1,9 +1,10 @@
 """`buddycheck demo`: the whole service on a throwaway SQLite database and the console.
 
-Three people share the terminal: Robin (a worker) and two buddies, Sam and Kit. Time runs
-fast (a check-in can be due in seconds and buddies are alerted 10 s later) so a missed
-check-in escalates within about a minute. `--script` plays a full escalation by itself and
-exits 0 only if every step happened.
+Robin (a worker) and two buddies, Sam and Kit, share the terminal; in the interactive demo
+Ash is also there, the organisation's on-duty responder and admin. Time runs fast (a check-in
+can be due in seconds and buddies are alerted 10 s later) so a missed check-in escalates
+within about a minute. `--script` plays a full escalation by itself and exits 0 only if every
+step happened.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from checkins.i18n import _
 from storage.tables import Envelope, SealedKey
 
 PEOPLE = ("robin", "sam", "kit")
+RESPONDER = "ash"
 DEMO_PIN = "482913"
 STEP_TIMEOUT = 45.0
 
@@ -150,6 +152,7 @@ async def run_interactive() -> None:
         demo.quiet = True
         for person in PEOPLE:
             await _quiet_register(demo, person)
+        await _quiet_responder(demo)
         demo.quiet = False
         print(_banner())
         speaker = "robin"
@@ -180,6 +183,16 @@ async def _quiet_register(demo: Demo, person: str) -> None:
     await demo.app.dispatcher.drain()
 
 
+async def _quiet_responder(demo: Demo) -> None:
+    """Ash joins with server-made codes: on-duty responder and admin of the demo place."""
+    for text in ("/start", RESPONDER.title(), DEMO_PIN, DEMO_PIN):
+        await demo.say(RESPONDER, text)
+    for role in ("responder", "admin"):
+        made = await asyncio.to_thread(demo.app.admin.server_invite, role, "demo")
+        await demo.say(RESPONDER, f"/accept {made.code}")
+    await demo.app.dispatcher.drain()
+
+
 def _banner() -> str:
     return "\n".join(
         [
@@ -190,7 +203,12 @@ def _banner() -> str:
                 "Everyone's PIN is {pin}. Time runs fast: buddies are alerted 10 s after a "
                 "missed check-in."
             ).format(pin=DEMO_PIN),
+            _(
+                "Ash is the organisation's on-duty responder and admin: alerted if Sam and Kit "
+                "don't answer within 30 s."
+            ),
             _("Type as Robin:   /outcall KX-482-B | 14 Hollow Lane | 20s"),
+            _("Also try:        /drill   /settings   and as Ash: /admin"),
             _("Switch person:   @sam   (or prefix one line: kit: ON IT)"),
             _("Answer a menu by its number. /help lists commands. quit to leave."),
             "═" * 64,
@@ -211,7 +229,7 @@ def _speaker_and_text(speaker: str, line: str) -> tuple[str, str]:
         name, _sep, rest = line[1:].partition(" ")
         return name.lower() or speaker, rest.strip()
     name, sep, rest = line.partition(":")
-    if sep and name.strip().lower() in PEOPLE:
+    if sep and name.strip().lower() in (*PEOPLE, RESPONDER):
         return name.strip().lower(), rest.strip()
     return speaker, line
 

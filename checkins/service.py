@@ -30,6 +30,7 @@ from checkins.jurisdictions import effective
 from checkins.ladder import Notify
 from checkins.lifecycle import Event, State, next_state
 from checkins.messages import Identity, Message, enqueue
+from checkins.outcalls import new_outcall
 from checkins.parsing import MAX_FIELD_CHARS, normalise, normalise_code, resolve_due
 from checkins.policy import Policy
 from checkins.sealing import Details, KdfCost, PinMatch, Sealer, WrongPin
@@ -42,7 +43,6 @@ PIN_MIN_DIGITS, PIN_MAX_DIGITS = 6, 12
 ALIAS_MAX_CHARS = 32
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 _CODE_LENGTH = 8
-_REF_BYTES = 6
 
 
 class Refusal(Exception):
@@ -324,19 +324,7 @@ class CheckinService:
             )
             recipients = {m.id: m.public_key for m in [*buddies, *responders] if m.wrapped_secret}
             sealed = Sealer.seal(Details(plate, address, notes), recipients)
-            outcall = Outcall(
-                ref=secrets.token_hex(_REF_BYTES),
-                worker_id=worker.id,
-                jurisdiction=jurisdiction.id,
-                state=State.ACTIVE.value,
-                ladder=jurisdiction.ladder.to_json(),
-                due_at=due,
-                next_stage=0,
-                reminded=False,
-                sos=False,
-                extended_minutes=0,
-                created_at=now,
-            )
+            outcall = new_outcall(worker, jurisdiction, due, now, reminded=False)
             outcall.next_action_at = next_deadline(outcall, jurisdiction.ladder, now)
             session.add(outcall)
             session.flush()
@@ -502,11 +490,12 @@ class CheckinService:
                 outcall.acknowledged_by_id = member.id
                 outcall.next_action_at = next_deadline(outcall, ladder_of(outcall), now)
             deadline = outcall.next_action_at or now
+            sealed = session.get(SealedKey, (outcall.id, member.id)) is not None
             tell(
                 session,
                 self.policy,
                 member,
-                lambda r: texts.acknowledged_by_you(outcall.ref, alias, r.at(deadline)),
+                lambda r: texts.acknowledged_by_you(outcall.ref, alias, r.at(deadline), sealed),
                 now,
                 outcall=outcall,
             )
@@ -662,19 +651,7 @@ class CheckinService:
     def _details_free_outcall(self, session: Session, worker: Member, now: datetime) -> Outcall:
         """An SOS without an outcall still needs a record to escalate and to settle."""
         jurisdiction = effective(session, self.policy, worker.jurisdiction)
-        outcall = Outcall(
-            ref=secrets.token_hex(_REF_BYTES),
-            worker_id=worker.id,
-            jurisdiction=jurisdiction.id,
-            state=State.ACTIVE.value,
-            ladder=jurisdiction.ladder.to_json(),
-            due_at=now,
-            next_stage=0,
-            reminded=True,
-            sos=False,
-            extended_minutes=0,
-            created_at=now,
-        )
+        outcall = new_outcall(worker, jurisdiction, now, now, reminded=True)
         session.add(outcall)
         session.flush()
         return outcall

@@ -203,14 +203,14 @@ def with_duress_warning(message: Message, worker_alias: str) -> Message:
     return Message(warning + "\n" + message.text, message.buttons, kind=message.kind)
 
 
-def acknowledged_by_you(ref: str, worker_alias: str, deadline: str) -> Message:
+def acknowledged_by_you(ref: str, worker_alias: str, deadline: str, unlock: bool) -> Message:
     return Message(
         _(
             "🙋 Thank you. You are handling {alias}'s alert; the others have been told.\n"
             "When you know {alias} is safe, tap {alias} is safe.\n"
             "If it isn't settled by {time}, the next people will be alerted."
         ).format(alias=worker_alias, time=deadline),
-        alert_buttons(ref, worker_alias),
+        alert_buttons(ref, worker_alias, unlock=unlock),
         kind=Kind.ALERT,
     )
 

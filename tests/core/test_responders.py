@@ -200,6 +200,9 @@ def test_without_seal_to_responders_responders_get_no_details(world: World) -> N
     assert "Unlock details 🔓" not in str(_buttons(world, ria))
     with pytest.raises(Refusal, match="no sealed details"):
         world.service.unlock(ria, world.outcall_ref(), PIN)
+    world.service.acknowledge(ria, world.outcall_ref())
+    assert "You are handling" in world.last(ria)
+    assert "Unlock details 🔓" not in str(_buttons(world, ria))  # nothing to unlock, no button
 
 
 def test_duty_toggle_stops_and_restarts_responder_alerts(world: World) -> None:
