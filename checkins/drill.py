@@ -11,7 +11,6 @@ For a drill, `Alert.stage` holds the answer instead of a ladder stage: `SENT`, t
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 
 from sqlalchemy import select
@@ -22,6 +21,7 @@ from checkins.escalation import stage_recipients, tell
 from checkins.jurisdictions import effective
 from checkins.ladder import Notify
 from checkins.lifecycle import Event, State, next_state
+from checkins.outcalls import new_outcall
 from checkins.policy import Policy
 from checkins.service import Refusal
 from storage import queries
@@ -29,7 +29,6 @@ from storage.outbox import FAILED
 from storage.tables import Alert, Member, OutboxMessage, Outcall
 
 SENT, GOT_IT = 0, 1
-_REF_BYTES = 6
 
 
 def start(session: Session, policy: Policy, worker: Member, now: datetime) -> Outcall:
@@ -41,21 +40,10 @@ def start(session: Session, policy: Policy, worker: Member, now: datetime) -> Ou
         raise Refusal(texts.drill_refused_during_alert())
     jurisdiction = effective(session, policy, worker.jurisdiction)
     ladder = jurisdiction.ladder
-    outcall = Outcall(
-        ref=secrets.token_hex(_REF_BYTES),
-        worker_id=worker.id,
-        jurisdiction=jurisdiction.id,
-        state=State.ACTIVE.value,
-        ladder=ladder.to_json(),
-        due_at=now,
-        next_action_at=now + ladder.ack_timeout,
-        next_stage=len(ladder.stages),
-        reminded=True,
-        sos=False,
-        drill=True,
-        extended_minutes=0,
-        created_at=now,
-    )
+    outcall = new_outcall(worker, jurisdiction, now, now, reminded=True)
+    outcall.drill = True
+    outcall.next_stage = len(ladder.stages)
+    outcall.next_action_at = now + ladder.ack_timeout
     session.add(outcall)
     session.flush()
     recipients: dict[int, tuple[Member, bool]] = {}
