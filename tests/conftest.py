@@ -39,40 +39,45 @@ class ManualClock:
         self.now += timedelta(**kwargs)
 
 
-def core_settings(url: str, **service: Any) -> Settings:
-    """A realistic minute-scale ladder in a criminalised place."""
-    return settings_from(
-        {
-            "service": {"default_jurisdiction": "north", **service},
-            "database": {"url": url},
-            "crypto": {"kdf": "insecure-fast"},
-            "security": {"pin_attempts": 5, "pin_lockout": "30m"},
-            "jurisdictions": {
-                "north": {
-                    "legal_model": "criminalised",
-                    "timezone": "Europe/London",
-                    "reminder_before": "10m",
-                    "ack_timeout": "15m",
-                    "ladder": [
-                        {"after": "0m", "notify": "worker"},
-                        {"after": "10m", "notify": "buddies"},
-                        {"after": "30m", "notify": "responders"},
-                    ],
-                },
-                "south": {
-                    "legal_model": "decriminalised",
-                    "timezone": "Pacific/Auckland",
-                    "ladder": [
-                        {"after": "0m", "notify": "worker"},
-                        {"after": "10m", "notify": "buddies"},
-                        {"after": "60m", "notify": "emergency"},
-                    ],
-                    "emergency_contact": {"webhook_url": "http://127.0.0.1:9/emergency"},
-                },
+def core_config(url: str, **service: Any) -> dict[str, Any]:
+    """A realistic minute-scale ladder in a criminalised place, as a config file parses into.
+
+    A decriminalised place, south, ends its ladder with the emergency contact.
+    """
+    return {
+        "service": {"default_jurisdiction": "north", **service},
+        "database": {"url": url},
+        "crypto": {"kdf": "insecure-fast"},
+        "security": {"pin_attempts": 5, "pin_lockout": "30m"},
+        "jurisdictions": {
+            "north": {
+                "legal_model": "criminalised",
+                "timezone": "Europe/London",
+                "reminder_before": "10m",
+                "ack_timeout": "15m",
+                "ladder": [
+                    {"after": "0m", "notify": "worker"},
+                    {"after": "10m", "notify": "buddies"},
+                    {"after": "30m", "notify": "responders"},
+                ],
+            },
+            "south": {
+                "legal_model": "decriminalised",
+                "timezone": "Pacific/Auckland",
+                "ladder": [
+                    {"after": "0m", "notify": "worker"},
+                    {"after": "10m", "notify": "buddies"},
+                    {"after": "60m", "notify": "emergency"},
+                ],
+                "emergency_contact": {"webhook_url": "http://127.0.0.1:9/emergency"},
             },
         },
-        "test settings",
-    )
+    }
+
+
+def core_settings(url: str, **service: Any) -> Settings:
+    """`core_config` read as the service reads its configuration."""
+    return settings_from(core_config(url, **service), "test settings")
 
 
 def _postgres_database() -> Iterator[str]:

@@ -43,7 +43,7 @@ from checkins.parsing import (
 from checkins.sealing import Details
 from checkins.service import ALIAS_MAX_CHARS, Refusal, check_alias, check_field
 from tests.chat import Chat
-from tests.conftest import PIN, World
+from tests.conftest import PIN, World, core_config
 
 EXAMPLE = Path(__file__).parents[2] / "config.example.toml"
 SOURCE = "x.toml"
@@ -51,36 +51,12 @@ FUZZ = settings(max_examples=150, deadline=None)
 
 # -- the configuration file ----------------------------------------------------------------
 
-# Like tests.conftest.core_settings (no emergency stage), as a TOML file would parse into.
-VALID: dict[str, Any] = {
-    "service": {"default_jurisdiction": "north", "max_buddies": 5, "min_duration": "10m"},
-    "database": {"url": "sqlite:///data/buddycheck.db"},
-    "crypto": {"kdf": "insecure-fast"},
-    "security": {"pin_attempts": 5, "pin_lockout": "30m"},
-    "retention": {"details": "48h", "ended_outcalls": "168h"},
-    "jurisdictions": {
-        "north": {
-            "legal_model": "criminalised",
-            "timezone": "Europe/London",
-            "reminder_before": "10m",
-            "ack_timeout": "15m",
-            "ladder": [
-                {"after": "0m", "notify": "worker"},
-                {"after": "10m", "notify": "buddies"},
-                {"after": "30m", "notify": "responders"},
-            ],
-        },
-        "south": {
-            "legal_model": "decriminalised",
-            "timezone": "Pacific/Auckland",
-            "ladder": [
-                {"after": "0m", "notify": "worker"},
-                {"after": "10m", "notify": "buddies"},
-                {"after": "60m", "notify": "responders"},
-            ],
-        },
-    },
-}
+# tests.conftest's configuration as a TOML file would parse into, with retention limits and
+# the responders, not an emergency contact, last in south's ladder.
+VALID = core_config("sqlite:///data/buddycheck.db", max_buddies=5, min_duration="10m")
+VALID["retention"] = {"details": "48h", "ended_outcalls": "168h"}
+del VALID["jurisdictions"]["south"]["emergency_contact"]
+VALID["jurisdictions"]["south"]["ladder"][-1]["notify"] = "responders"
 
 HOSTILE_TEXT = st.text(
     st.characters(codec="utf-8", exclude_categories=("Cs",))
