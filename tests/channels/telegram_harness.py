@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.app import App
@@ -183,3 +184,15 @@ async def running(
         yield Harness(api, app, channel, console)
     finally:
         await asyncio.wait_for(app.stop(), STEP)
+
+
+@pytest.fixture
+async def telegram(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
+    """The App with the real Telegram adapter over the local Bot API emulator."""
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    async with (
+        TelegramApiEmulator(token=TOKEN, bot_username=BOT_USERNAME) as api,
+        running(api, tmp_path) as harness,
+    ):
+        yield harness

@@ -4,8 +4,6 @@ report after the acknowledgement timeout; it never touches a real outcall or pol
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -14,10 +12,10 @@ from checkins.messages import Kind
 from checkins.service import Refusal
 from storage.roles import RESPONDER
 from storage.tables import Member, OutboxMessage, Outcall
-from tests.channels.telegram_harness import BOT_USERNAME, STEP, TOKEN, Harness, running
+from tests.channels import telegram_harness
+from tests.channels.telegram_harness import STEP, Harness
 from tests.conftest import World
 from tests.core.test_responders import organisation, person
-from tests.emulators.telegram_api import TelegramApiEmulator
 
 DRILL = "🧪 DRILL — this is practice, nobody is in danger"
 
@@ -111,15 +109,7 @@ def test_drill_alerts_never_carry_details_and_never_use_alert_buttons(world: Wor
 # -- over Telegram ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def telegram(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    async with (
-        TelegramApiEmulator(token=TOKEN, bot_username=BOT_USERNAME) as api,
-        running(api, tmp_path) as harness,
-    ):
-        yield harness
+telegram = telegram_harness.telegram  # the fixture, reused as it is
 
 
 async def test_drill_over_telegram_marks_the_alert_takes_got_it_and_reports(

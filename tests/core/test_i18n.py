@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import string
-from collections.abc import AsyncIterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -32,20 +31,21 @@ from checkins.i18n import (
     use_locale,
 )
 from checkins.service import Refusal
+from tests.channels import telegram_harness
 from tests.channels import test_signal as signal_harness
-from tests.channels.telegram_harness import BOT_USERNAME, STEP, TOKEN, Harness, running
+from tests.channels.telegram_harness import STEP, Harness
 from tests.chat import Chat
 from tests.conftest import World
-from tests.emulators.telegram_api import TelegramApiEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCALE_DIR = ROOT / "checkins" / "locale"
 TRANSLATED = ["es"]
 PLATE, ADDRESS = "KX482B", "14 Hollow Lane, flat 3"
 
-# The Signal tests' harness, reused as it is.
+# The Signal and Telegram tests' harnesses, reused as they are.
 api = signal_harness.api
 stack = signal_harness.stack
+telegram = telegram_harness.telegram
 
 
 def load(path: Path, locale: str | None = None) -> Catalog:
@@ -254,18 +254,6 @@ def test_adapter_text_renders_in_the_locale_it_is_asked_for() -> None:
     with use_locale("es"):
         assert _("Reply {choices}.") == "Responde {choices}."
     assert _("Reply {choices}.") == "Reply {choices}."
-
-
-@pytest.fixture
-async def telegram(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[Harness]:
-    """The App with the real Telegram adapter over the local Bot API emulator."""
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    async with (
-        TelegramApiEmulator(token=TOKEN, bot_username=BOT_USERNAME) as emulator,
-        running(emulator, tmp_path) as harness,
-    ):
-        yield harness
 
 
 async def test_telegram_newcomer_with_a_spanish_phone_is_onboarded_in_spanish(
