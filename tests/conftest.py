@@ -80,6 +80,27 @@ def core_settings(url: str, **service: Any) -> Settings:
     return settings_from(core_config(url, **service), "test settings")
 
 
+def cli_config(directory: Path, url: str) -> Path:
+    """A small config file for the `buddycheck` command line: north, on the database at `url`."""
+    config = directory / "config.toml"
+    config.write_text(
+        f"""
+[service]
+default_jurisdiction = "north"
+[database]
+url = "{url}"
+[crypto]
+kdf = "insecure-fast"
+[jurisdictions.north]
+legal_model = "criminalised"
+timezone = "Europe/London"
+ladder = [{{ after = "10m", notify = "buddies" }}]
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
 def _postgres_database() -> Iterator[str]:
     base = os.environ.get(PG_ENV)
     if not base:

@@ -30,7 +30,7 @@ from storage import queries
 from storage.roles import ADMIN, RESPONDER
 from storage.tables import Base, BuddyLink, Member, Outcall, Role
 from tests.chat import make_chat
-from tests.conftest import PIN, ManualClock
+from tests.conftest import PIN, ManualClock, cli_config
 
 PLATE, ADDRESS = "KX482B", "14 Hollow Lane"
 NOT_REGISTERED = "not registered yet"
@@ -515,33 +515,14 @@ async def test_settings_and_language_buttons_only_change_the_pressers_own(bot: B
 # -- the server: the pepper is the key to every key --------------------------------------
 
 
-def _config(tmp_path: Path) -> Path:
-    config = tmp_path / "config.toml"
-    config.write_text(
-        f"""
-[service]
-default_jurisdiction = "north"
-[database]
-url = "sqlite:///{tmp_path / "cli.db"}"
-[crypto]
-kdf = "insecure-fast"
-[jurisdictions.north]
-legal_model = "criminalised"
-timezone = "Europe/London"
-ladder = [{{ after = "10m", notify = "buddies" }}]
-""",
-        encoding="utf-8",
-    )
-    return config
-
-
 @pytest.mark.parametrize("command", [["run"], ["admin", "invite"], ["admin", "audit"]])
 def test_server_commands_refuse_to_start_without_the_pepper(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
 ) -> None:
     monkeypatch.delenv("BUDDYCHECK_PEPPER", raising=False)
     assert "BUDDYCHECK_PEPPER" not in os.environ
-    result = CliRunner().invoke(main, [*command, "--config", str(_config(tmp_path))])
+    config = cli_config(tmp_path, f"sqlite:///{tmp_path / 'cli.db'}")
+    result = CliRunner().invoke(main, [*command, "--config", str(config)])
     assert result.exit_code != 0
     assert "No pepper configured" in result.output
 

@@ -21,7 +21,7 @@ from checkins.service import CheckinService, Refusal
 from storage.db import Database
 from storage.roles import ADMIN, RESPONDER, admins_of, has_role, responders_on_duty
 from storage.tables import AuditEntry, Role, RoleInvite
-from tests.conftest import PIN, World
+from tests.conftest import PIN, World, cli_config
 
 SAME_REFUSAL = "That code doesn't work"
 
@@ -172,22 +172,7 @@ def test_buddycheck_admin_invite_prints_a_code_that_works(
 ) -> None:
     pepper = secrets.token_hex(32)
     url = f"sqlite:///{tmp_path / 'b.db'}"
-    config = tmp_path / "config.toml"
-    config.write_text(
-        f"""
-[service]
-default_jurisdiction = "north"
-[database]
-url = "{url}"
-[crypto]
-kdf = "insecure-fast"
-[jurisdictions.north]
-legal_model = "criminalised"
-timezone = "Europe/London"
-ladder = [{{ after = "10m", notify = "buddies" }}]
-""",
-        encoding="utf-8",
-    )
+    config = cli_config(tmp_path, url)
     monkeypatch.setenv("BUDDYCHECK_PEPPER", pepper)
     result = CliRunner().invoke(main, ["admin", "invite", "--config", str(config)])
     assert result.exit_code == 0, result.output
