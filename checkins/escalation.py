@@ -309,7 +309,9 @@ def alert_member(
 
     def build(r: texts.Reader) -> Message:
         if repeat or as_ is Notify.BUDDIES:
-            return texts.alert(ref, alias, r.at(due), sos=sos, repeat=repeat, duress=duress)
+            return texts.alert(
+                ref, alias, r.at(due), sos=sos, repeat=repeat, duress=duress, unlock=unlock
+            )
         if as_ is Notify.RESPONDERS:
             message = texts.responder_alert(ref, alias, r.at(due), sos=sos, unlock=unlock)
         else:

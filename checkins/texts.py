@@ -167,8 +167,15 @@ def reminder_overdue(ref: str, due: str, next_alert: str | None) -> Message:
 
 
 def alert(
-    ref: str, worker_alias: str, due: str, sos: bool, repeat: bool, duress: bool = False
+    ref: str,
+    worker_alias: str,
+    due: str,
+    sos: bool,
+    repeat: bool,
+    duress: bool = False,
+    unlock: bool = True,
 ) -> Message:
+    """An alert to someone in the worker's chain; Unlock only for a holder of a sealed copy."""
     if duress:
         head = _("🆘 {alias} checked in with their danger PIN. Someone may be forcing them.")
     elif sos:
@@ -177,15 +184,12 @@ def alert(
         head = _("🚨 Still no check-in from {alias}. Nobody has confirmed they are safe.")
     else:
         head = _("🚨 {alias} missed their check-in (due {time}).")
-    body = _(
-        "Tap Unlock details to see where they went (you need your PIN).\n"
-        "Tap I'm on it if you are handling it, so others know."
-    )
+    body = _take_it(unlock)
     if not duress:  # contacting someone under duress could put them in danger
         body = _("Try to reach them now.") + "\n" + body
     message = Message(
         head.format(alias=worker_alias, time=due) + "\n" + body,
-        alert_buttons(ref, worker_alias),
+        alert_buttons(ref, worker_alias, unlock=unlock),
         kind=Kind.ALERT,
     )
     return with_duress_warning(message, worker_alias) if duress else message
