@@ -313,7 +313,9 @@ def alert_member(
                 ref, alias, r.at(due), sos=sos, repeat=repeat, duress=duress, unlock=unlock
             )
         if as_ is Notify.RESPONDERS:
-            message = texts.responder_alert(ref, alias, r.at(due), sos=sos, unlock=unlock)
+            message = texts.responder_alert(
+                ref, alias, r.at(due), sos=sos, unlock=unlock, duress=duress
+            )
         else:
             message = texts.last_resort_alert(ref, alias, r.at(due), unlock=unlock)
         return texts.with_duress_warning(message, alias) if duress else message

@@ -332,14 +332,21 @@ def _take_it(unlock: bool) -> str:
     return text
 
 
-def responder_alert(ref: str, worker_alias: str, due: str, sos: bool, unlock: bool) -> Message:
-    if sos:
-        head = _("🆘 {alias} pressed SOS. They may be in danger right now.")
+def responder_alert(
+    ref: str, worker_alias: str, due: str, sos: bool, unlock: bool, duress: bool = False
+) -> Message:
+    """An on-duty responder's alert; under duress it never asks them to contact the worker."""
+    if duress:
+        head = _("🆘 {alias} checked in with their danger PIN. Someone may be forcing them.")
+        body = _("You are getting this as an on-duty responder.")
     else:
-        head = _(
-            "🚨 {alias} missed their check-in (due {time}) and their buddies haven't answered."
-        )
-    body = _("You are getting this as an on-duty responder. Try to reach {alias} now.")
+        if sos:
+            head = _("🆘 {alias} pressed SOS. They may be in danger right now.")
+        else:
+            head = _(
+                "🚨 {alias} missed their check-in (due {time}) and their buddies haven't answered."
+            )
+        body = _("You are getting this as an on-duty responder. Try to reach {alias} now.")
     return Message(
         head.format(alias=worker_alias, time=due)
         + "\n"

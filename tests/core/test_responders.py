@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from checkins.messages import Identity
 from checkins.organisation import OrganisationService
+from checkins.security import SecurityService
 from checkins.service import Refusal
 from storage import queries
 from storage.roles import ADMIN, EVERYWHERE, RESPONDER
@@ -225,3 +226,16 @@ def test_duty_is_refused_to_members_without_the_responder_role(world: World) -> 
         organisation(world).show_duty(world.buddy)
     with pytest.raises(Refusal, match="Only the organisation's responders"):
         organisation(world).set_duty(world.buddy, True)
+
+
+def test_under_duress_responders_are_told_not_to_contact_the_worker(world: World) -> None:
+    ria = person(world, "ria", RESPONDER)
+    security = SecurityService(world.service)
+    security.set_checkin_pin(world.worker, True, PIN)
+    security.set_duress_pin(world.worker, PIN, "739146")
+    world.service.start_outcall(world.worker, PLATE, ADDRESS, "", "30m")
+    ref = world.outcall_ref()
+    world.service.check_in(world.worker, ref, "739146")
+    alert = world.last(ria)
+    assert "Do NOT message or call Robin" in alert and "danger PIN" in alert
+    assert "Try to reach" not in alert  # nothing below the warning contradicts it
