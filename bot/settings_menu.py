@@ -49,6 +49,15 @@ Finish = Callable[[Identity, dict[str, str]], Awaitable[None]]
 _CURRENT = Ask("pin", lambda: _("Send your current PIN."))
 _NEW = Ask("new", lambda: _("Send your new PIN (6 to 12 digits)."), new_pin=True)
 _NEW_AGAIN = Ask("again", lambda: _("Send the new PIN again."), same_as="new")
+_CURRENT_FOR_DURESS = Ask(
+    "pin",
+    lambda: _(
+        "A duress PIN is a second PIN for when someone forces you to check in. "
+        "It looks like a normal check-in to them, but your buddies get an SOS. "
+        "It works when your check-in PIN is on.\n"
+        "First, send your current PIN."
+    ),
+)
 _DURESS = Ask(
     "duress",
     lambda: _(
@@ -76,7 +85,7 @@ class SettingsMenu:
         self._flows: dict[str, tuple[tuple[Ask, ...], Finish]] = {
             "pin_on": ((_CURRENT,), self._finish_checkin(True)),
             "pin_off": ((_CURRENT,), self._finish_checkin(False)),
-            "duress": ((_CURRENT, _DURESS, _DURESS_AGAIN), self._finish_duress),
+            "duress": ((_CURRENT_FOR_DURESS, _DURESS, _DURESS_AGAIN), self._finish_duress),
             "change": ((_CURRENT, _NEW, _NEW_AGAIN), self._finish_change),
             "forget": ((_CURRENT,), self._finish_forget),
         }
