@@ -253,6 +253,10 @@ def _duration_question(key: str) -> str:
             "How much extra time in total may a worker add to one check-in? "
             "Send a time like 2h (0 for none)."
         ),
+        "kp": _(
+            "How long may sealed details be kept if nobody ends the outcall? After this the "
+            "alert is closed and the details destroyed. Send a time from 1h to 168h, like 48h."
+        ),
     }
     if key not in questions:
         raise Refusal(texts.stale_button())

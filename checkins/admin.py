@@ -44,7 +44,12 @@ ROLE_CODE_TTL = timedelta(hours=24)
 _ROLE_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 _ROLE_CODE_LENGTH = 10
 # Timings an admin may set, by the short name buttons carry.
-DURATION_KEYS = {"rb": "reminder_before", "at": "ack_timeout", "mx": "max_extension"}
+DURATION_KEYS = {
+    "rb": "reminder_before",
+    "at": "ack_timeout",
+    "mx": "max_extension",
+    "kp": "details_retention",
+}
 SERVER = "server"
 _DURATION = TypeAdapter(Duration)
 
@@ -291,7 +296,8 @@ class AdminService:
         self._change(who, jurisdiction, "ladder_changed", edit)
 
     def set_duration(self, who: Identity, jurisdiction: str, key: str, text: str) -> None:
-        """Set `reminder_before`, `ack_timeout` or `max_extension` (by its short name)."""
+        """Set `reminder_before`, `ack_timeout`, `max_extension` or `details_retention`
+        (by its short name)."""
         if key not in DURATION_KEYS:
             raise Refusal(texts.stale_button())
         value = _read_duration(text)

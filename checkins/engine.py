@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from checkins import drill, texts
@@ -72,7 +72,13 @@ class Engine:
             stale = session.scalars(
                 select(Outcall.id).where(
                     Outcall.state.in_(queries.OPEN),
-                    Outcall.created_at < now - limits.details_retention,
+                    or_(
+                        Outcall.expires_at < now,
+                        and_(
+                            Outcall.expires_at.is_(None),
+                            Outcall.created_at < now - limits.details_retention,
+                        ),
+                    ),
                 )
             ).all()
         for outcall_id in stale:

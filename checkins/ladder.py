@@ -70,6 +70,8 @@ class Ladder:
     max_extension: timedelta = timedelta(hours=2)
     # Whether on-duty responders get a sealed copy of the details at outcall creation.
     seal_to_responders: bool = False
+    # The hard limit: an outcall still open this long after it started is closed and shredded.
+    retention: timedelta = timedelta(hours=48)
 
     def __post_init__(self) -> None:
         if not self.stages:
@@ -87,6 +89,8 @@ class Ladder:
             raise LadderError(_("'ack_timeout' must be longer than zero."))
         if self.max_extension < timedelta(0):
             raise LadderError(_("'max_extension' cannot be negative."))
+        if self.retention <= timedelta(0):
+            raise LadderError(_("'details_retention' must be longer than zero."))
         for stage in self.stages:
             assert_stage_allowed(self.legal_model, stage.notify)
 
@@ -97,6 +101,7 @@ class Ladder:
             "ack_timeout": self.ack_timeout.total_seconds(),
             "max_extension": self.max_extension.total_seconds(),
             "seal_to_responders": self.seal_to_responders,
+            "retention": self.retention.total_seconds(),
             "stages": [[s.after.total_seconds(), s.notify.value] for s in self.stages],
         }
 
@@ -108,6 +113,7 @@ class Ladder:
             ack_timeout=timedelta(seconds=data["ack_timeout"]),
             max_extension=timedelta(seconds=data.get("max_extension", 7200)),
             seal_to_responders=bool(data.get("seal_to_responders", False)),
+            retention=timedelta(seconds=data.get("retention", 172800)),
             stages=tuple(
                 Stage(timedelta(seconds=after), Notify(notify)) for after, notify in data["stages"]
             ),

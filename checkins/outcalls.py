@@ -32,4 +32,5 @@ def new_outcall(
         sos=False,
         extended_minutes=0,
         created_at=now,
+        expires_at=now + jurisdiction.ladder.retention,
     )

@@ -31,8 +31,19 @@ from checkins.policy import EmergencyContact, Jurisdiction, Limits
 
 # Keys an organisation admin may change at runtime from the bot.
 EDITABLE = frozenset(
-    {"ladder", "reminder_before", "ack_timeout", "max_extension", "seal_to_responders", "rights"}
+    {
+        "ladder",
+        "reminder_before",
+        "ack_timeout",
+        "max_extension",
+        "details_retention",
+        "seal_to_responders",
+        "rights",
+    }
 )
+# Sealed details are kept at least this long (an alert needs time to be answered) and at
+# most this long (least data, shortest time).
+RETENTION_BOUNDS = (timedelta(hours=1), timedelta(days=7))
 RIGHTS_MAX_CHARS = 3000
 MAX_STAGES = 8
 
@@ -104,6 +115,7 @@ class JurisdictionConfig(Section):
     reminder_before: Duration = timedelta(minutes=10)
     ack_timeout: Duration = timedelta(minutes=15)
     max_extension: Duration | None = None
+    details_retention: Duration | None = None
     seal_to_responders: bool = False
     rights: dict[str, Annotated[str, Field(max_length=RIGHTS_MAX_CHARS)]] = {}
     emergency_contact: EmergencyContactConfig | None = None
@@ -120,6 +132,14 @@ class JurisdictionConfig(Section):
                     value=value[:60]
                 )
             ) from None
+        return value
+
+    @field_validator("details_retention")
+    @classmethod
+    def _bounded_retention(cls, value: timedelta | None) -> timedelta | None:
+        low, high = RETENTION_BOUNDS
+        if value is not None and not low <= value <= high:
+            raise ValueError(_("details_retention must be between 1h and 168h (7 days)"))
         return value
 
     @model_validator(mode="after")
@@ -150,6 +170,7 @@ class JurisdictionConfig(Section):
             ack_timeout=self.ack_timeout,
             max_extension=self.max_extension or limits.max_extension,
             seal_to_responders=self.seal_to_responders,
+            retention=self.details_retention or limits.details_retention,
         )
 
     def to_jurisdiction(self, key: str, limits: Limits) -> Jurisdiction:

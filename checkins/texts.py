@@ -799,6 +799,7 @@ def rules_screen(
             span=length(ladder.ack_timeout)
         ),
         _("Most extra time a worker can add: {span}").format(span=length(ladder.max_extension)),
+        _("Sealed details kept at most: {span}").format(span=length(ladder.retention)),
         _("Responders get a sealed copy of the details: {answer}").format(answer=sealed),
         _("Know-your-rights text: {languages}").format(
             languages=", ".join(rights) if rights else _("not written yet")
@@ -818,8 +819,9 @@ def rules_screen(
         ),
         (
             Button(_("Most extra time"), admin_token("d", j, "mx")),
-            Button(toggle, admin_token("seal", j)),
+            Button(_("Details kept"), admin_token("d", j, "kp")),
         ),
+        (Button(toggle, admin_token("seal", j)),),
         (
             Button(_("Know-your-rights text"), admin_token("rt", j)),
             Button(_("People and roles"), admin_token("ppl", j)),

@@ -189,6 +189,9 @@ class Outcall(Base):
     )
     extended_minutes: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
+    # When the retention limit closes it if still open (empty: rows from before 0003, which
+    # fall back to the configured `[retention] details`).
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)
     ended_at: Mapped[datetime | None]
 
 

@@ -107,6 +107,7 @@ def _outcall_row(worker_id: int, snapshot: dict[str, Any], at: datetime) -> dict
         "drill": False,
         "extended_minutes": 0,
         "created_at": at,
+        "expires_at": at + timedelta(hours=48),
     }
 
 

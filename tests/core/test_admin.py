@@ -92,6 +92,8 @@ def test_a_valid_edit_is_stored_audited_and_shown(world: World, admin: AdminServ
         (lambda a, who: a.add_stage(who, "north", "2h", "emergency"), EMERGENCY_REFUSED),
         (lambda a, who: a.set_duration(who, "north", "at", "0"), "longer than zero"),
         (lambda a, who: a.set_stage_after(who, "north", 7, "10m"), "has changed since"),
+        (lambda a, who: a.set_duration(who, "north", "kp", "30m"), "between 1h and 168h"),
+        (lambda a, who: a.set_duration(who, "north", "kp", "200h"), "between 1h and 168h"),
     ],
 )
 def test_an_invalid_edit_says_why_changes_nothing_and_is_not_audited(
@@ -310,3 +312,21 @@ def test_buddycheck_admin_audit_prints_who_changed_what(
     assert "Ash (#1)  role_granted  north" in lines[1]
     assert "Ash (#1)  ladder_changed  north" in lines[2]
     assert '"after": 1200' in lines[2]
+
+
+def test_a_shorter_retention_closes_new_outcalls_sooner_but_not_running_ones(
+    world: World, admin: AdminService
+) -> None:
+    world.service.start_outcall(world.worker, "KX482B", "14 Hollow Lane", "", "30m")
+    admin.set_duration(world.buddy2, "north", "kp", "3h")
+    assert "Sealed details kept at most: 3 h" in world.last(world.buddy2)
+    assert audit(world.db)[-1].after == {"details_retention": 10800}
+    world.pair(world.buddy, world.worker)
+    world.service.start_outcall(world.buddy, "SAMCAR1", "2 Other Road", "", "30m")
+    world.clock.advance(hours=4)
+    report = world.engine.purge()
+    assert report.expired == 1  # Sam's, under the new 3 h; Robin's keeps its 48 h
+    assert world.service.current_outcall(world.buddy) is None
+    assert world.service.current_outcall(world.worker) is not None
+    world.clock.advance(hours=45)
+    assert world.engine.purge().expired == 1
