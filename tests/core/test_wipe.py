@@ -78,3 +78,19 @@ def test_wipe_refuses_without_the_typed_phrase(tmp_path: Path) -> None:
     Database(f"sqlite:///{tmp_path / 'b.db'}").migrate()
     result = CliRunner().invoke(main, ["wipe", "--config", str(config), "--yes-destroy-everything"])
     assert "Destroyed: 0 sealed details" in result.output, result.output
+
+
+def test_wipe_on_postgresql_empties_every_sealed_table_and_key(
+    postgres_url: str, clock: ManualClock
+) -> None:
+    world = make_world(postgres_url, clock)
+    try:
+        world.service.start_outcall(world.worker, *CANARIES, "1h")
+        report = wipe(world.db)  # VACUUM FULL runs outside a transaction
+        assert (report.envelopes, report.sealed_keys, report.member_keys) == (1, 2, 3)
+        with world.db.transaction() as session:
+            for table in (Envelope, SealedKey, Invite):
+                assert session.scalar(select(func.count()).select_from(table)) == 0
+            assert set(session.scalars(select(Member.public_key))) == {b""}
+    finally:
+        world.db.dispose()
