@@ -151,6 +151,7 @@ class App:
             self._draining = False
 
     async def _purge(self) -> None:
+        self.conversation.forget_stale()
         report = await asyncio.to_thread(self.engine.purge)
         if report.expired or report.deleted_outcalls or report.deleted_messages:
             log.info("retention purge: %s", report)

@@ -104,6 +104,7 @@ class Conversation:
         self.channels = channels
         self._pending: dict[Identity, Pending] = {}
         self._locks: dict[Identity, asyncio.Lock] = {}
+        self._waiting: dict[Identity, int] = {}
         self._commands: dict[str, CommandHandler] = {}
         self._steps: dict[str, StepHandler] = {}
         self._buttons: dict[str, ButtonHandler] = {}
@@ -147,17 +148,36 @@ class Conversation:
     async def handle(self, event: Inbound) -> None:
         """Answer one event. Every event gets a reply; nothing typed is silently dropped."""
         who = Identity(event.channel, event.address)
+        self.forget_stale()
         lock = self._locks.setdefault(who, asyncio.Lock())
-        async with lock:
-            member = await asyncio.to_thread(self.service.member, who)
-            locale = member.locale if member else self._new_person_locale(event)
-            with use_locale(locale):
-                if not await self._within_limits(event, who):
-                    return
-                try:
-                    await self._route(event, who, member)
-                except Refusal as refusal:
-                    await self.say(who, str(refusal))
+        self._waiting[who] = self._waiting.get(who, 0) + 1
+        try:
+            async with lock:
+                await self._handle_locked(event, who)
+        finally:
+            # The lock goes once nobody holds or awaits it, so memory doesn't grow per person.
+            self._waiting[who] -= 1
+            if not self._waiting[who]:
+                del self._waiting[who], self._locks[who]
+
+    def forget_stale(self) -> None:
+        """Drop every half-typed step older than `STEP_TTL` (a plate, an address, a PIN),
+        not only those of people who come back: what was typed lives no longer than that."""
+        now = time.monotonic()
+        for who, pending in list(self._pending.items()):
+            if now - pending.started > STEP_TTL:
+                del self._pending[who]
+
+    async def _handle_locked(self, event: Inbound, who: Identity) -> None:
+        member = await asyncio.to_thread(self.service.member, who)
+        locale = member.locale if member else self._new_person_locale(event)
+        with use_locale(locale):
+            if not await self._within_limits(event, who):
+                return
+            try:
+                await self._route(event, who, member)
+            except Refusal as refusal:
+                await self.say(who, str(refusal))
 
     async def _within_limits(self, event: Inbound, who: Identity) -> bool:
         """Per-person limits; safety actions and PIN answers always pass. Over the limit,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.conversation import STEP_TTL
+from checkins.messages import Identity
 from tests.chat import Chat
 from tests.conftest import PIN
 
@@ -79,3 +81,18 @@ async def test_one_message_form_with_a_bad_time_asks_only_for_the_time(chat: Cha
     assert "couldn't read" in await chat.send("robin", "/outcall KX482B | 14 Hollow Lane | tbd")
     assert "sealed" in await chat.send("robin", "45m")
     assert "Glad you're safe" in await chat.send("robin", "safe")
+
+
+async def test_half_typed_details_are_forgotten_after_the_step_time_even_if_nobody_returns(
+    chat: Chat,
+) -> None:
+    await chat.register("robin")
+    await chat.send("robin", "/outcall")
+    await chat.send("robin", "KX482B")  # the plate, held in memory only
+    conversation, robin = chat.app.conversation, Identity("console", "robin")
+    pending = conversation.pending(robin)
+    assert pending is not None and pending.values == {"plate": "KX482B"}
+    pending.started -= STEP_TTL + 1  # the step has been waiting longer than allowed
+    await chat.send("sam", "/help")  # someone else's message sweeps it away
+    assert robin not in conversation._pending
+    assert not conversation._locks  # and no per-person lock is left behind either
