@@ -94,6 +94,10 @@ class SettingsMenu:
             "forget_yes": self._flow_starter("forget"),
         }
 
+    async def forget_me(self, who: Identity, member: MemberView, _rest: str) -> None:
+        """/forgetme: straight to what "Delete my account" explains and asks to confirm."""
+        await self._confirm_forget(who)
+
     def add_entry(self, entry: Entry) -> None:
         """Add a line to the menu, just above "Delete my account"."""
         self.entries.insert(len(self.entries) - 1, entry)
@@ -219,6 +223,7 @@ def install(conversation: Conversation) -> SettingsMenu:
     """Plug /settings into the conversation; returns the menu so features can add entries."""
     menu = SettingsMenu(conversation)
     conversation.add_command("settings", menu.show)
+    conversation.add_command("forgetme", menu.forget_me)
     conversation.add_buttons(PREFIX, menu.on_button)
     conversation.add_step(_STEP, menu.on_answer)
     return menu

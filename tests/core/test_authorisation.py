@@ -164,6 +164,7 @@ MEMBER_COMMANDS = (
     "/buddies",
     "/status",
     "/settings",
+    "/forgetme",
     "/admin",
     "/rights",
     "/language",

@@ -50,3 +50,15 @@ async def test_deleting_an_account_needs_the_pin(tmp_path: Path) -> None:
     await chat.pick("robin", "Yes, delete everything")
     assert "Wrong PIN" in await chat.send("robin", "905172")
     assert "Welcome back, Robin" in await chat.send("robin", "/start")
+
+
+async def test_forgetme_asks_first_and_deletes_nothing_until_confirmed(tmp_path: Path) -> None:
+    chat = await make_chat(tmp_path)
+    await chat.register("robin")
+    explained = await chat.send("robin", "/forgetme")
+    assert "can't be undone" in explained and "Yes, delete everything" in explained
+    assert "Welcome back, Robin" in await chat.send("robin", "/start")  # not confirmed: kept
+    await chat.send("robin", "/forgetme")
+    assert "current PIN" in await chat.pick("robin", "Yes, delete everything")
+    assert "Your account is deleted" in await chat.send("robin", PIN)
+    assert "Send /start" in await chat.send("robin", "hello")
