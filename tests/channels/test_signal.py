@@ -202,6 +202,17 @@ async def pair_on_signal(worker: SignalUser, buddy: SignalUser) -> None:
     await worker.wait_for_message("is now your buddy", timeout=WAIT)
 
 
+async def pair_console_worker(stack: Stack, buddy: SignalUser) -> int:
+    """Robin registers on the console and takes `buddy` (on Signal) as a buddy. Returns the
+    console transcript position from before the pairing, to wait for later replies from."""
+    await onboard_console(stack, "robin")
+    mark = len(stack.console.transcript)
+    await stack.console_says("robin", "/invite")
+    code = invite_code(await stack.console_wait("robin", "buddy code", mark))
+    await ask(buddy, f"/accept {code}", "You are now Robin's buddy")
+    return mark
+
+
 async def start_outcall(worker: SignalUser, due: str = "1h") -> str:
     return await ask(worker, f"/outcall {PLATE} | {ADDRESS} | {due}", "Saved and sealed")
 
@@ -425,11 +436,7 @@ async def test_signal_worker_with_console_buddy(stack: Stack) -> None:
 async def test_console_worker_with_signal_buddy(stack: Stack) -> None:
     sam = stack.user("sam")
     await onboard(sam, "Sam")
-    await onboard_console(stack, "robin")
-    mark = len(stack.console.transcript)
-    await stack.console_says("robin", "/invite")
-    code = invite_code(await stack.console_wait("robin", "buddy code", mark))
-    await ask(sam, f"/accept {code}", "You are now Robin's buddy")
+    mark = await pair_console_worker(stack, sam)
     await stack.console_says("robin", f"/outcall {PLATE} | {ADDRESS} | 1h")
     await stack.console_wait("robin", "Saved and sealed", mark)
 
@@ -484,11 +491,7 @@ async def test_server_down_at_send_time_alert_is_retried(stack: Stack) -> None:
     """signal-cli-rest-api restarting (503s, websocket cut) when an SOS alert goes out."""
     sam = stack.user("sam")
     await onboard(sam, "Sam")
-    await onboard_console(stack, "robin")
-    mark = len(stack.console.transcript)
-    await stack.console_says("robin", "/invite")
-    code = invite_code(await stack.console_wait("robin", "buddy code", mark))
-    await ask(sam, f"/accept {code}", "You are now Robin's buddy")
+    await pair_console_worker(stack, sam)
 
     stack.api.set_down(True)
     await stack.console_says("robin", "SOS")
