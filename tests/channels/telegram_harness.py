@@ -187,10 +187,8 @@ async def running(
 
 
 @pytest.fixture
-async def telegram(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
+async def telegram(tmp_path: Path) -> AsyncIterator[Harness]:
     """The App with the real Telegram adapter over the local Bot API emulator."""
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     async with (
         TelegramApiEmulator(token=TOKEN, bot_username=BOT_USERNAME) as api,
         running(api, tmp_path) as harness,

@@ -42,11 +42,7 @@ TG_ADDRESS = "<i>14 Hollow Lane</i> _flat_ 3"
 TG_NOTES = '[call me](https://evil.example) <a href="tg://user?id=1">x</a> `code` *bold*'
 
 
-@pytest.fixture(autouse=True)
-def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+pytestmark = pytest.mark.usefixtures("ptb_timedelta")
 
 
 def sent_as_plain_text(call: ApiCall) -> bool:

@@ -134,10 +134,8 @@ class Stack:
 
 
 @pytest.fixture
-async def api(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[SignalApiEmulator]:
+async def api() -> AsyncIterator[SignalApiEmulator]:
     """The emulator; the test fails if the adapter called a route the server lacks."""
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     async with SignalApiEmulator(number=BOT_NUMBER) as emulator:
         yield emulator
         assert emulator.unhandled == []

@@ -33,12 +33,7 @@ PLATE, ADDRESS = "KX-482-B", "14 Hollow Lane, flat 3"
 SECRET = "hook-secret_1"
 
 
-@pytest.fixture(autouse=True)
-def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep proxies off loopback traffic; run PTB with its timedelta API like production will."""
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+pytestmark = pytest.mark.usefixtures("ptb_timedelta")
 
 
 @pytest.fixture

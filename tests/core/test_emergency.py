@@ -57,8 +57,7 @@ class Webhook:
 
 
 @pytest.fixture
-async def webhook(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Webhook]:
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+async def webhook() -> AsyncIterator[Webhook]:
     hook = Webhook()
     app = web.Application()
     app.router.add_post("/emergency", hook.handle)

@@ -68,9 +68,8 @@ class BusyHandler(DataMessageHandler):
 
 
 @pytest.fixture
-async def api(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[SignalApiEmulator]:
+async def api() -> AsyncIterator[SignalApiEmulator]:
     """A running emulator; fails the test if signalbot called a route it does not know."""
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     async with SignalApiEmulator(number=BOT_NUMBER) as emulator:
         yield emulator
         assert emulator.unhandled == []
