@@ -241,7 +241,13 @@ def stand_down_contact(
 ) -> None:
     """The outcall ended or was extended: an alerted emergency contact is told to stand down.
 
-    Call it before an extension moves `due_at` (the dedupe key names the old due time)."""
+    Call it before an extension moves `due_at` (the dedupe key names the old due time).
+    Only an outcall whose ladder has already passed an emergency stage can have reached the
+    contact, so every other check-in skips the outbox lookup.
+    """
+    stages = ladder_of(outcall).stages[: outcall.next_stage]
+    if not any(stage.notify is Notify.EMERGENCY for stage in stages):
+        return
     alerted = session.scalar(
         select(OutboxMessage.id)
         .where(OutboxMessage.outcall_id == outcall.id, OutboxMessage.kind == Kind.EMERGENCY.value)
