@@ -29,8 +29,8 @@ from checkins.i18n import _
 from checkins.ladder import Notify
 from checkins.lifecycle import Event, next_state
 from checkins.messages import Identity
-from checkins.sealing import KdfCost, WrongPin
-from checkins.service import CheckinService, Refusal, check_pin
+from checkins.sealing import KdfCost
+from checkins.service import CheckinService, Refusal, check_pin, wrapped_key
 from storage import outbox, queries
 from storage.scrub import forget_old_pages
 from storage.tables import Alert, Member, OutboxMessage, Outcall, SealedKey
@@ -174,17 +174,8 @@ class SecurityService:
         with self.db.transaction() as session:
             member = self._require(session, who)
             self.checkins.check_not_locked(member, now)
-            wrapped = (
-                member.wrapped_secret,
-                member.kdf_salt,
-                KdfCost(member.kdf_ops, member.kdf_mem),
-            )
-        try:
-            secret = self.sealer.unwrap(pin, *wrapped)
-        except WrongPin:
-            raise self.checkins.record_wrong_pin(who, now) from None
-        self.checkins.reset_pin_failures(who)
-        return secret
+            wrapped = wrapped_key(member)
+        return self.checkins.checked_pin(who, now, lambda: self.sealer.unwrap(pin, *wrapped))
 
     def _ask_buddies(
         self, session: Session, outcall: Outcall, worker: Member, now: datetime

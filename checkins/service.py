@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
+from typing import TypeVar
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -39,6 +40,7 @@ from storage.db import Database
 from storage.tables import Alert, BuddyLink, Envelope, Invite, Member, Outcall, SealedKey
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 PIN_MIN_DIGITS, PIN_MAX_DIGITS = 6, 12
 ALIAS_MAX_CHARS = 32
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -547,19 +549,11 @@ class CheckinService:
                         "(it was an SOS, or you became a buddy after it started)."
                     )
                 )
-            secret = (
-                member.wrapped_secret,
-                member.kdf_salt,
-                KdfCost(member.kdf_ops, member.kdf_mem),
-            )
+            secret = wrapped_key(member)
             blobs = (envelope.ciphertext, sealed.sealed)
             worker_alias = session.get_one(Member, outcall.worker_id).alias
-        try:
-            private = self.sealer.unwrap(pin, *secret)
-        except WrongPin:
-            raise self.record_wrong_pin(who, now) from None
+        private = self.checked_pin(who, now, lambda: self.sealer.unwrap(pin, *secret))
         details = Sealer.open(blobs[0], blobs[1], private)
-        self.reset_pin_failures(who)
         visible = self.policy.limits.unlocked_details_visible
         return Unlocked(
             texts.unlocked(worker_alias, details, visible), int(visible.total_seconds())
@@ -685,17 +679,26 @@ class CheckinService:
         with self.db.transaction() as session:
             member = self._require(session, who)
             self.check_not_locked(member, now)
-            secret = (
-                member.wrapped_secret,
-                member.kdf_salt,
-                KdfCost(member.kdf_ops, member.kdf_mem),
-                member.duress_verifier,
-            )
-        match = self.sealer.match_pin(pin, *secret)
-        if match is PinMatch.WRONG:
-            raise self.record_wrong_pin(who, now)
-        self.reset_pin_failures(who)
-        return match
+            secret, duress = wrapped_key(member), member.duress_verifier
+
+        def attempt() -> PinMatch:
+            match = self.sealer.match_pin(pin, *secret, duress)
+            if match is PinMatch.WRONG:
+                raise WrongPin
+            return match
+
+        return self.checked_pin(who, now, attempt)
+
+    def checked_pin(self, who: Identity, now: datetime, attempt: Callable[[], T]) -> T:
+        """Run a PIN check (`attempt` raises `WrongPin`) outside any transaction, so a slow
+        Argon2id never holds a lock. A wrong PIN counts toward the lockout and becomes the
+        refusal to show; a right one clears the count. The caller checked the lockout."""
+        try:
+            result = attempt()
+        except WrongPin:
+            raise self._record_wrong_pin(who, now) from None
+        self._reset_pin_failures(who)
+        return result
 
     def check_not_locked(self, member: Member, now: datetime) -> None:
         if member.pin_locked_until and member.pin_locked_until > now:
@@ -706,7 +709,7 @@ class CheckinService:
                 ).format(time=texts.clock(member.pin_locked_until, self._view(member).timezone))
             )
 
-    def record_wrong_pin(self, who: Identity, now: datetime) -> Refusal:
+    def _record_wrong_pin(self, who: Identity, now: datetime) -> Refusal:
         """Count a wrong PIN (locking out after too many) and return the refusal to show."""
         limits = self.policy.limits
         with self.db.transaction() as session:
@@ -730,7 +733,7 @@ class CheckinService:
             ).format(n=left)
         )
 
-    def reset_pin_failures(self, who: Identity) -> None:
+    def _reset_pin_failures(self, who: Identity) -> None:
         with self.db.transaction() as session:
             member = self._require(session, who)
             member.pin_failures = 0
@@ -739,6 +742,11 @@ class CheckinService:
         return _(
             "You already have the most buddies allowed ({n}). Remove one with /buddies."
         ).format(n=self.policy.limits.max_buddies)
+
+
+def wrapped_key(member: Member) -> tuple[bytes, bytes, KdfCost]:
+    """What `Sealer.unwrap` needs besides the PIN: the wrapped secret, its salt and cost."""
+    return member.wrapped_secret, member.kdf_salt, KdfCost(member.kdf_ops, member.kdf_mem)
 
 
 def check_alias(alias: str) -> str:
