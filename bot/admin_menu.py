@@ -14,10 +14,11 @@ from collections.abc import Callable
 from bot.conversation import Conversation, Pending
 from checkins import texts
 from checkins.admin import AdminService, is_role_code, read_locale
+from checkins.context import Refusal
 from checkins.i18n import _
 from checkins.messages import Button, Identity
 from checkins.rules import RIGHTS_MAX_CHARS
-from checkins.service import MemberView, Refusal
+from checkins.service import MemberView
 
 STEP = "admin"
 RIGHTS_PART_SEPARATOR = "\n"

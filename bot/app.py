@@ -23,12 +23,13 @@ from bot.config import Settings
 from bot.conversation import Conversation
 from bot.dispatcher import Dispatcher
 from checkins.admin import AdminService
+from checkins.context import Clock, Context
 from checkins.engine import Engine
 from checkins.escalation import EMERGENCY_CHANNEL
 from checkins.organisation import OrganisationService
 from checkins.reachability import Reachability
 from checkins.sealing import KDF_COSTS, Sealer
-from checkins.service import CheckinService, Clock
+from checkins.service import CheckinService
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,8 @@ class App:
         self.channels = {**channels, EMERGENCY_CHANNEL: EmergencyChannel(self.policy, channels)}
         self.clock = clock
         sealer = Sealer(pepper, KDF_COSTS[settings.crypto.kdf])
-        self.service = CheckinService(self.db, sealer, self.policy, clock)
+        ctx = Context(self.db, sealer, self.policy, clock)
+        self.service = CheckinService(ctx)
         self.engine = Engine(self.db, self.policy, clock)
         self.dispatcher = Dispatcher(
             self.db,
@@ -73,10 +75,10 @@ class App:
         )
         self.conversation = Conversation(self.service, channels)
         self.settings_menu = settings_menu.install(self.conversation)
-        self.admin = AdminService(self.db, sealer, self.policy, clock)
+        self.admin = AdminService(ctx)
         admin_menu.install(self.conversation, self.admin)
         language_menu.install(self.conversation, self.service)
-        self.organisation = OrganisationService(self.db, sealer, self.policy, clock)
+        self.organisation = OrganisationService(ctx)
         org_commands.install(self.conversation, self.organisation, self.settings_menu)
         self.reachability = Reachability(self.db, self.policy, clock)
         self.scheduler = AsyncIOScheduler(timezone=UTC)

@@ -11,9 +11,9 @@ import click
 from bot import logs
 from bot.config import ConfigError, Settings, load_config, load_pepper
 from checkins.admin import AdminService, show_code
+from checkins.context import Context, Refusal
 from checkins.i18n import _
 from checkins.sealing import KDF_COSTS, Sealer
-from checkins.service import Refusal
 from storage.db import Database
 
 
@@ -159,7 +159,7 @@ def _admin_service(config_path: str | None) -> AdminService:
     db = Database(settings.database.url)
     db.migrate()
     sealer = Sealer(pepper, KDF_COSTS[settings.crypto.kdf])
-    return AdminService(db, sealer, settings.policy(), utc_now)
+    return AdminService(Context(db, sealer, settings.policy(), utc_now))
 
 
 WIPE_PHRASE = "destroy all sealed data"

@@ -81,6 +81,7 @@ class SecurityConfig(Section):
     pin_attempts: int = Field(5, ge=1, le=20)
     pin_lockout: Duration = timedelta(minutes=30)
     unlocked_details_visible: Duration = timedelta(minutes=10)
+    pin_reset_cooling_off: Duration = timedelta(hours=24)
 
 
 class RetentionConfig(Section):
@@ -152,6 +153,7 @@ class Settings(BaseSettings):
             ended_retention=self.retention.ended_outcalls,
             sent_retention=self.retention.sent_messages,
             unlocked_details_visible=self.security.unlocked_details_visible,
+            pin_reset_cooling_off=self.security.pin_reset_cooling_off,
         )
         jurisdictions = {
             key: section.to_jurisdiction(key, limits) for key, section in self.jurisdictions.items()

@@ -40,6 +40,7 @@ from bot.channels.base import Channel, Inbound, Outbound
 from bot.ratelimit import CommandLimiter
 from checkins import texts
 from checkins.actions import Action, Verb, parse_action
+from checkins.context import Refusal
 from checkins.i18n import _, current_locale, ngettext, supported_locale, use_locale
 from checkins.messages import Button, Identity, Message
 from checkins.parsing import normalise, parse_outcall_form
@@ -47,7 +48,6 @@ from checkins.security import SecurityService
 from checkins.service import (
     CheckinService,
     MemberView,
-    Refusal,
     TimeRefusal,
     check_alias,
     check_pin,

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from bot.channels.base import Channel, DeliveryError, Outbound
 from bot.ratelimit import RateGate
+from checkins.context import Clock
 from checkins.engine import Engine
 from checkins.messages import Button
-from checkins.service import Clock
 from storage import outbox
 from storage.db import Database
 from storage.outbox import Claimed

@@ -13,10 +13,11 @@ import asyncio
 from bot.conversation import Conversation
 from bot.settings_menu import Entry, SettingsMenu
 from checkins import texts
+from checkins.context import Refusal
 from checkins.i18n import _
 from checkins.messages import Identity
 from checkins.organisation import OrganisationService
-from checkins.service import MemberView, Refusal
+from checkins.service import MemberView
 
 
 def install(

@@ -3,6 +3,8 @@
 Entries: asking for the PIN at "I'm safe", the duress PIN, changing the PIN, a forgotten PIN,
 and deleting the account. Another feature adds an entry with `SettingsMenu.add_entry`; it
 appears above "Delete my account". Every PIN typed here is deleted from the chat afterwards.
+The menu reads the same whether or not a duress PIN is set, and the duress PIN's
+confirmation deletes itself from the chat soon after (`DURESS_CONFIRMATION_SECONDS`).
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from dataclasses import dataclass
 from bot.channels.base import Outbound
 from bot.conversation import Conversation, Pending
 from checkins import texts
+from checkins.context import Refusal
 from checkins.i18n import _
 from checkins.messages import Button, Identity
 from checkins.security import SecuritySettings
-from checkins.service import MemberView, Refusal, check_pin
+from checkins.service import MemberView, check_pin
 
 PREFIX = "set"
+DURESS_CONFIRMATION_SECONDS = 60
 _STEP = "settings"
 _STOP = "c:abort"
 _FORGET = "forget"
@@ -79,7 +83,7 @@ class SettingsMenu:
             Entry("checkin", _checkin_label, self._toggle_checkin_pin),
             Entry("duress", _duress_label, self._flow_starter("duress")),
             Entry("change", lambda s: _("Change my PIN"), self._flow_starter("change")),
-            Entry("forgot", lambda s: _("I forgot my PIN"), self._confirm_forgot),
+            Entry("forgot", _forgot_label, self._forgot),
             Entry(_FORGET, lambda s: _("Delete my account"), self._confirm_forget),
         ]
         self._flows: dict[str, tuple[tuple[Ask, ...], Finish]] = {
@@ -90,7 +94,8 @@ class SettingsMenu:
             "forget": ((_CURRENT,), self._finish_forget),
         }
         self._starts = {
-            "forgot_yes": self.conversation.ask_new_pin,
+            "forgot_yes": self._request_reset,
+            "reset_stop": self._stop_reset,
             "forget_yes": self._flow_starter("forget"),
         }
 
@@ -120,19 +125,30 @@ class SettingsMenu:
         settings = await asyncio.to_thread(self.security.settings, who)
         await self._begin(who, "pin_off" if settings.checkin_pin else "pin_on")
 
-    async def _confirm_forgot(self, who: Identity) -> None:
+    async def _forgot(self, who: Identity) -> None:
+        settings = await asyncio.to_thread(self.security.settings, who)
+        if settings.reset_at is not None:
+            await self._stop_reset(who)
+            return
         await self.conversation.say(
             who,
             _(
-                "If you forgot your PIN, you can choose a new one. You'll get new keys, so "
-                "details your buddies sealed to you before can't be opened any more. "
-                "Your buddies and settings stay."
-            ),
+                "If you forgot your PIN, you can choose a new one. For your safety this "
+                "takes {span}: your buddies, and the people you are a buddy for, are told now, "
+                "and you can stop it until then. After that you'll get new keys, so details "
+                "sealed to you before can't be opened any more. Your buddies and settings stay."
+            ).format(span=texts.span(self.security.policy.limits.pin_reset_cooling_off)),
             (
-                (Button(_("Choose a new PIN"), f"{PREFIX}:forgot_yes"),),
+                (Button(_("Start the PIN reset"), f"{PREFIX}:forgot_yes"),),
                 (Button(_("Stop"), _STOP),),
             ),
         )
+
+    async def _request_reset(self, who: Identity) -> None:
+        await asyncio.to_thread(self.security.request_reset, who)
+
+    async def _stop_reset(self, who: Identity) -> None:
+        await asyncio.to_thread(self.security.stop_reset, who)
 
     async def _confirm_forget(self, who: Identity) -> None:
         await self.conversation.say(
@@ -196,7 +212,21 @@ class SettingsMenu:
         return finish
 
     async def _finish_duress(self, who: Identity, values: dict[str, str]) -> None:
-        await asyncio.to_thread(self.security.set_duress_pin, who, values["pin"], values["duress"])
+        message = await asyncio.to_thread(
+            self.security.set_duress_pin, who, values["pin"], values["duress"]
+        )
+        # Straight to the chat and gone soon: someone looking at the phone later must not
+        # find out that a duress PIN exists. Never stored in the outbox.
+        channel = self.conversation.channels.get(who.channel)
+        if channel is not None:
+            await channel.send(
+                Outbound(
+                    who.channel,
+                    who.address,
+                    message.text,
+                    delete_after_seconds=DURESS_CONFIRMATION_SECONDS,
+                )
+            )
 
     async def _finish_change(self, who: Identity, values: dict[str, str]) -> None:
         await asyncio.to_thread(self.security.change_pin, who, values["pin"], values["new"])
@@ -216,7 +246,14 @@ def _checkin_label(settings: SecuritySettings) -> str:
 
 
 def _duress_label(settings: SecuritySettings) -> str:
-    return _("Change my duress PIN") if settings.duress_pin else _("Set a duress PIN")
+    # The same whether or not one is set: the screen must not tell a watcher.
+    return _("Set a duress PIN")
+
+
+def _forgot_label(settings: SecuritySettings) -> str:
+    if settings.reset_at is not None:
+        return _("Stop my PIN reset (it takes effect at {time})").format(time=settings.reset_at)
+    return _("I forgot my PIN")
 
 
 def install(conversation: Conversation) -> SettingsMenu:

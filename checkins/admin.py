@@ -22,18 +22,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from checkins import texts
+from checkins.context import Context, Refusal, require_member
 from checkins.escalation import tell
 from checkins.i18n import _
 from checkins.jurisdictions import effective
 from checkins.ladder import LegalModel, Notify
 from checkins.messages import Identity
 from checkins.parsing import normalise_code
-from checkins.policy import Policy
 from checkins.rules import MAX_STAGES, RIGHTS_MAX_CHARS, Duration, JurisdictionConfig, merged
-from checkins.sealing import Sealer
-from checkins.service import Clock, Refusal
-from storage import queries
-from storage.db import Database
 from storage.roles import ADMIN, EVERYWHERE, RESPONDER, has_role, roles_of
 from storage.tables import AuditEntry, JurisdictionRules, Member, Role, RoleInvite
 
@@ -82,11 +78,11 @@ def is_role_code(text: str) -> bool:
 class AdminService:
     """What admins (and, for `/rights`, every member) can do about the organisation."""
 
-    def __init__(self, db: Database, sealer: Sealer, policy: Policy, clock: Clock) -> None:
-        self.db = db
-        self.sealer = sealer
-        self.policy = policy
-        self.clock = clock
+    def __init__(self, ctx: Context) -> None:
+        self.db = ctx.db
+        self.sealer = ctx.sealer
+        self.policy = ctx.policy
+        self.clock = ctx.clock
 
     # -- roles ---------------------------------------------------------------------------
 
@@ -121,7 +117,7 @@ class AdminService:
         now = self.clock()
         digest = self.sealer.keyed_hash(normalise_code(code))
         with self.db.transaction() as session:
-            member = self._member(session, who)
+            member = require_member(session, who)
             invite = session.scalar(
                 select(RoleInvite).where(RoleInvite.code_hash == digest).with_for_update()
             )
@@ -170,7 +166,7 @@ class AdminService:
         now = self.clock()
         gone = Refusal(_("That role was already removed. Send /admin to see who has roles now."))
         with self.db.transaction() as session:
-            member = self._member(session, who)
+            member = require_member(session, who)
             if not self._administered(session, member):
                 raise Refusal(texts.admins_only())
             # Lock every admin role first, so two admins removing each other can't both win.
@@ -208,7 +204,7 @@ class AdminService:
     def open_menu(self, who: Identity) -> None:
         """`/admin`: the rules of the one place this admin runs, or a choice of places."""
         with self.db.transaction() as session:
-            member = self._member(session, who)
+            member = require_member(session, who)
             places = self._administered(session, member)
             if not places:
                 raise Refusal(texts.admins_only())
@@ -363,7 +359,7 @@ class AdminService:
     def show_rights(self, who: Identity) -> None:
         """`/rights`: the text for the member's place in their language, else the place's."""
         with self.db.transaction() as session:
-            member = self._member(session, who)
+            member = require_member(session, who)
             place = effective(session, self.policy, member.jurisdiction)
             text = place.rights.get(member.locale) or place.rights.get(place.locale)
             tell(session, self.policy, member, lambda r: texts.rights(text), self.clock())
@@ -455,15 +451,9 @@ class AdminService:
             self.clock(),
         )
 
-    def _member(self, session: Session, who: Identity) -> Member:
-        member = queries.member_by_identity(session, who.channel, who.address)
-        if member is None:
-            raise Refusal(_("You're not registered yet. Send /start to begin."))
-        return member
-
     def _admin(self, session: Session, who: Identity, jurisdiction: str) -> Member:
         """The caller, if they administer `jurisdiction`; the same refusal for everyone else."""
-        member = self._member(session, who)
+        member = require_member(session, who)
         known = jurisdiction == EVERYWHERE or jurisdiction in self.policy.sources
         if not known or not has_role(session, member.id, ADMIN, jurisdiction):
             raise Refusal(texts.admins_only())

@@ -6,7 +6,7 @@ skips it, and it never blocks a real outcall or SOS. Everyone the ladder's buddy
 responder stages would reach gets one marked alert at once; the engine sends the worker a
 report when the jurisdiction's acknowledgement timeout has passed (`next_action_at`).
 
-For a drill, `Alert.stage` holds the answer instead of a ladder stage: `SENT`, then `GOT_IT`.
+A drill's alerts have no ladder stage; `Alert.got_it_at` records who tapped Got it.
 """
 
 from __future__ import annotations
@@ -16,19 +16,16 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from checkins import texts
+from checkins import lifecycle, texts
+from checkins.context import Refusal
 from checkins.escalation import stage_recipients, tell
 from checkins.jurisdictions import effective
 from checkins.ladder import Notify
-from checkins.lifecycle import Event, State, next_state
-from checkins.outcalls import new_outcall
+from checkins.lifecycle import State
 from checkins.policy import Policy
-from checkins.service import Refusal
 from storage import queries
 from storage.outbox import FAILED
 from storage.tables import Alert, Member, OutboxMessage, Outcall
-
-SENT, GOT_IT = 0, 1
 
 
 def start(session: Session, policy: Policy, worker: Member, now: datetime) -> Outcall:
@@ -40,12 +37,7 @@ def start(session: Session, policy: Policy, worker: Member, now: datetime) -> Ou
         raise Refusal(texts.drill_refused_during_alert())
     jurisdiction = effective(session, policy, worker.jurisdiction)
     ladder = jurisdiction.ladder
-    outcall = new_outcall(worker, jurisdiction, now, now, reminded=True)
-    outcall.drill = True
-    outcall.next_stage = len(ladder.stages)
-    outcall.next_action_at = now + ladder.ack_timeout
-    session.add(outcall)
-    session.flush()
+    outcall = lifecycle.begin(session, worker, jurisdiction, now, now, drill=True)
     recipients: dict[int, tuple[Member, bool]] = {}
     for stage in ladder.stages:
         if stage.notify in (Notify.BUDDIES, Notify.RESPONDERS):
@@ -55,7 +47,7 @@ def start(session: Session, policy: Policy, worker: Member, now: datetime) -> Ou
         raise Refusal(texts.drill_nobody())
     ref, alias = outcall.ref, worker.alias
     for member, as_responder in recipients.values():
-        session.add(Alert(outcall_id=outcall.id, member_id=member.id, stage=SENT, alerted_at=now))
+        session.add(Alert(outcall_id=outcall.id, member_id=member.id, stage=None, alerted_at=now))
         tell(
             session,
             policy,
@@ -90,16 +82,14 @@ def got_it(session: Session, policy: Policy, member: Member, ref: str, now: date
         raise Refusal(texts.drill_over())
     if outcall.ended_at is not None:
         raise Refusal(texts.drill_over())
-    alert.stage = GOT_IT
+    alert.got_it_at = alert.got_it_at or now
     alias = session.get_one(Member, outcall.worker_id).alias
     tell(session, policy, member, lambda r: texts.drill_thanks(alias), now, outcall=outcall)
 
 
 def report(session: Session, policy: Policy, outcall: Outcall, now: datetime) -> None:
-    """The drill's time is up: tell the worker who got it, who didn't answer, who is unreachable."""
-    outcall.state = next_state(outcall.state, Event.CANCEL).value
-    outcall.next_action_at = None
-    outcall.ended_at = now
+    """The drill's time is up (the engine applied REPORT): tell the worker who got it, who
+    didn't answer, who is unreachable."""
     failed = set(
         session.scalars(
             select(OutboxMessage.member_id).where(
@@ -115,7 +105,7 @@ def report(session: Session, policy: Policy, outcall: Outcall, now: datetime) ->
         .order_by(Alert.alerted_at, Member.id)
     )
     for alert, member in rows:
-        if alert.stage == GOT_IT:
+        if alert.got_it_at is not None:
             got.append(member.alias)
         elif member.id in failed or member.unreachable_since is not None:
             unreachable.append(member.alias)

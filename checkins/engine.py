@@ -17,11 +17,11 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from checkins import drill, texts
-from checkins.escalation import advance, alert_admins, finish, tell
-from checkins.lifecycle import Event
+from checkins.context import Clock
+from checkins.escalation import alert_admins, tell
+from checkins.lifecycle import Event, State, apply, due_event
 from checkins.messages import Kind
 from checkins.policy import Policy
-from checkins.service import Clock
 from storage import outbox, queries, roles
 from storage.db import Database
 from storage.tables import Member, Outcall
@@ -147,8 +147,8 @@ class Engine:
                 dedupe_key=f"unreachable:{outcall.id}:{member.id}",
             )
             alerted = queries.alerted_members(session, outcall.id)
-            if outcall.ended_at is None and all(m.unreachable_since for m in alerted):
-                outcall.next_action_at = now
+            if State(outcall.state).is_alerting and all(m.unreachable_since for m in alerted):
+                apply(session, self.policy, outcall, Event.FAIL_OVER, now)
 
     def _contact_unreachable(self, session: Session, outcall: Outcall, now: datetime) -> None:
         """The emergency contact refused the alert: the jurisdiction's admins are alerted
@@ -174,12 +174,12 @@ class Engine:
                 outcall = queries.lock_if_due(session, outcall_id, now)
                 if outcall is None:
                     return 0
-                if outcall.drill:  # a drill's only deadline is its report
-                    drill.report(session, self.policy, outcall, now)
-                    return 1
                 # Catch up after downtime: run every step whose time has passed, in order.
                 for _step in range(MAX_STEPS_PER_TICK):
-                    advance(session, self.policy, outcall, now)
+                    event = due_event(outcall, now)
+                    apply(session, self.policy, outcall, event, now)
+                    if event is Event.REPORT:  # a drill's only deadline is its report
+                        drill.report(session, self.policy, outcall, now)
                     if outcall.next_action_at is None or outcall.next_action_at > now:
                         break
                 return 1
@@ -194,7 +194,7 @@ class Engine:
                 return 0
             worker = session.get_one(Member, outcall.worker_id)
             alias = worker.alias
-            for member in finish(session, self.policy, outcall, Event.EXPIRE, now):
+            for member in apply(session, self.policy, outcall, Event.EXPIRE, now).alerted:
                 tell(
                     session,
                     self.policy,

@@ -1,8 +1,8 @@
-"""Moving one outcall along its ladder: who is told what, and when the next deadline is.
+"""Who is told what as an outcall moves along its ladder, and the shredding of its details.
 
-Shared by the service (SOS, acknowledgement, check-in) and the engine (deadlines), and always
-called inside the caller's transaction, so a state change and the messages it causes are
-committed together or not at all.
+Called by `checkins.lifecycle.apply` (and the services, for replies) inside the caller's
+transaction, so a state change and the messages it causes are committed together or not at
+all. Nothing here writes the outcall's state: that is the lifecycle's alone.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from checkins import texts
 from checkins.i18n import use_locale
 from checkins.ladder import Ladder, LadderError, Notify, assert_stage_allowed
-from checkins.lifecycle import Event, State, next_state
 from checkins.messages import Identity, Kind, Message, enqueue
 from checkins.policy import Policy
 from storage import queries, roles
@@ -27,8 +26,6 @@ log = logging.getLogger(__name__)
 # The outbox channel of emergency-contact messages; the address is the jurisdiction id, and
 # the contact itself (a URL or a messenger address) is looked up from the policy at send time.
 EMERGENCY_CHANNEL = "emergency"
-# `Alert.stage` of the admins told when the ladder is spent: they are told once, not repeatedly.
-LAST_RESORT = -1
 
 
 def tell(
@@ -44,9 +41,12 @@ def tell(
     """Render a message in the member's language and timezone and queue it.
 
     Nothing about a duress outcall is ever sent to its worker: someone dangerous may be
-    holding their phone, and the outcall must look ended to them.
+    holding their phone, and the outcall must look ended to them. Nothing is sent to a
+    member who asked to be deleted (see `checkins.security`).
     """
     if outcall is not None and outcall.duress and member.id == outcall.worker_id:
+        return
+    if member.departed_at is not None:  # their chat is detached: there is nobody to tell
         return
     timezone = policy.jurisdiction(member.jurisdiction).timezone
     with use_locale(member.locale):
@@ -90,57 +90,49 @@ def shred(session: Session, outcall: Outcall) -> None:
     session.execute(delete(Envelope).where(Envelope.outcall_id == outcall.id))
 
 
-def finish(
-    session: Session, policy: Policy, outcall: Outcall, event: Event, now: datetime
-) -> list[Member]:
-    """End the outcall, destroy its details, and return everyone who had been alerted."""
-    outcall.state = next_state(outcall.state, event).value
-    outcall.next_action_at = None
-    outcall.ended_at = now
-    shred(session, outcall)
-    stand_down_contact(session, policy, outcall, event, now)
-    return queries.alerted_members(session, outcall.id)
+def remind_worker(
+    session: Session, policy: Policy, outcall: Outcall, worker: Member, now: datetime
+) -> None:
+    """The check-in time is near: remind the worker."""
+    due = outcall.due_at
+    tell(
+        session,
+        policy,
+        worker,
+        lambda r: texts.reminder_before_due(outcall.ref, r.at(due)),
+        now,
+        outcall=outcall,
+        dedupe_key=_key(outcall, "pre", worker.id),
+    )
 
 
-def advance(session: Session, policy: Policy, outcall: Outcall, now: datetime) -> None:
-    """Do whatever the outcall's deadline stands for, then set the next deadline."""
-    ladder = ladder_of(outcall)
-    worker = session.get_one(Member, outcall.worker_id)
-    if outcall.state == State.ACTIVE and not outcall.reminded and now < outcall.due_at:
-        outcall.state = next_state(outcall.state, Event.REMIND).value
-        outcall.reminded = True
-        due = outcall.due_at
-        tell(
-            session,
-            policy,
-            worker,
-            lambda r: texts.reminder_before_due(outcall.ref, r.at(due)),
-            now,
-            outcall=outcall,
-            dedupe_key=_key(outcall, "pre", worker.id),
-        )
-    else:
-        outcall.state = next_state(outcall.state, Event.STEP).value
-        run_next_stages(session, policy, outcall, worker, ladder, now)
-    outcall.next_action_at = next_deadline(outcall, ladder, now)
-
-
-def run_next_stages(
+def ask_buddies(
     session: Session,
     policy: Policy,
     outcall: Outcall,
     worker: Member,
-    ladder: Ladder,
+    index: int | None,
     now: datetime,
-) -> None:
-    """Run the next ladder stage; a stage with nobody to tell falls through to the next one."""
-    while outcall.next_stage < len(ladder.stages):
-        index = outcall.next_stage
-        outcall.next_stage += 1
-        if run_stage(session, policy, outcall, worker, ladder, index, now):
-            return
-    repeat_alerts(session, policy, outcall, worker, now)
-    alert_admins(session, policy, outcall, worker, now)
+) -> int:
+    """Ask the buddies (as the ladder's buddies stage `index`) to confirm the worker is safe:
+    the worker said so but it can't be trusted (no PIN, or an SOS is open). Returns how many
+    were asked."""
+    if index is None:
+        return 0
+    alias, ref, after_sos = worker.alias, outcall.ref, outcall.sos
+    buddies = stage_recipients(session, outcall, Notify.BUDDIES)
+    for buddy in buddies:
+        _remember_alerted(session, outcall, buddy, index, now)
+        tell(
+            session,
+            policy,
+            buddy,
+            lambda r: texts.confirm_request(ref, alias, after_sos=after_sos),
+            now,
+            outcall=outcall,
+            dedupe_key=f"o{outcall.id}:unverified:{int(now.timestamp())}:m{buddy.id}",
+        )
+    return len(buddies)
 
 
 def run_stage(
@@ -201,9 +193,7 @@ def alert_admins(
     for admin in roles.admins_of(session, outcall.jurisdiction):
         if admin.id == worker.id or queries.is_alerted(session, outcall.id, admin.id):
             continue
-        alert_member(
-            session, policy, outcall, worker, admin, LAST_RESORT, now, repeat=False, as_=None
-        )
+        alert_member(session, policy, outcall, worker, admin, None, now, repeat=False, as_=None)
 
 
 def alert_contact(
@@ -237,9 +227,10 @@ def alert_contact(
 
 
 def stand_down_contact(
-    session: Session, policy: Policy, outcall: Outcall, event: Event, now: datetime
+    session: Session, policy: Policy, outcall: Outcall, how: str, now: datetime
 ) -> None:
-    """The outcall ended or was extended: an alerted emergency contact is told to stand down.
+    """The outcall ended or was extended (`how`: "safe", "expired" or "extended"): an
+    alerted emergency contact is told to stand down.
 
     Call it before an extension moves `due_at` (the dedupe key names the old due time).
     Only an outcall whose ladder has already passed an emergency stage can have reached the
@@ -256,7 +247,6 @@ def stand_down_contact(
     if alerted is None:
         return
     alias = session.get_one(Member, outcall.worker_id).alias
-    how = {Event.EXPIRE: "expired", Event.EXTEND: "extended"}.get(event, "safe")
     _tell_contact(
         session,
         policy,
@@ -295,22 +285,22 @@ def alert_member(
     outcall: Outcall,
     worker: Member,
     member: Member,
-    stage: int,
+    stage: int | None,
     now: datetime,
     *,
     repeat: bool,
     as_: Notify | None = Notify.BUDDIES,
 ) -> None:
-    """Alert one person about the outcall and remember that they were alerted.
+    """Alert one person about the outcall (as ladder stage `stage`) and remember that they
+    were alerted.
 
-    `as_` says why they are told: as a buddy, as an on-duty responder, or (None) as an
-    admin when everything else has failed. Each reads what is asked of them.
+    `as_` says why they are told: as a buddy, as an on-duty responder, or (None, with no
+    stage) as an admin when everything else has failed. Each reads what is asked of them.
     """
-    if not queries.is_alerted(session, outcall.id, member.id):
-        session.add(Alert(outcall_id=outcall.id, member_id=member.id, stage=stage, alerted_at=now))
+    _remember_alerted(session, outcall, member, stage, now, last_resort=as_ is None)
     ref, alias, due, sos = outcall.ref, worker.alias, outcall.due_at, outcall.sos
     duress = outcall.duress
-    marker = f"r{int(now.timestamp())}" if repeat else f"s{stage}"
+    marker = f"r{int(now.timestamp())}" if repeat else ("last" if stage is None else f"s{stage}")
     unlock = session.get(SealedKey, {"outcall_id": outcall.id, "member_id": member.id}) is not None
 
     def build(r: texts.Reader) -> Message:
@@ -363,28 +353,32 @@ def repeat_alerts(
         alert_member(session, policy, outcall, worker, member, outcall.next_stage, now, repeat=True)
 
 
-def next_deadline(outcall: Outcall, ladder: Ladder, now: datetime) -> datetime:
-    """When the engine must next look at this outcall."""
-    if outcall.state == State.ACTIVE and not outcall.reminded:
-        before = outcall.due_at - ladder.reminder_before
-        if ladder.reminder_before and before > now:
-            return before
-    waits = []
-    if outcall.state == State.ACKNOWLEDGED:
-        waits.append(now + ladder.ack_timeout)
-    if outcall.next_stage < len(ladder.stages):
-        waits.append(outcall.due_at + ladder.stages[outcall.next_stage].after)
-    else:
-        waits.append(now + ladder.ack_timeout)
-    return max(waits)
+def _remember_alerted(
+    session: Session,
+    outcall: Outcall,
+    member: Member,
+    stage: int | None,
+    now: datetime,
+    *,
+    last_resort: bool = False,
+) -> None:
+    """Record that `member` was alerted (once per outcall), so they hear how it ends."""
+    if not queries.is_alerted(session, outcall.id, member.id):
+        session.add(
+            Alert(
+                outcall_id=outcall.id,
+                member_id=member.id,
+                stage=stage,
+                last_resort=last_resort,
+                alerted_at=now,
+            )
+        )
 
 
 def _last_resort_ids(session: Session, outcall: Outcall) -> set[int]:
     return set(
         session.scalars(
-            select(Alert.member_id).where(
-                Alert.outcall_id == outcall.id, Alert.stage == LAST_RESORT
-            )
+            select(Alert.member_id).where(Alert.outcall_id == outcall.id, Alert.last_resort)
         )
     )
 

@@ -11,27 +11,25 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from checkins import drill, texts
+from checkins.context import Context, Refusal, require_member
 from checkins.escalation import tell
-from checkins.i18n import _, use_locale
+from checkins.i18n import use_locale
 from checkins.jurisdictions import effective
 from checkins.ladder import LegalModel, Notify
 from checkins.messages import Identity
-from checkins.policy import Jurisdiction, Policy
-from checkins.sealing import Sealer
-from checkins.service import Clock, Refusal
+from checkins.policy import Jurisdiction
 from storage import queries, roles
-from storage.db import Database
 from storage.tables import Member, Role
 
 
 class OrganisationService:
     """The organisation's features as members use them, on every channel alike."""
 
-    def __init__(self, db: Database, sealer: Sealer, policy: Policy, clock: Clock) -> None:
-        self.db = db
-        self.sealer = sealer
-        self.policy = policy
-        self.clock = clock
+    def __init__(self, ctx: Context) -> None:
+        self.db = ctx.db
+        self.sealer = ctx.sealer
+        self.policy = ctx.policy
+        self.clock = ctx.clock
 
     # -- responders ----------------------------------------------------------------------
 
@@ -39,7 +37,7 @@ class OrganisationService:
         """Tell a responder whether they are on duty, with buttons to change it."""
         now = self.clock()
         with self.db.transaction() as session:
-            member = self._require(session, who)
+            member = require_member(session, who)
             on = any(role.on_duty for role in self._responder_roles(session, member))
             tell(session, self.policy, member, lambda r: texts.duty_status(on), now)
 
@@ -47,7 +45,7 @@ class OrganisationService:
         """Go on or off duty (for every jurisdiction the responder covers)."""
         now = self.clock()
         with self.db.transaction() as session:
-            member = self._require(session, who)
+            member = require_member(session, who)
             for role in self._responder_roles(session, member):
                 role.on_duty = on
             tell(session, self.policy, member, lambda r: texts.duty_changed(on), now)
@@ -60,7 +58,7 @@ class OrganisationService:
         Only a decriminalised jurisdiction with an emergency stage and contact offers it.
         """
         with self.db.transaction() as session:
-            member = self._require(session, who)
+            member = require_member(session, who)
             jurisdiction = effective(session, self.policy, member.jurisdiction)
             with use_locale(member.locale):
                 return _notice(jurisdiction, member.emergency_opt_in)
@@ -69,7 +67,7 @@ class OrganisationService:
         """Consent (or stop consenting) to the emergency contact being told."""
         now = self.clock()
         with self.db.transaction() as session:
-            member = self._require(session, who)
+            member = require_member(session, who)
             jurisdiction = effective(session, self.policy, member.jurisdiction)
             if on and _notice(jurisdiction, member.emergency_opt_in) is None:
                 raise Refusal(texts.emergency_unavailable())
@@ -84,21 +82,15 @@ class OrganisationService:
         """Send a marked practice alert to everyone the worker's ladder would reach."""
         now = self.clock()
         with self.db.transaction() as session:
-            drill.start(session, self.policy, self._require(session, who), now)
+            drill.start(session, self.policy, require_member(session, who), now)
 
     def drill_got_it(self, who: Identity, ref: str) -> None:
         """A recipient taps Got it on a practice alert."""
         now = self.clock()
         with self.db.transaction() as session:
-            drill.got_it(session, self.policy, self._require(session, who), ref, now)
+            drill.got_it(session, self.policy, require_member(session, who), ref, now)
 
     # -- helpers -------------------------------------------------------------------------
-
-    def _require(self, session: Session, who: Identity) -> Member:
-        member = queries.member_by_identity(session, who.channel, who.address)
-        if member is None:
-            raise Refusal(_("You're not registered yet. Send /start to begin."))
-        return member
 
     def _responder_roles(self, session: Session, member: Member) -> list[Role]:
         found = [r for r in roles.roles_of(session, member.id) if r.role == roles.RESPONDER]

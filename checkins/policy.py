@@ -46,6 +46,9 @@ class Limits:
     ended_retention: timedelta = timedelta(days=7)
     sent_retention: timedelta = timedelta(hours=24)
     unlocked_details_visible: timedelta = timedelta(minutes=10)
+    # "I forgot my PIN" takes effect only after this, while the member's buddies (and the
+    # workers who rely on them) are told and the member can stop it.
+    pin_reset_cooling_off: timedelta = timedelta(hours=24)
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from checkins import texts
+from checkins.context import Clock
 from checkins.escalation import tell
 from checkins.policy import Policy
-from checkins.service import Clock
 from storage import roles
 from storage.db import Database
 from storage.tables import BuddyLink, Member, Role

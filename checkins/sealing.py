@@ -89,37 +89,38 @@ class Sealer:
         self._pepper = pepper
         self.cost = cost
 
-    def new_key_pair(self, pin: str) -> WrappedKeyPair:
-        """A fresh key pair whose secret half only `pin` (with the pepper) can unwrap."""
-        secret = PrivateKey.generate()
-        salt = nacl.utils.random(argon2id.SALTBYTES)
-        box = SecretBox(self._kek(pin, salt, self.cost))
-        return WrappedKeyPair(
-            public_key=bytes(secret.public_key),
-            wrapped_secret=bytes(box.encrypt(bytes(secret))),
-            salt=salt,
-            cost=self.cost,
-        )
+    def new_key_pair(self, pin: str, salt: bytes = b"") -> WrappedKeyPair:
+        """A fresh key pair whose secret half only `pin` (with the pepper) can unwrap.
+
+        `salt` keeps a member's salt across new keys, so their duress verifier (bound to it)
+        stays valid; a new one is drawn when none is given.
+        """
+        return self.rewrap(PrivateKey.generate(), pin, salt)
 
     def unwrap(self, pin: str, wrapped_secret: bytes, salt: bytes, cost: KdfCost) -> PrivateKey:
         """The member's secret key, or `WrongPin`."""
         return self._unwrap_stretched(self._stretch(pin, salt, cost), wrapped_secret)
 
-    def rewrap(self, secret: PrivateKey, new_pin: str) -> WrappedKeyPair:
-        """The same key pair wrapped under `new_pin` with a new salt (a PIN change)."""
-        salt = nacl.utils.random(argon2id.SALTBYTES)
-        box = SecretBox(self._kek_of(self._stretch(new_pin, salt, self.cost)))
+    def rewrap(
+        self, secret: PrivateKey, new_pin: str, salt: bytes = b"", cost: KdfCost | None = None
+    ) -> WrappedKeyPair:
+        """The same key pair wrapped under `new_pin` (a PIN change). Keeping the member's
+        `salt` and `cost` keeps their duress verifier valid; otherwise a new salt is drawn
+        and the configured cost used."""
+        salt = salt or nacl.utils.random(argon2id.SALTBYTES)
+        cost = cost or self.cost
+        box = SecretBox(self._kek_of(self._stretch(new_pin, salt, cost)))
         return WrappedKeyPair(
             public_key=bytes(secret.public_key),
             wrapped_secret=bytes(box.encrypt(bytes(secret))),
             salt=salt,
-            cost=self.cost,
+            cost=cost,
         )
 
     def duress_verifier(self, duress_pin: str, salt: bytes, cost: KdfCost) -> bytes:
         """A pepper-keyed verifier of the duress PIN: it recognises the PIN, never stores it.
 
-        Bound to the member's salt, so it must be set again whenever the salt changes.
+        Bound to the member's salt and cost, which PIN changes and resets therefore keep.
         """
         return self._duress_of(self._stretch(duress_pin, salt, cost))
 
@@ -165,9 +166,6 @@ class Sealer:
     def keyed_hash(self, value: str) -> bytes:
         """A pepper-keyed hash, for looking up secrets we must not store (invite codes)."""
         return blake2b(value.encode(), key=self._pepper, digest_size=32, encoder=RawEncoder)
-
-    def _kek(self, pin: str, salt: bytes, cost: KdfCost) -> bytes:
-        return self._kek_of(self._stretch(pin, salt, cost))
 
     @staticmethod
     def _stretch(pin: str, salt: bytes, cost: KdfCost) -> bytes:

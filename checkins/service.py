@@ -10,45 +10,31 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from enum import Enum, auto
 from itertools import pairwise
 from typing import TypeVar
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from checkins import texts
-from checkins.escalation import (
-    finish,
-    ladder_of,
-    next_deadline,
-    run_stage,
-    stand_down_contact,
-    tell,
-)
+from checkins import lifecycle, texts
+from checkins.context import Context, Refusal, require_member
+from checkins.escalation import ladder_of, tell
 from checkins.i18n import _, available_locales, language_name, ngettext
 from checkins.jurisdictions import effective
-from checkins.ladder import Notify
-from checkins.lifecycle import Event, State, next_state
+from checkins.lifecycle import Event, Held, Protected, State, apply
 from checkins.messages import Identity, Message, enqueue
-from checkins.outcalls import new_outcall
 from checkins.parsing import MAX_FIELD_CHARS, normalise, normalise_code, resolve_due
-from checkins.policy import Policy
 from checkins.sealing import Details, KdfCost, PinMatch, Sealer, WrongPin
 from storage import queries, roles
-from storage.db import Database
 from storage.tables import Alert, BuddyLink, Envelope, Invite, Member, Outcall, SealedKey
 
-Clock = Callable[[], datetime]
 T = TypeVar("T")
 PIN_MIN_DIGITS, PIN_MAX_DIGITS = 6, 12
 ALIAS_MAX_CHARS = 32
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 _CODE_LENGTH = 8
-
-
-class Refusal(Exception):
-    """A request that cannot be done; `str()` is the sentence to show the person."""
 
 
 class TimeRefusal(Refusal):
@@ -81,6 +67,15 @@ class PairingView:
     i_am_worker: bool
 
 
+class PinUse(Enum):
+    """What a PIN is typed for. Check-in PINs have a lockout of their own (and a duress PIN
+    is honoured even during it); unlocking details and changing settings share the other,
+    since both guard the member's secret key."""
+
+    CHECK_IN = auto()
+    KEY = auto()
+
+
 @dataclass(frozen=True)
 class Unlocked:
     """Decrypted details, rendered for the recipient. Never written to the outbox or a log."""
@@ -92,11 +87,12 @@ class Unlocked:
 class CheckinService:
     """The domain's front door, used by every channel alike."""
 
-    def __init__(self, db: Database, sealer: Sealer, policy: Policy, clock: Clock) -> None:
-        self.db = db
-        self.sealer = sealer
-        self.policy = policy
-        self.clock = clock
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.db = ctx.db
+        self.sealer = ctx.sealer
+        self.policy = ctx.policy
+        self.clock = ctx.clock
         self.invite_links: dict[str, str] = {}
 
     # -- members -------------------------------------------------------------------------
@@ -148,7 +144,7 @@ class CheckinService:
             )
         now = self.clock()
         with self.db.transaction() as session:
-            member = self._require(session, who)
+            member = require_member(session, who)
             member.locale = locale
             tell(
                 session,
@@ -175,7 +171,7 @@ class CheckinService:
         limits = self.policy.limits
         code = "".join(secrets.choice(_CODE_ALPHABET) for _i in range(_CODE_LENGTH))
         with self.db.transaction() as session:
-            worker = self._require(session, who)
+            worker = require_member(session, who)
             if queries.count_buddies(session, worker.id) >= limits.max_buddies:
                 raise Refusal(self._too_many_buddies())
             session.add(
@@ -208,7 +204,7 @@ class CheckinService:
         )
         digest = self.sealer.keyed_hash(normalise_code(code))
         with self.db.transaction() as session:
-            buddy = self._require(session, who)
+            buddy = require_member(session, who)
             invite = session.scalar(select(Invite).where(Invite.code_hash == digest))
             if invite is None or invite.used_at is not None or invite.expires_at <= now:
                 raise invalid
@@ -244,7 +240,7 @@ class CheckinService:
 
     def pairings(self, who: Identity) -> list[PairingView]:
         with self.db.transaction() as session:
-            member = self._require(session, who)
+            member = require_member(session, who)
             return [
                 PairingView(
                     link_id=link.id,
@@ -258,7 +254,7 @@ class CheckinService:
         """Either side ends a pairing; the buddy loses access to the worker's open outcalls."""
         now = self.clock()
         with self.db.transaction() as session:
-            member = self._require(session, who)
+            member = require_member(session, who)
             link = session.get(BuddyLink, link_id)
             if link is None or member.id not in (link.worker_id, link.buddy_id):
                 raise Refusal(_("That buddy link no longer exists. Send /buddies to see yours."))
@@ -271,23 +267,33 @@ class CheckinService:
             ):
                 raise Refusal(texts.protected_while_running())
             session.delete(link)
-            open_ids = select(Outcall.id).where(
-                Outcall.worker_id == worker.id, Outcall.state.in_(queries.OPEN)
-            )
-            # A former buddy can neither read nor settle the worker's open outcalls: their
-            # sealed copies and their place among the alerted go with the pairing.
-            for table in (SealedKey, Alert):
-                session.execute(
-                    delete(table).where(table.member_id == buddy.id, table.outcall_id.in_(open_ids))
-                )
-            session.execute(
-                update(Outcall)
-                .where(Outcall.id.in_(open_ids), Outcall.acknowledged_by_id == buddy.id)
-                .values(acknowledged_by_id=None)
-            )
+            self._drop_from_open_outcalls(session, worker, buddy, by_worker=member.id == worker.id)
             worker_alias, buddy_alias = worker.alias, buddy.alias
             tell(session, self.policy, worker, lambda r: texts.pairing_ended(buddy_alias), now)
             tell(session, self.policy, buddy, lambda r: texts.pairing_ended(worker_alias), now)
+
+    def _drop_from_open_outcalls(
+        self, session: Session, worker: Member, buddy: Member, *, by_worker: bool
+    ) -> None:
+        """A former buddy can neither read nor settle the worker's open outcalls: their
+        sealed copies and their place among the alerted go with the pairing. Except that
+        the worker's own chat can't take helpers off an SOS or duress outcall (whoever holds
+        the phone could silence it that way): there the buddy stays until it is settled."""
+        now = self.clock()
+        open_ones = session.scalars(
+            select(Outcall)
+            .where(Outcall.worker_id == worker.id, Outcall.state.in_(queries.OPEN))
+            .with_for_update()
+        ).all()
+        for outcall in open_ones:
+            if by_worker and lifecycle.is_protected(outcall):
+                continue
+            for table in (SealedKey, Alert):
+                session.execute(
+                    delete(table).where(table.member_id == buddy.id, table.outcall_id == outcall.id)
+                )
+            if outcall.acknowledged_by_id == buddy.id:
+                apply(session, self.policy, outcall, Event.RELEASE, now)
 
     # -- the worker's outcall ------------------------------------------------------------
 
@@ -300,7 +306,7 @@ class CheckinService:
             raise Refusal(_("I need both the car plate and the address."))
         now = self.clock()
         with self.db.transaction() as session:
-            worker = self._require(session, who)
+            worker = require_member(session, who)
             jurisdiction = effective(session, self.policy, worker.jurisdiction)
             due = self.due_from(due_text, now, jurisdiction.timezone)
             if queries.open_outcall(session, worker.id):
@@ -326,10 +332,7 @@ class CheckinService:
             )
             recipients = {m.id: m.public_key for m in [*buddies, *responders] if m.wrapped_secret}
             sealed = Sealer.seal(Details(plate, address, notes), recipients)
-            outcall = new_outcall(worker, jurisdiction, due, now, reminded=False)
-            outcall.next_action_at = next_deadline(outcall, jurisdiction.ladder, now)
-            session.add(outcall)
-            session.flush()
+            outcall = lifecycle.begin(session, worker, jurisdiction, due, now)
             session.add(Envelope(outcall_id=outcall.id, ciphertext=sealed.envelope))
             for member_id, key in sealed.sealed_keys.items():
                 session.add(SealedKey(outcall_id=outcall.id, member_id=member_id, sealed=key))
@@ -382,16 +385,20 @@ class CheckinService:
         match = self._match_checkin_pin(who, pin) if pin is not None else None
         now = self.clock()
         with self.db.transaction() as session:
-            worker = self._require(session, who)
+            worker = require_member(session, who)
             outcall = self._own_outcall(session, worker, ref)
             if worker.checkin_pin and match is None:
                 raise Refusal(_("Send your PIN to check in."))
             late = outcall.state != State.ACTIVE
-            if match is PinMatch.DURESS:
-                alerted = self._raise_duress(session, outcall, worker, now)
-            else:
-                alerted = finish(session, self.policy, outcall, Event.CHECK_IN, now)
+            event = Event.DURESS if match is PinMatch.DURESS else Event.CHECK_IN
+            outcome = apply(session, self.policy, outcall, event, now)
+            if outcome.event is Event.UNVERIFIED:
+                self._tell_sos_stays_open(session, worker, outcome.told, now)
+                return
+            alerted = outcome.alerted
+            if event is Event.CHECK_IN:
                 self._tell_ended(session, outcall, worker.alias, alerted, "checked_in", None, now)
+            # Sent even under duress (no `outcall=`): it must read exactly like a check-in.
             tell(
                 session,
                 self.policy,
@@ -405,19 +412,24 @@ class CheckinService:
         phone could otherwise silence the alerts without it (the PIN ends it via `check_in`)."""
         now = self.clock()
         with self.db.transaction() as session:
-            worker = self._require(session, who)
+            worker = require_member(session, who)
             outcall = self._own_outcall(session, worker, ref)
             if worker.checkin_pin:
                 raise Refusal(_("Send your PIN to check in."))
-            alerted = finish(session, self.policy, outcall, Event.CANCEL, now)
+            outcome = apply(session, self.policy, outcall, Event.CANCEL, now)
+            if outcome.event is Event.UNVERIFIED:
+                self._tell_sos_stays_open(session, worker, outcome.told, now)
+                return
             tell(session, self.policy, worker, lambda r: texts.cancelled(), now)
-            self._tell_ended(session, outcall, worker.alias, alerted, "checked_in", None, now)
+            self._tell_ended(
+                session, outcall, worker.alias, outcome.alerted, "checked_in", None, now
+            )
 
     def extend(self, who: Identity, minutes: int, ref: str | None = None) -> datetime:
         """More time: move the check-in later (within the cap); alerts already out stand down."""
         now = self.clock()
         with self.db.transaction() as session:
-            worker = self._require(session, who)
+            worker = require_member(session, who)
             outcall = self._own_outcall(session, worker, ref)
             ladder = ladder_of(outcall)
             cap = int(ladder.max_extension.total_seconds() // 60)
@@ -432,18 +444,13 @@ class CheckinService:
                     + " "
                     + _("Tap I'm safe when you're out, or start a new /outcall.")
                 )
-            alerted = queries.alerted_members(session, outcall.id)
-            stand_down_contact(session, self.policy, outcall, Event.EXTEND, now)
-            outcall.state = next_state(outcall.state, Event.EXTEND).value
-            outcall.due_at = max(outcall.due_at, now) + timedelta(minutes=minutes)
-            outcall.extended_minutes += minutes
-            outcall.next_stage = 0
-            outcall.reminded = False
-            outcall.acknowledged_by_id = None
-            outcall.next_action_at = next_deadline(outcall, ladder, now)
+            try:
+                outcome = apply(session, self.policy, outcall, Event.EXTEND, now, minutes=minutes)
+            except Protected:
+                raise Refusal(texts.sos_cannot_be_extended()) from None
             due, ref_, alias = outcall.due_at, outcall.ref, worker.alias
             tell(session, self.policy, worker, lambda r: texts.extended(ref_, r.at(due)), now)
-            for member in alerted:
+            for member in outcome.alerted:
                 tell(
                     session,
                     self.policy,
@@ -458,11 +465,12 @@ class CheckinService:
         """Alert buddies (and responders) now, with or without an outcall running."""
         now = self.clock()
         with self.db.transaction() as session:
-            worker = self._require(session, who)
+            worker = require_member(session, who)
             outcall = queries.open_outcall(session, worker.id, lock=True)
-            if outcall is None:
-                outcall = self._details_free_outcall(session, worker, now)
-            told = self._escalate_now(session, outcall, worker, now)
+            if outcall is None:  # an SOS without a booking still needs a record to settle
+                jurisdiction = effective(session, self.policy, worker.jurisdiction)
+                outcall = lifecycle.begin(session, worker, jurisdiction, now, now)
+            told = apply(session, self.policy, outcall, Event.SOS, now).told
             tell(
                 session,
                 self.policy,
@@ -478,19 +486,16 @@ class CheckinService:
         """ "I'm on it": this person takes the alert; the others are told; the ladder waits."""
         now = self.clock()
         with self.db.transaction() as session:
-            member = self._require(session, who)
+            member = require_member(session, who)
             outcall = self._alerted_outcall(session, member, ref)
             worker = session.get_one(Member, outcall.worker_id)
             alias, handler = worker.alias, member.alias
-            # The first "I'm on it" owns the alert until its timeout; then others may take over.
-            held = outcall.state == State.ACKNOWLEDGED and outcall.acknowledged_by_id is not None
-            if held and outcall.acknowledged_by_id != member.id:
-                owner = session.get_one(Member, outcall.acknowledged_by_id).alias
-                raise Refusal(texts.already_handled(owner, alias))
-            if not held:
-                outcall.state = next_state(outcall.state, Event.ACKNOWLEDGE).value
-                outcall.acknowledged_by_id = member.id
-                outcall.next_action_at = next_deadline(outcall, ladder_of(outcall), now)
+            held = outcall.state == State.ACKNOWLEDGED and outcall.acknowledged_by_id == member.id
+            try:
+                apply(session, self.policy, outcall, Event.ACKNOWLEDGE, now, by=member)
+            except Held as taken:
+                owner = session.get_one(Member, taken.owner_id).alias
+                raise Refusal(texts.already_handled(owner, alias)) from None
             deadline = outcall.next_action_at or now
             sealed = session.get(SealedKey, (outcall.id, member.id)) is not None
             tell(
@@ -516,10 +521,10 @@ class CheckinService:
         """A recipient confirms the worker is safe: it ends, and everyone alerted hears so."""
         now = self.clock()
         with self.db.transaction() as session:
-            member = self._require(session, who)
+            member = require_member(session, who)
             outcall = self._alerted_outcall(session, member, ref)
             worker = session.get_one(Member, outcall.worker_id)
-            alerted = finish(session, self.policy, outcall, Event.CONFIRM_SAFE, now)
+            alerted = apply(session, self.policy, outcall, Event.CONFIRM_SAFE, now).alerted
             by = member.alias
             tell(
                 session,
@@ -537,32 +542,41 @@ class CheckinService:
         """Open an alert's sealed details with the recipient's PIN (rate-limited, locked out)."""
         now = self.clock()
         with self.db.transaction() as session:
-            member = self._require(session, who)
-            self.check_not_locked(member, now)
-            outcall = self._alerted_outcall(session, member, ref)
-            envelope = session.get(Envelope, outcall.id)
-            sealed = session.get(SealedKey, {"outcall_id": outcall.id, "member_id": member.id})
-            if envelope is None or sealed is None:
-                raise Refusal(
-                    _(
-                        "There are no sealed details you can open for this alert "
-                        "(it was an SOS, or you became a buddy after it started)."
-                    )
-                )
+            member = require_member(session, who)
+            self.check_not_locked(member, now, PinUse.KEY)
+            self._sealed_copy(session, member, ref)
             secret = wrapped_key(member)
-            blobs = (envelope.ciphertext, sealed.sealed)
-            worker_alias = session.get_one(Member, outcall.worker_id).alias
         private = self.checked_pin(who, now, lambda: self.sealer.unwrap(pin, *secret))
-        details = Sealer.open(blobs[0], blobs[1], private)
+        # Argon2id took a while: the worker may have checked in, or removed this buddy, since.
+        with self.db.transaction() as session:
+            member = require_member(session, who)
+            worker_alias, envelope, sealed = self._sealed_copy(session, member, ref)
+        details = Sealer.open(envelope, sealed, private)
         visible = self.policy.limits.unlocked_details_visible
         return Unlocked(
             texts.unlocked(worker_alias, details, visible), int(visible.total_seconds())
         )
 
+    def _sealed_copy(self, session: Session, member: Member, ref: str) -> tuple[str, bytes, bytes]:
+        """The worker's alias, the envelope and this member's sealed copy of its key, if the
+        alert is still live and they may still read it."""
+        outcall = self._alerted_outcall(session, member, ref)
+        envelope = session.get(Envelope, outcall.id)
+        sealed = session.get(SealedKey, {"outcall_id": outcall.id, "member_id": member.id})
+        if envelope is None or sealed is None:
+            raise Refusal(
+                _(
+                    "There are no sealed details you can open for this alert "
+                    "(it was an SOS, or you became a buddy after it started)."
+                )
+            )
+        worker_alias = session.get_one(Member, outcall.worker_id).alias
+        return worker_alias, envelope.ciphertext, sealed.sealed
+
     def open_alerts(self, who: Identity) -> list[OutcallView]:
         """Alerts this person could act on right now, newest first."""
         with self.db.transaction() as session:
-            member = self._require(session, who)
+            member = require_member(session, who)
             return [
                 OutcallView(o.ref, o.due_at, State(o.state))
                 for o in queries.open_alerts_for(session, member.id)
@@ -570,7 +584,7 @@ class CheckinService:
 
     def current_outcall(self, who: Identity) -> OutcallView | None:
         with self.db.transaction() as session:
-            member = self._require(session, who)
+            member = require_member(session, who)
             outcall = queries.open_outcall(session, member.id)
             return (
                 OutcallView(outcall.ref, outcall.due_at, State(outcall.state)) if outcall else None
@@ -588,12 +602,6 @@ class CheckinService:
             checkin_pin=member.checkin_pin,
             needs_new_pin=not member.wrapped_secret,
         )
-
-    def _require(self, session: Session, who: Identity) -> Member:
-        member = queries.member_by_identity(session, who.channel, who.address)
-        if member is None:
-            raise Refusal(_("You're not registered yet. Send /start to begin."))
-        return member
 
     def _own_outcall(self, session: Session, worker: Member, ref: str | None) -> Outcall:
         outcall = queries.open_outcall(session, worker.id, lock=True)
@@ -614,41 +622,12 @@ class CheckinService:
             raise Refusal(_("This alert is no longer active. Nothing more to do here."))
         return outcall
 
-    def _escalate_now(
-        self, session: Session, outcall: Outcall, worker: Member, now: datetime
-    ) -> int:
-        """SOS: run every buddies and responders stage now. Returns how many were told."""
-        ladder = ladder_of(outcall)
-        outcall.state = next_state(outcall.state, Event.SOS).value
-        outcall.sos = True
-        told = 0
-        for index, stage in enumerate(ladder.stages):
-            if stage.notify in (Notify.BUDDIES, Notify.RESPONDERS):
-                told += run_stage(session, self.policy, outcall, worker, ladder, index, now)
-                outcall.next_stage = max(outcall.next_stage, index + 1)
-        outcall.next_action_at = max(now + ladder.ack_timeout, next_deadline(outcall, ladder, now))
-        return told
-
-    def _raise_duress(
-        self, session: Session, outcall: Outcall, worker: Member, now: datetime
-    ) -> list[Member]:
-        """A duress PIN: a silent SOS. Returns who had been alerted before, as `finish` would.
-
-        The outcall stays open with its sealed details so buddies can unlock them; it is
-        hidden from the worker's own commands, and nothing about it reaches their chat again.
-        """
-        before = queries.alerted_members(session, outcall.id)
-        outcall.duress = True
-        self._escalate_now(session, outcall, worker, now)
-        return before
-
-    def _details_free_outcall(self, session: Session, worker: Member, now: datetime) -> Outcall:
-        """An SOS without an outcall still needs a record to escalate and to settle."""
-        jurisdiction = effective(session, self.policy, worker.jurisdiction)
-        outcall = new_outcall(worker, jurisdiction, now, now, reminded=True)
-        session.add(outcall)
-        session.flush()
-        return outcall
+    def _tell_sos_stays_open(
+        self, session: Session, worker: Member, told: int, now: datetime
+    ) -> None:
+        """The worker said they are safe while an SOS is open: only a buddy or responder
+        ends it, so the worker hears that the buddies were asked to confirm."""
+        tell(session, self.policy, worker, lambda r: texts.sos_stays_open(told > 0), now)
 
     def _tell_ended(
         self,
@@ -673,52 +652,84 @@ class CheckinService:
     def _match_checkin_pin(self, who: Identity, pin: str) -> PinMatch:
         """The PIN, the duress PIN, or a refusal (locked out, or wrong: counted).
 
-        Argon2id runs outside any transaction, so a slow PIN check never holds a lock.
+        The duress PIN is honoured even during a check-in lockout: someone forcing the
+        worker must never be able to block it by typing wrong PINs first. The real PIN is
+        not, so the lockout still stops guessing. Argon2id runs outside any transaction.
         """
         now = self.clock()
         with self.db.transaction() as session:
-            member = self._require(session, who)
-            self.check_not_locked(member, now)
-            secret, duress = wrapped_key(member), member.duress_verifier
-
-        def attempt() -> PinMatch:
-            match = self.sealer.match_pin(pin, *secret, duress)
-            if match is PinMatch.WRONG:
-                raise WrongPin
+            member = require_member(session, who)
+            locked = self._locked_until(member, now, PinUse.CHECK_IN)
+            secret, duress, place = wrapped_key(member), member.duress_verifier, member.jurisdiction
+        match = self.sealer.match_pin(pin, *secret, duress)
+        if match is PinMatch.DURESS:
             return match
+        if locked is not None:
+            raise self._lockout_refusal(locked, place, PinUse.CHECK_IN)
+        if match is PinMatch.WRONG:
+            raise self._record_wrong_pin(who, now, PinUse.CHECK_IN)
+        self._reset_pin_failures(who, PinUse.CHECK_IN)
+        return match
 
-        return self.checked_pin(who, now, attempt)
-
-    def checked_pin(self, who: Identity, now: datetime, attempt: Callable[[], T]) -> T:
+    def checked_pin(
+        self, who: Identity, now: datetime, attempt: Callable[[], T], use: PinUse = PinUse.KEY
+    ) -> T:
         """Run a PIN check (`attempt` raises `WrongPin`) outside any transaction, so a slow
         Argon2id never holds a lock. A wrong PIN counts toward the lockout and becomes the
         refusal to show; a right one clears the count. The caller checked the lockout."""
         try:
             result = attempt()
         except WrongPin:
-            raise self._record_wrong_pin(who, now) from None
-        self._reset_pin_failures(who)
+            raise self._record_wrong_pin(who, now, use) from None
+        self._reset_pin_failures(who, use)
         return result
 
-    def check_not_locked(self, member: Member, now: datetime) -> None:
-        if member.pin_locked_until and member.pin_locked_until > now:
-            raise Refusal(
-                _(
-                    "Too many wrong PINs. Unlocking is paused until {time}. "
-                    "If someone is in danger, act on the alert without the details."
-                ).format(time=texts.clock(member.pin_locked_until, self._view(member).timezone))
-            )
+    def check_not_locked(self, member: Member, now: datetime, use: PinUse = PinUse.KEY) -> None:
+        locked = self._locked_until(member, now, use)
+        if locked is not None:
+            raise self._lockout_refusal(locked, member.jurisdiction, use)
 
-    def _record_wrong_pin(self, who: Identity, now: datetime) -> Refusal:
-        """Count a wrong PIN (locking out after too many) and return the refusal to show."""
+    @staticmethod
+    def _locked_until(member: Member, now: datetime, use: PinUse) -> datetime | None:
+        until = member.checkin_locked_until if use is PinUse.CHECK_IN else member.pin_locked_until
+        return until if until is not None and until > now else None
+
+    def _lockout_refusal(self, until: datetime, jurisdiction: str, use: PinUse) -> Refusal:
+        time = texts.clock(until, self.policy.jurisdiction(jurisdiction).timezone)
+        if use is PinUse.CHECK_IN:
+            return Refusal(texts.checkin_paused_until(time))
+        return Refusal(
+            _(
+                "Too many wrong PINs. Unlocking is paused until {time}. "
+                "If someone is in danger, act on the alert without the details."
+            ).format(time=time)
+        )
+
+    def _record_wrong_pin(self, who: Identity, now: datetime, use: PinUse) -> Refusal:
+        """Count a wrong PIN (locking out after too many) and return the refusal to show.
+
+        Too many wrong check-in PINs while an outcall runs never count as safe: the
+        outcall goes on, and the buddies are told quietly (nothing on the worker's screen
+        says so) that someone may be trying to check in for the worker.
+        """
         limits = self.policy.limits
         with self.db.transaction() as session:
-            member = self._require(session, who)
-            member.pin_failures += 1
-            left = limits.pin_attempts - member.pin_failures
-            if left <= 0:
-                member.pin_failures = 0
-                member.pin_locked_until = now + limits.pin_lockout
+            member = require_member(session, who)
+            if use is PinUse.CHECK_IN:
+                member.checkin_failures += 1
+                left = limits.pin_attempts - member.checkin_failures
+                if left <= 0:
+                    member.checkin_failures = 0
+                    member.checkin_locked_until = now + limits.pin_lockout
+                    self._tell_buddies_pin_guessed(session, member, now)
+            else:
+                member.pin_failures += 1
+                left = limits.pin_attempts - member.pin_failures
+                if left <= 0:
+                    member.pin_failures = 0
+                    member.pin_locked_until = now + limits.pin_lockout
+        if use is PinUse.CHECK_IN:
+            return Refusal(texts.wrong_checkin_pin(left, texts.span(limits.pin_lockout)))
         if left <= 0:
             return Refusal(
                 _("Wrong PIN. Too many tries: unlocking is paused for {span}.").format(
@@ -733,10 +744,29 @@ class CheckinService:
             ).format(n=left)
         )
 
-    def _reset_pin_failures(self, who: Identity) -> None:
+    def _tell_buddies_pin_guessed(self, session: Session, worker: Member, now: datetime) -> None:
+        outcall = queries.open_outcall(session, worker.id)
+        if outcall is None:
+            return
+        alias = worker.alias
+        for buddy in queries.buddies_of(session, worker.id):
+            tell(
+                session,
+                self.policy,
+                buddy,
+                lambda r: texts.checkin_pin_guessed(alias),
+                now,
+                outcall=outcall,
+                dedupe_key=f"o{outcall.id}:pin-guessed:{int(now.timestamp())}:m{buddy.id}",
+            )
+
+    def _reset_pin_failures(self, who: Identity, use: PinUse) -> None:
         with self.db.transaction() as session:
-            member = self._require(session, who)
-            member.pin_failures = 0
+            member = require_member(session, who)
+            if use is PinUse.CHECK_IN:
+                member.checkin_failures = 0
+            else:
+                member.pin_failures = 0
 
     def _too_many_buddies(self) -> str:
         return _(

@@ -901,28 +901,129 @@ def duress_pin_set(checkin_pin_on: bool) -> Message:
     return Message(text)
 
 
-def _duress_removed() -> str:
-    return _("Your duress PIN was removed. Set it again in /settings.")
+def pin_changed() -> Message:
+    # Never mentions a duress PIN: whoever watches the screen must not learn one exists.
+    return Message(_("Your PIN is changed. Everything you could open before still works."))
 
 
-def pin_changed(had_duress: bool) -> Message:
-    text = _("Your PIN is changed. Everything you could open before still works.")
-    if had_duress:
-        text += "\n" + _duress_removed()
-    return Message(text)
+def new_pin_set() -> Message:
+    return Message(_("Your new PIN is set, with new keys."))
 
 
-def pin_reset(dropped: int, had_duress: bool) -> Message:
-    text = _("Your new PIN is set, with new keys.")
-    if dropped:
-        text += "\n" + ngettext(
-            "{n} alert's details were sealed to your old keys. You can't open them any more.",
-            "{n} alerts' details were sealed to your old keys. You can't open them any more.",
-            dropped,
-        ).format(n=dropped)
-    if had_duress:
-        text += "\n" + _duress_removed()
-    return Message(text)
+def reset_started(ready_at: str) -> Message:
+    return Message(
+        _(
+            "Your PIN reset has started. For your safety it takes effect at {time}: "
+            "until then your old PIN still works, and your buddies have been told.\n"
+            "Then I'll ask you for a new PIN. Details sealed to your old keys can't be "
+            "opened after that.\n"
+            "Didn't ask for this? Tap Stop the reset."
+        ).format(time=ready_at),
+        ((Button(_("Stop the reset"), "set:reset_stop"),),),
+    )
+
+
+def reset_stopped() -> Message:
+    return Message(_("The PIN reset is stopped. Your PIN and keys stay as they were."))
+
+
+def reset_pending_refusal(ready_at: str) -> str:
+    return _(
+        "A PIN reset is waiting to take effect at {time}. Until then you can't delete your "
+        "account or turn the check-in PIN off. To stop the reset, open /settings."
+    ).format(time=ready_at)
+
+
+def reset_ready() -> Message:
+    return Message(
+        _(
+            "Your PIN reset has taken effect: your old keys are destroyed. "
+            "Send any message and I'll ask you for a new PIN."
+        )
+    )
+
+
+def reset_notice(alias: str, ready_at: str) -> Message:
+    """To a buddy, or to a worker who relies on this member as a buddy."""
+    return Message(
+        _(
+            "⚠️ {alias} asked to reset their PIN. If it was really them, nothing to do. "
+            "If you're not sure, contact {alias} another way: someone else may have their "
+            "phone. The reset takes effect at {time}; until then {alias} can stop it."
+        ).format(alias=alias, time=ready_at),
+        kind=Kind.ALERT,
+    )
+
+
+def reset_stopped_notice(alias: str) -> Message:
+    return Message(_("{alias} stopped their PIN reset. Nothing has changed.").format(alias=alias))
+
+
+def buddy_key_changed(alias: str) -> Message:
+    """To a worker: details they seal from now on go to this buddy's new key."""
+    return Message(
+        _(
+            "⚠️ {alias}'s PIN and keys were reset. From now on, details you seal also go to "
+            "{alias}'s new keys. If you don't think {alias} did this, remove them in /buddies "
+            "and contact them another way."
+        ).format(alias=alias),
+        kind=Kind.ALERT,
+    )
+
+
+def sos_stays_open(told: bool) -> Message:
+    if told:
+        return Message(
+            _(
+                "Your SOS stays open until one of your buddies confirms you're safe. "
+                "I've told them you say you're safe. They may contact you."
+            ),
+            kind=Kind.ALERT,
+        )
+    return Message(
+        _("Your SOS stays open until someone who was alerted confirms you're safe."),
+        kind=Kind.ALERT,
+    )
+
+
+def sos_cannot_be_extended() -> str:
+    return _(
+        "Your SOS is open, so I can't add time. Your buddies are on it. "
+        "When you're safe, tap I'm safe and they'll confirm."
+    )
+
+
+def checkin_paused_until(time: str) -> str:
+    return _(
+        "Too many wrong PINs: checking in with your PIN is paused until {time}. "
+        "Your outcall is still running. If you are safe, tap I can't give my PIN "
+        "and your buddies will check on you."
+    ).format(time=time)
+
+
+def wrong_checkin_pin(left: int, lockout: str) -> str:
+    if left <= 0:
+        return _(
+            "Wrong PIN. You are not checked in. Checking in with your PIN is paused for "
+            "{span}. If you are safe, tap I can't give my PIN and your buddies will check "
+            "on you."
+        ).format(span=lockout)
+    return ngettext(
+        "Wrong PIN. You are not checked in yet. {n} try left.",
+        "Wrong PIN. You are not checked in yet. {n} tries left.",
+        left,
+    ).format(n=left)
+
+
+def checkin_pin_guessed(worker_alias: str) -> Message:
+    return Message(
+        _(
+            "⚠️ Someone typed {alias}'s check-in PIN wrong too many times. {alias} is not "
+            "checked in, and their outcall is still watched as normal. You may want to "
+            "check on {alias}."
+        ).format(alias=worker_alias),
+        kind=Kind.ALERT,
+    )
 
 
 def buddies_asked(told: bool) -> Message:
@@ -940,14 +1041,22 @@ def buddies_asked(told: bool) -> Message:
     )
 
 
-def confirm_request(ref: str, worker_alias: str) -> Message:
-    return Message(
-        _(
+def confirm_request(ref: str, worker_alias: str, *, after_sos: bool = False) -> Message:
+    if after_sos:
+        text = _(
+            "🚨 {alias} sent an SOS and now says they're safe, but we can't be sure it was "
+            "them. Please check on {alias} now.\n"
+            "When you know they are safe, tap {alias} is safe."
+        )
+    else:
+        text = _(
             "🚨 {alias} tapped I'm safe but couldn't give their PIN, so we can't be sure it "
             "was them. Please check on {alias} now.\n"
             "When you know they are safe, tap {alias} is safe. "
             "Tap Unlock details to see where they went (you need your PIN)."
-        ).format(alias=worker_alias),
+        )
+    return Message(
+        text.format(alias=worker_alias),
         alert_buttons(ref, worker_alias),
         kind=Kind.ALERT,
     )

@@ -53,8 +53,17 @@ class Member(Base):
     kdf_salt: Mapped[bytes] = mapped_column(LargeBinary(32))
     kdf_ops: Mapped[int] = mapped_column(Integer)
     kdf_mem: Mapped[int] = mapped_column(Integer)
+    # Wrong PINs when unlocking details or changing settings (they protect the key)...
     pin_failures: Mapped[int] = mapped_column(Integer, default=0)
     pin_locked_until: Mapped[datetime | None]
+    # ...and, counted apart, wrong check-in PINs: a duress PIN is honoured even then.
+    checkin_failures: Mapped[int] = mapped_column(Integer, default=0)
+    checkin_locked_until: Mapped[datetime | None]
+    # "I forgot my PIN" asked at this time: new keys only after the cooling-off period.
+    reset_requested_at: Mapped[datetime | None]
+    # Asked to be deleted while an SOS or duress outcall of theirs was open: their messenger
+    # identity is already detached; the row goes once a buddy or responder settles it.
+    departed_at: Mapped[datetime | None]
     unreachable_since: Mapped[datetime | None]
     # When the reachability check last probed this member's chat.
     probed_at: Mapped[datetime | None]
@@ -231,8 +240,14 @@ class Alert(Base):
     member_id: Mapped[int] = mapped_column(
         ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
     )
-    stage: Mapped[int] = mapped_column(Integer)
+    # The ladder stage that alerted them; None when they were not alerted by a stage (an
+    # admin told as the last resort, a drill's practice alert).
+    stage: Mapped[int | None] = mapped_column(Integer)
+    # An admin alerted once because the ladder was spent; never alerted again by repeats.
+    last_resort: Mapped[bool] = mapped_column(Boolean, default=False)
     alerted_at: Mapped[datetime]
+    # A drill: when they tapped Got it.
+    got_it_at: Mapped[datetime | None]
 
 
 class OutboxMessage(Base):

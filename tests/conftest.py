@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bot.config import Settings, settings_from
+from checkins.context import Context
 from checkins.engine import Engine
 from checkins.messages import Identity
 from checkins.sealing import KDF_COSTS, Sealer
@@ -190,7 +191,7 @@ def make_world(url: str, clock: ManualClock, pepper: bytes | None = None) -> Wor
     db = Database(url)
     db.migrate()
     sealer = Sealer(pepper or secrets.token_bytes(32), KDF_COSTS["insecure-fast"])
-    service = CheckinService(db, sealer, settings.policy(), clock)
+    service = CheckinService(Context(db, sealer, settings.policy(), clock))
     engine = Engine(db, settings.policy(), clock)
     people = [Identity("console", name) for name in ("robin", "sam", "kit")]
     for person in people:

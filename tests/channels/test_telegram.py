@@ -166,8 +166,10 @@ async def test_reminders_carry_the_buttons_and_they_work(bot: Harness) -> None:
     await bot.press(alice, "+30 min", "Check in by", reminder)
     await bot.press(alice, "SOS 🆘", "SOS sent", reminder)
     alert = await bob.wait_for_message("pressed SOS", timeout=STEP)
-    await bot.press(alice, "I'm safe ✅", "Glad you're safe", reminder)
-    await bob.wait_for_message("Alice checked in", after=alert.message_id, timeout=STEP)
+    # After an SOS, the worker's I'm safe asks the buddies to confirm; Bob's confirmation ends it.
+    await bot.press(alice, "I'm safe ✅", "SOS stays open", reminder)
+    ask = await bob.wait_for_message("now says they're safe", after=alert.message_id, timeout=STEP)
+    await bot.press(bob, "Alice is safe 💚", "You confirmed Alice is safe", ask)
 
 
 async def test_keywords_work_like_the_buttons(bot: Harness) -> None:
@@ -177,7 +179,8 @@ async def test_keywords_work_like_the_buttons(bot: Harness) -> None:
     await bot.say(alice, "sos", "SOS sent")
     await bob.wait_for_message("pressed SOS", timeout=STEP)
     await bot.say(bob, "ON IT", "You are handling Alice's alert")
-    await bot.say(alice, "Safe!", "Glad you're safe")
+    await bot.say(alice, "Safe!", "SOS stays open")
+    await bot.say(bob, "safe", "You confirmed Alice is safe")
 
 
 # -- alerts --------------------------------------------------------------------------------

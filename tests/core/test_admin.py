@@ -16,11 +16,12 @@ from sqlalchemy import func, select
 from bot.cli import main
 from bot.config import settings_from
 from checkins.admin import AdminService
+from checkins.context import Context, Refusal
 from checkins.jurisdictions import effective
 from checkins.ladder import LegalModel
 from checkins.messages import Identity
 from checkins.sealing import KDF_COSTS, Sealer
-from checkins.service import CheckinService, Refusal
+from checkins.service import CheckinService
 from storage.db import Database
 from storage.roles import ADMIN, EVERYWHERE
 from storage.tables import Alert, AuditEntry, JurisdictionRules, Outcall
@@ -31,7 +32,7 @@ EMERGENCY_REFUSED = "only allowed where legal_model is 'decriminalised'"
 
 
 def admin_service(world: World) -> AdminService:
-    return AdminService(world.db, world.service.sealer, world.service.policy, world.clock)
+    return AdminService(world.service.ctx)
 
 
 @pytest.fixture
@@ -144,8 +145,8 @@ def org(database_url: str, clock: ManualClock) -> Iterator[tuple[AdminService, I
     sealer = Sealer(secrets.token_bytes(32), KDF_COSTS["insecure-fast"])
     policy = settings.policy()
     who = Identity("console", "ash")
-    CheckinService(db, sealer, policy, clock).register(who, "Ash", PIN)
-    admin = AdminService(db, sealer, policy, clock)
+    CheckinService(Context(db, sealer, policy, clock)).register(who, "Ash", PIN)
+    admin = AdminService(Context(db, sealer, policy, clock))
     admin.accept_role(who, admin.server_invite(ADMIN, EVERYWHERE).code)
     yield admin, who
     db.dispose()
@@ -301,8 +302,8 @@ def test_buddycheck_admin_audit_prints_who_changed_what(
     db = Database(url)
     sealer = Sealer(pepper.encode(), KDF_COSTS["insecure-fast"])
     who = Identity("console", "ash")
-    CheckinService(db, sealer, settings.policy(), clock).register(who, "Ash", PIN)
-    admin = AdminService(db, sealer, settings.policy(), clock)
+    CheckinService(Context(db, sealer, settings.policy(), clock)).register(who, "Ash", PIN)
+    admin = AdminService(Context(db, sealer, settings.policy(), clock))
     admin.accept_role(who, admin.server_invite(ADMIN, "north").code)
     admin.set_stage_after(who, "north", 0, "20m")
     db.dispose()

@@ -24,8 +24,8 @@ from bot.channels.base import Inbound
 from bot.channels.console import ConsoleChannel
 from bot.cli import main
 from checkins.admin import show_code
+from checkins.context import Refusal
 from checkins.messages import Identity
-from checkins.service import Refusal
 from storage import queries
 from storage.roles import ADMIN, RESPONDER
 from storage.tables import Base, BuddyLink, Member, Outcall, Role

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from checkins.context import Refusal
 from checkins.lifecycle import State
-from checkins.service import Refusal
 from storage.tables import Envelope, OutboxMessage, SealedKey
 from tests.conftest import PIN, World
 

@@ -8,8 +8,8 @@ import asyncio
 import pytest
 from sqlalchemy import select, update
 
+from checkins.context import Refusal
 from checkins.messages import Kind
-from checkins.service import Refusal
 from storage.roles import RESPONDER
 from storage.tables import Member, OutboxMessage, Outcall
 from tests.channels import telegram_harness

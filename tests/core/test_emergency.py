@@ -18,12 +18,12 @@ from bot.channels.console import ConsoleChannel
 from bot.channels.emergency import EmergencyChannel
 from bot.config import ConfigError, settings_from
 from bot.dispatcher import Dispatcher
+from checkins.context import Refusal
 from checkins.ladder import LegalModel
 from checkins.messages import Identity, Kind
 from checkins.organisation import OrganisationService
 from checkins.policy import EmergencyContact, Policy
 from checkins.rules import merged
-from checkins.service import Refusal
 from storage.tables import Member, OutboxMessage, Outcall, Role
 from tests.conftest import PIN, World
 
@@ -99,7 +99,7 @@ def move_worker_south(world: World) -> None:
 
 def organisation(world: World) -> OrganisationService:
     service = world.service
-    return OrganisationService(world.db, service.sealer, service.policy, world.clock)
+    return OrganisationService(service.ctx)
 
 
 def emergency_rows(world: World) -> list[OutboxMessage]:

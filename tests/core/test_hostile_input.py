@@ -27,6 +27,7 @@ from sqlalchemy import text
 from bot.config import ConfigError, Settings, load_config, settings_from
 from bot.conversation import MAX_INPUT_CHARS, keyword_action
 from checkins import texts
+from checkins.context import Refusal
 from checkins.i18n import use_locale
 from checkins.messages import Identity
 from checkins.parsing import (
@@ -41,7 +42,7 @@ from checkins.parsing import (
     resolve_due,
 )
 from checkins.sealing import Details
-from checkins.service import ALIAS_MAX_CHARS, Refusal, check_alias, check_field
+from checkins.service import ALIAS_MAX_CHARS, check_alias, check_field
 from tests.chat import Chat
 from tests.conftest import PIN, World, core_config
 

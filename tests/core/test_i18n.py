@@ -22,6 +22,7 @@ from babel.messages.pofile import read_po
 from bot.channels.base import Inbound
 from bot.conversation import keyword_action
 from checkins.actions import Action, Verb
+from checkins.context import Refusal
 from checkins.i18n import (
     _,
     available_locales,
@@ -30,7 +31,6 @@ from checkins.i18n import (
     supported_locale,
     use_locale,
 )
-from checkins.service import Refusal
 from tests.channels import telegram_harness
 from tests.channels import test_signal as signal_harness
 from tests.channels.telegram_harness import STEP, Harness

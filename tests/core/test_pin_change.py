@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from checkins.context import Refusal
 from checkins.security import SecurityService
-from checkins.service import Refusal
 from storage.tables import SealedKey
 from tests.conftest import PIN, World
 
@@ -37,8 +37,15 @@ def test_forgot_pin_gives_new_keys_and_drops_copies_sealed_to_the_old_ones(
     world: World,
 ) -> None:
     ref = overdue_outcall(world)
-    SecurityService(world.service).reset_pin(world.buddy, NEW_PIN)
-    assert "can't open them any more" in world.last(world.buddy)
+    security = SecurityService(world.service)
+    security.request_reset(world.buddy)
+    assert "old PIN still works" in world.last(world.buddy)
+    assert "KX482B" in world.service.unlock(world.buddy, ref, PIN).text  # not yet
+    world.clock.advance(hours=24, minutes=1)
+    security.housekeeping()
+    assert "old keys are destroyed" in world.last(world.buddy)
+    security.reset_pin(world.buddy, NEW_PIN)
+    assert "new PIN is set" in world.last(world.buddy)
     with world.db.transaction() as session:
         view = world.service.member(world.buddy)
         assert view is not None
@@ -52,9 +59,9 @@ def test_forgot_pin_is_refused_while_locked_out_or_during_own_outcall(world: Wor
     security = SecurityService(world.service)
     world.service.start_outcall(world.worker, "KX482B", "14 Hollow Lane", "", "1h")
     with pytest.raises(Refusal, match="while your outcall is running"):
-        security.reset_pin(world.worker, NEW_PIN)
+        security.request_reset(world.worker)
     for _try in range(5):
         with pytest.raises(Refusal):
             security.change_pin(world.buddy, "905172", NEW_PIN)
     with pytest.raises(Refusal, match="paused"):
-        security.reset_pin(world.buddy, NEW_PIN)
+        security.request_reset(world.buddy)

@@ -183,14 +183,16 @@ async def every_flow(people: People, snapshot: Callable[[str], None]) -> None:
     await people.say("robin", "SAFE", "Glad you're safe")
     snapshot("checked in late")
 
-    # A one-message outcall, then SOS, unlocked, and cancelled.
+    # A one-message outcall, then SOS, unlocked; the worker's cancel only asks the buddies,
+    # and a buddy's confirmation ends it.
     plate, address, note = SOS
     await people.say("robin", f"/outcall {plate} | {address} | {note} | 2h", "Saved and sealed")
     await people.say("robin", "SOS", "SOS sent")
     await people.say("kit", "UNLOCK", "Send your PIN")
     await people.say("kit", PINS["kit"], plate)
     snapshot("SOS unlocked")
-    await people.say("robin", "/cancel", "Cancelled")
+    await people.say("robin", "/cancel", "SOS stays open")
+    await people.say("kit", "SAFE", "You confirmed Robin is safe")
 
     # An outcall nobody settles: alerts, then the retention limit closes it, then the purge.
     plate, address, note = EXPIRED

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from checkins.context import Refusal
 from checkins.messages import Identity
 from checkins.organisation import OrganisationService
 from checkins.security import SecurityService
-from checkins.service import Refusal
 from storage import queries
 from storage.roles import ADMIN, EVERYWHERE, RESPONDER
 from storage.tables import JurisdictionRules, Member, OutboxMessage, Outcall, Role, SealedKey
@@ -41,7 +41,7 @@ def person(world: World, name: str, role: str | None = None, **grant: object) ->
 
 def organisation(world: World) -> OrganisationService:
     service = world.service
-    return OrganisationService(world.db, service.sealer, service.policy, world.clock)
+    return OrganisationService(service.ctx)
 
 
 def start_and_miss(world: World, minutes_after_due: int) -> None:

@@ -8,9 +8,9 @@ import re
 import pytest
 
 from checkins.admin import AdminService, show_code
+from checkins.context import Context, Refusal
 from checkins.messages import Identity
 from checkins.rules import RIGHTS_MAX_CHARS
-from checkins.service import Refusal
 from storage.roles import ADMIN
 from tests.chat import Chat
 from tests.conftest import PIN, World
@@ -23,7 +23,9 @@ NOT_WRITTEN = "hasn't written a know-your-rights text"
 @pytest.fixture
 def admin(world: World) -> AdminService:
     """Kit administers north, whose language is English."""
-    service = AdminService(world.db, world.service.sealer, world.service.policy, world.clock)
+    service = AdminService(
+        Context(world.db, world.service.sealer, world.service.policy, world.clock)
+    )
     service.accept_role(world.buddy2, service.server_invite(ADMIN, "north").code)
     return service
 

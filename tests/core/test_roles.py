@@ -15,9 +15,10 @@ from bot.app import utc_now
 from bot.cli import main
 from bot.config import load_config
 from checkins.admin import AdminService, is_role_code, show_code
+from checkins.context import Context, Refusal
 from checkins.messages import Identity
 from checkins.sealing import KDF_COSTS, Sealer
-from checkins.service import CheckinService, Refusal
+from checkins.service import CheckinService
 from storage.db import Database
 from storage.roles import ADMIN, RESPONDER, admins_of, has_role, responders_on_duty
 from storage.tables import AuditEntry, Role, RoleInvite
@@ -27,7 +28,7 @@ SAME_REFUSAL = "That code doesn't work"
 
 
 def admin_service(world: World) -> AdminService:
-    return AdminService(world.db, world.service.sealer, world.service.policy, world.clock)
+    return AdminService(world.service.ctx)
 
 
 def make_admin(admin: AdminService, who: Identity, place: str = "north") -> None:
@@ -184,8 +185,8 @@ def test_buddycheck_admin_invite_prints_a_code_that_works(
     sealer = Sealer(pepper.encode(), KDF_COSTS["insecure-fast"])
     policy = load_config(config).policy()
     first = Identity("console", "first-admin")
-    CheckinService(db, sealer, policy, utc_now).register(first, "Ash", PIN)
-    admin = AdminService(db, sealer, policy, utc_now)
+    CheckinService(Context(db, sealer, policy, utc_now)).register(first, "Ash", PIN)
+    admin = AdminService(Context(db, sealer, policy, utc_now))
     admin.accept_role(first, found[0])
     with db.transaction() as session:
         assert [m.alias for m in admins_of(session, "north")] == ["Ash"]
