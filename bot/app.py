@@ -154,6 +154,8 @@ class App:
 
     async def _purge(self) -> None:
         self.conversation.forget_stale()
+        # PIN resets whose cooling-off is over, deletions that waited for an SOS to settle.
+        await asyncio.to_thread(self.conversation.security.housekeeping)
         report = await asyncio.to_thread(self.engine.purge)
         if report.expired or report.deleted_outcalls or report.deleted_messages:
             log.info("retention purge: %s", report)
