@@ -988,8 +988,8 @@ def sos_stays_open(told: bool) -> Message:
 
 def sos_cannot_be_extended() -> str:
     return _(
-        "Your SOS is open, so I can't add time. Your buddies are on it. "
-        "When you're safe, tap I'm safe and they'll confirm."
+        "Your SOS is open, so I can't add time. Your buddies have been alerted. "
+        "When you're safe, tap I'm safe and they'll be asked to confirm."
     )
 
 
