@@ -289,12 +289,7 @@ class Conversation:
         elif command in self._commands:
             await self._commands[command](who, member, rest)
         else:
-            await self.say(
-                who,
-                _("I don't know the command /{command}.").format(command=normalise(command)[:30])
-                + "\n\n"
-                + help_text(),
-            )
+            await self.say(who, _("I don't know that command.") + "\n\n" + help_text())
 
     async def _on_button(
         self, event: Inbound, who: Identity, member: MemberView | None, pending: Pending | None

@@ -495,11 +495,13 @@ class AdminService:
 
     def _check_role_target(self, role: str, jurisdiction: str) -> None:
         if role not in ROLES:
-            raise Refusal(_("There is no role called '{role}'.").format(role=role[:20]))
+            raise Refusal(
+                _("There is no such role. Roles: {known}.").format(known=", ".join(ROLES))
+            )
         if jurisdiction != EVERYWHERE and jurisdiction not in self.policy.sources:
             raise Refusal(
-                _("There is no place called '{place}'. Known: {known}.").format(
-                    place=jurisdiction[:40], known=", ".join(sorted(self.policy.sources))
+                _("There is no such place. Known: {known}.").format(
+                    known=", ".join(sorted(self.policy.sources))
                 )
             )
 
@@ -559,11 +561,7 @@ def read_locale(text: str) -> str:
     if not (2 <= len(language) <= 3 and language.isascii() and language.isalpha()) or (
         region and not (len(region) == 2 and region.isascii() and region.isalpha())
     ):
-        raise Refusal(
-            _("'{value}' is not a language code. Send two letters, like en, es or pt.").format(
-                value=text[:20]
-            )
-        )
+        raise Refusal(_("That is not a language code. Send two letters, like en, es or pt."))
     return language.lower() + (f"_{region.upper()}" if region else "")
 
 

@@ -55,11 +55,8 @@ def _duration(value: Any) -> Any:
         return timedelta(0)
     parsed = parse_duration(value)
     if parsed is None:
-        raise ValueError(
-            _("'{value}' is not a duration; write it like 30s, 10m, 2h or 1h30").format(
-                value=value[:40]
-            )
-        )
+        # Not quoted back: an admin's answer in the bot may be something typed in the wrong slot.
+        raise ValueError(_("that is not a duration; write it like 30s, 10m, 2h or 1h30"))
     return parsed
 
 

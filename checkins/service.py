@@ -355,11 +355,12 @@ class CheckinService:
         due = resolve_due(due_text, now, timezone)
         limits = self.policy.limits
         if due is None:
+            # Never quote what was typed: it may be a note or an address in the wrong slot.
             raise TimeRefusal(
                 _(
-                    'I couldn\'t read "{text}" as a time. Send how long, like 90m or 2h, '
+                    "I couldn't read that as a time. Send how long, like 90m or 2h, "
                     "or the time you'll be done, like 23:30."
-                ).format(text=normalise(due_text)[:40])
+                )
             )
         if due - now < limits.min_duration:
             raise TimeRefusal(

@@ -52,12 +52,13 @@ class Chat:
         return await self.send(person, self.choice(person, label))
 
 
-async def make_chat(directory: Path) -> Chat:
-    """The app on a fresh SQLite file in `directory`, on a manual clock, its console listening."""
+async def make_chat(directory: Path, url: str | None = None) -> Chat:
+    """The app on a fresh SQLite file in `directory` (or the database at `url`), on a manual
+    clock, its console listening."""
     directory.mkdir(parents=True, exist_ok=True)
     console = ConsoleChannel(printer=lambda _text: None)
     app = App(
-        core_settings(f"sqlite:///{directory / 'b.db'}"),
+        core_settings(url or f"sqlite:///{directory / 'b.db'}"),
         secrets.token_bytes(32),
         {"console": console},
         clock=ManualClock(),
