@@ -25,7 +25,7 @@ from checkins.i18n import _, available_locales, language_name, ngettext
 from checkins.jurisdictions import effective
 from checkins.lifecycle import Event, Held, Protected, State, apply
 from checkins.messages import Identity, Message, enqueue
-from checkins.parsing import MAX_FIELD_CHARS, normalise, normalise_code, resolve_due
+from checkins.parsing import MAX_FIELD_CHARS, normalise, normalise_code, readable, resolve_due
 from checkins.sealing import Details, KdfCost, PinMatch, Sealer, WrongPin
 from storage import queries, roles
 from storage.tables import Alert, BuddyLink, Envelope, Invite, Member, Outcall, SealedKey
@@ -781,10 +781,12 @@ def wrapped_key(member: Member) -> tuple[bytes, bytes, KdfCost]:
 
 
 def check_alias(alias: str) -> str:
-    """A nickname: 1–32 printable characters, not a phone number."""
+    """A nickname: 1–32 printable characters with one a person can read, not a phone number."""
     cleaned = normalise(alias)
     if not cleaned or len(cleaned) > ALIAS_MAX_CHARS:
         raise Refusal(_("Choose a nickname of 1 to {n} characters.").format(n=ALIAS_MAX_CHARS))
+    if not readable(cleaned):
+        raise Refusal(_("Choose a nickname with at least one letter, number or emoji."))
     if sum(ch.isdigit() for ch in cleaned) >= 6:
         raise Refusal(_("Please don't use a phone number. Choose a nickname instead."))
     return cleaned

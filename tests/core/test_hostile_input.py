@@ -61,7 +61,11 @@ VALID["jurisdictions"]["south"]["ladder"][-1]["notify"] = "responders"
 
 HOSTILE_TEXT = st.text(
     st.characters(codec="utf-8", exclude_categories=("Cs",))
-    | st.sampled_from("\u202e\u202d\u2066\u200b\u200d\ufeff\x00\x1b\n\t\u3164\u0301"),
+    # Bidi overrides, zero-width and control characters, a blank Hangul filler, a combining
+    # accent, and spacing combining marks (Gujarati visarga, Devanagari visarga, Tamil ai).
+    | st.sampled_from(
+        "\u202e\u202d\u2066\u200b\u200d\ufeff\x00\x1b\n\t\u3164\u0301\u0a83\u0903\u0bc8"
+    ),
     max_size=30,
 )
 BAD_DURATIONS = st.sampled_from(
@@ -440,6 +444,9 @@ def test_a_keyword_inside_another_sentence_is_not_acted_on(typed: str) -> None:
 @example("Sam\n🚨 Robin missed their check-in")
 @example("\u3164")
 @example("x" * (ALIAS_MAX_CHARS + 1))
+@example("\u0a83")  # a spacing combining mark with nothing to sit on
+@example("\u0903\u0a83 \u0bc8")
+@example("?!.")
 def test_an_alias_is_refused_or_plain_visible_and_short(alias: str) -> None:
     try:
         cleaned = check_alias(alias)
@@ -447,7 +454,8 @@ def test_an_alias_is_refused_or_plain_visible_and_short(alias: str) -> None:
         return
     assert_plain(cleaned)
     assert 1 <= len(cleaned) <= ALIAS_MAX_CHARS
-    assert any(not unicodedata.category(ch).startswith(("Z", "M")) for ch in cleaned)
+    # Something a person can read and tell apart: a letter, a number or a symbol (emoji).
+    assert any(unicodedata.category(ch)[0] in "LNS" for ch in cleaned)
 
 
 @given(HOSTILE_TEXT | st.text(max_size=400))
@@ -489,6 +497,8 @@ def test_invisible_and_control_characters_are_cleaned_from_an_alias(typed: str, 
         "\u202e",
         "\ufe0f",  # a variation selector on nothing
         "\u0301\u0301",  # accents on nothing
+        "\u0a83",  # a spacing combining mark on nothing
+        "\u0903 \u0a83\u0bc8",
         "x" * (ALIAS_MAX_CHARS + 1),
         "\x00",
     ],
@@ -503,6 +513,14 @@ def test_a_tower_of_accents_is_cut_to_what_a_real_script_needs() -> None:
     assert check_alias("Nguyễn") == "Nguyễn"
     assert check_alias("שָׁלוֹם") == unicodedata.normalize("NFKC", "שָׁלוֹם")
     assert check_alias("❤️ Kit") == "❤️ Kit"
+    assert check_alias("કેતન") == "કેતન"  # Gujarati with its spacing vowel signs
+    assert check_alias("தமிழ்") == "தமிழ்"
+
+
+@pytest.mark.parametrize("typed", ["...", "?!", "- _ -"])
+def test_an_alias_of_only_punctuation_is_refused(typed: str) -> None:
+    with pytest.raises(Refusal, match="at least one letter"):
+        check_alias(typed)
 
 
 @given(
