@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.conversation import STEP_TTL
@@ -96,3 +98,11 @@ async def test_half_typed_details_are_forgotten_after_the_step_time_even_if_nobo
     await chat.send("sam", "/help")  # someone else's message sweeps it away
     assert robin not in conversation._pending
     assert not conversation._locks  # and no per-person lock is left behind either
+    # Robin is told, so she never believes an unsaved outcall will alert anyone.
+    for _wait in range(200):
+        await chat.app.dispatcher.drain()
+        if any("nothing was saved" in t for to, t in chat.console.transcript if to == "robin"):
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("robin was never told her outcall was not saved")
