@@ -12,14 +12,23 @@ import os
 import tomllib
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from checkins.i18n import _
+from checkins.ladder import MAX_EXTENSION, LadderError
 from checkins.policy import Limits, Policy
-from checkins.rules import Duration, JurisdictionConfig, Section
+from checkins.rules import (
+    Duration,
+    JurisdictionConfig,
+    Retention,
+    Section,
+    at_least,
+    at_most,
+    check_reach,
+)
 from checkins.sealing import PEPPER_MIN_BYTES
 
 DEFAULT_DATABASE_URL = "sqlite:///data/buddycheck.db"
@@ -29,13 +38,47 @@ class ConfigError(Exception):
     """A configuration that cannot be used; the message says where and how to fix it."""
 
 
+# The bounds of the durations below, each with its reason (the ladder's are in
+# `checkins.ladder`). Beyond them a value is a typo, and a far-off deadline would overflow.
+# A check-in longer than a day is not one booking.
+MAX_CHECK_IN = timedelta(hours=24)
+# A buddy code lives a week at most: an older unused one is more likely seen by the wrong person.
+MAX_INVITE_TTL = timedelta(days=7)
+# Signal's longest disappearing-message timer is four weeks.
+MAX_DISAPPEARING_TIMER = timedelta(weeks=4)
+# A send still unanswered after five minutes has failed: retrying it is what helps.
+MAX_SEND_TIMEOUT = timedelta(minutes=5)
+# Locked out longer than a day, a buddy could not open an alert's details when it matters.
+MAX_PIN_LOCKOUT = timedelta(hours=24)
+# Unlocked details stay on a buddy's screen an hour at most, seen by whoever holds the phone.
+MAX_DETAILS_VISIBLE = timedelta(hours=1)
+# A forgotten PIN is replaced within a week: longer, the member could open no alert meanwhile.
+MAX_RESET_COOLING_OFF = timedelta(days=7)
+# Who met whom and when (an ended outcall's row) is kept a month at most.
+MAX_ENDED_RETENTION = timedelta(days=30)
+# Sent texts name people; the outbox keeps them a week at most.
+MAX_SENT_RETENTION = timedelta(days=7)
+# An alert retried less often than hourly is as good as lost.
+MAX_BACKOFF = timedelta(hours=1)
+# Zero here would mean a send or retry that never waits, or a lockout that locks nothing.
+A_SECOND = timedelta(seconds=1)
+
+
 class ServiceConfig(Section):
     default_jurisdiction: str
     max_buddies: int = Field(5, ge=1, le=20)
-    min_duration: Duration = timedelta(minutes=10)
-    max_duration: Duration = timedelta(hours=12)
-    max_extension: Duration = timedelta(hours=2)
-    invite_ttl: Duration = timedelta(hours=24)
+    min_duration: Annotated[Duration, at_most(MAX_CHECK_IN)] = timedelta(minutes=10)
+    max_duration: Annotated[Duration, at_most(MAX_CHECK_IN)] = timedelta(hours=12)
+    max_extension: Annotated[Duration, at_most(MAX_EXTENSION)] = timedelta(hours=2)
+    invite_ttl: Annotated[Duration, at_least(A_SECOND), at_most(MAX_INVITE_TTL)] = timedelta(
+        hours=24
+    )
+
+    @model_validator(mode="after")
+    def _shortest_before_longest(self) -> ServiceConfig:
+        if self.min_duration > self.max_duration:
+            raise ValueError(_("min_duration must not be longer than max_duration"))
+        return self
 
 
 class DatabaseConfig(Section):
@@ -68,8 +111,10 @@ class SignalConfig(Section):
     service: str = ""
     phone_number: str = ""
     connection_mode: Literal["auto", "http", "https"] = "auto"
-    disappearing_timer: Duration = timedelta(hours=1)
-    send_timeout: Duration = timedelta(seconds=30)
+    disappearing_timer: Annotated[Duration, at_most(MAX_DISAPPEARING_TIMER)] = timedelta(hours=1)
+    send_timeout: Annotated[Duration, at_least(A_SECOND), at_most(MAX_SEND_TIMEOUT)] = timedelta(
+        seconds=30
+    )
 
 
 class CryptoConfig(Section):
@@ -79,20 +124,28 @@ class CryptoConfig(Section):
 
 class SecurityConfig(Section):
     pin_attempts: int = Field(5, ge=1, le=20)
-    pin_lockout: Duration = timedelta(minutes=30)
-    unlocked_details_visible: Duration = timedelta(minutes=10)
-    pin_reset_cooling_off: Duration = timedelta(hours=24)
+    pin_lockout: Annotated[Duration, at_least(A_SECOND), at_most(MAX_PIN_LOCKOUT)] = timedelta(
+        minutes=30
+    )
+    unlocked_details_visible: Annotated[
+        Duration, at_least(A_SECOND), at_most(MAX_DETAILS_VISIBLE)
+    ] = timedelta(minutes=10)
+    pin_reset_cooling_off: Annotated[Duration, at_most(MAX_RESET_COOLING_OFF)] = timedelta(
+        hours=24
+    )
 
 
 class RetentionConfig(Section):
-    details: Duration = timedelta(hours=48)
-    ended_outcalls: Duration = timedelta(days=7)
-    sent_messages: Duration = timedelta(hours=24)
+    details: Retention = timedelta(hours=48)
+    ended_outcalls: Annotated[Duration, at_most(MAX_ENDED_RETENTION)] = timedelta(days=7)
+    sent_messages: Annotated[Duration, at_most(MAX_SENT_RETENTION)] = timedelta(hours=24)
 
 
 class OutboxConfig(Section):
     workers: int = Field(4, ge=1, le=32)
-    max_backoff: Duration = timedelta(minutes=5)
+    max_backoff: Annotated[Duration, at_least(A_SECOND), at_most(MAX_BACKOFF)] = timedelta(
+        minutes=5
+    )
 
 
 class Settings(BaseSettings):
@@ -140,8 +193,20 @@ class Settings(BaseSettings):
             )
         return self
 
-    def policy(self) -> Policy:
-        limits = Limits(
+    @model_validator(mode="after")
+    def _every_step_in_time(self) -> Settings:
+        """Each place's ladder, with this file's longest check-in and retention (an admin's
+        edit is checked the same way, `checkins.rules.merged`)."""
+        limits = self.limits()
+        for key, section in sorted(self.jurisdictions.items()):
+            try:
+                check_reach(section.to_ladder(limits), limits.max_duration)
+            except LadderError as error:
+                raise ValueError(f"jurisdictions.{key}: {error}") from None
+        return self
+
+    def limits(self) -> Limits:
+        return Limits(
             max_buddies=self.service.max_buddies,
             min_duration=self.service.min_duration,
             max_duration=self.service.max_duration,
@@ -155,6 +220,9 @@ class Settings(BaseSettings):
             unlocked_details_visible=self.security.unlocked_details_visible,
             pin_reset_cooling_off=self.security.pin_reset_cooling_off,
         )
+
+    def policy(self) -> Policy:
+        limits = self.limits()
         jurisdictions = {
             key: section.to_jurisdiction(key, limits) for key, section in self.jurisdictions.items()
         }
@@ -197,7 +265,7 @@ def settings_from(data: dict[str, Any], source: str) -> Settings:
     try:
         return Settings(**data)
     except ValidationError as error:
-        lines = [f"  {_location(item['loc'])}: {_explain(item)}" for item in error.errors()]
+        lines = [f"  {_where(item['loc'])}{_explain(item)}" for item in error.errors()]
         raise ConfigError(
             _("Configuration error in {source}:").format(source=source)
             + "\n"
@@ -231,11 +299,13 @@ def load_pepper(settings: Settings) -> bytes | None:
     return raw
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
+def _where(loc: tuple[int | str, ...]) -> str:
+    """`jurisdictions.north.ladder[1]: `, or nothing for a rule across sections (its message
+    names what it is about)."""
     text = ""
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or _("(top level)")
+    return f"{text}: " if text else ""
 
 
 def _explain(item: Any) -> str:

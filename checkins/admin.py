@@ -349,7 +349,7 @@ class AdminService:
             if row is not None:
                 session.delete(row)
                 session.flush()
-            base = merged(self.policy.sources[jurisdiction], {})
+            base = merged(self.policy.sources[jurisdiction], {}, self.policy.limits)
             before, after = _stored_form(current, keys), _stored_form(base, keys)
             self._audit(session, admin, "rules_reset", jurisdiction, before, after)
             self._tell_rules(session, admin, jurisdiction, texts.rules_reset())
@@ -399,10 +399,10 @@ class AdminService:
             source = self.policy.sources[jurisdiction]
             row = session.get(JurisdictionRules, jurisdiction, with_for_update=True)
             stored = self._valid_overrides(jurisdiction, row)
-            current = merged(source, stored)
+            current = merged(source, stored, self.policy.limits)
             changes = edit(current)
             try:
-                updated = merged(source, {**stored, **changes})
+                updated = merged(source, {**stored, **changes}, self.policy.limits)
             except ValidationError as error:
                 raise Refusal(texts.rules_refused(_reason(error))) from None
             overrides = _stored_form(updated, set(stored) | set(changes))
@@ -427,14 +427,15 @@ class AdminService:
         if row is None:
             return {}
         try:
-            merged(self.policy.sources[jurisdiction], row.rules)
+            merged(self.policy.sources[jurisdiction], row.rules, self.policy.limits)
         except ValueError:
             return {}
         return dict(row.rules)
 
     def _current(self, session: Session, jurisdiction: str) -> JurisdictionConfig:
         row = session.get(JurisdictionRules, jurisdiction)
-        return merged(self.policy.sources[jurisdiction], self._valid_overrides(jurisdiction, row))
+        overrides = self._valid_overrides(jurisdiction, row)
+        return merged(self.policy.sources[jurisdiction], overrides, self.policy.limits)
 
     def _tell_rules(
         self, session: Session, admin: Member, jurisdiction: str, notice: str | None
