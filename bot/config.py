@@ -130,9 +130,7 @@ class SecurityConfig(Section):
     unlocked_details_visible: Annotated[
         Duration, at_least(A_SECOND), at_most(MAX_DETAILS_VISIBLE)
     ] = timedelta(minutes=10)
-    pin_reset_cooling_off: Annotated[Duration, at_most(MAX_RESET_COOLING_OFF)] = timedelta(
-        hours=24
-    )
+    pin_reset_cooling_off: Annotated[Duration, at_most(MAX_RESET_COOLING_OFF)] = timedelta(hours=24)
 
 
 class RetentionConfig(Section):

@@ -120,7 +120,6 @@ async def feed_every_refusal(chat: Chat, snapshot: Callable[[str], None]) -> Non
     await refused(chat, "robin", "SOS", "SOS sent")
     await refused(chat, "sam", "UNLOCK", "Send your PIN")
     await refused(chat, "sam", UNLOCK_PIN, "Wrong PIN")
-    await refused(chat, "robin", "/cancel", "Cancelled")
     snapshot("pins refused")
 
     # Onboarding: a phone number and an over-long nickname, a PIN with letters, a mismatch.
