@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections import Counter
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -32,6 +34,10 @@ from checkins.rules import (
 from checkins.sealing import PEPPER_MIN_BYTES
 
 DEFAULT_DATABASE_URL = "sqlite:///data/buddycheck.db"
+TEST_ONLY_KDF = "insecure-fast"
+NEW_PEPPER = 'python -c "import secrets; print(secrets.token_hex(32))"'
+# A random pepper of 32 or more bytes has far more different characters (hex has 16).
+PEPPER_MIN_DISTINCT = 8
 
 
 class ConfigError(Exception):
@@ -274,27 +280,89 @@ def settings_from(data: dict[str, Any], source: str) -> Settings:
 
 
 def load_pepper(settings: Settings) -> bytes | None:
-    """The server pepper from BUDDYCHECK_PEPPER or the pepper file; None if neither is set."""
+    """The server pepper from BUDDYCHECK_PEPPER or the pepper file; None if neither is set.
+
+    Refused: a file that other users of the machine can read, and a pepper that is short or
+    obviously not random (see `_pepper_weakness`).
+    """
     raw = os.environ.get("BUDDYCHECK_PEPPER", "").encode()
-    if not raw and settings.crypto.pepper_file:
+    path = settings.crypto.pepper_file
+    if not raw and path:
         try:
-            raw = settings.crypto.pepper_file.read_bytes().strip()
+            mode = path.stat().st_mode
+            raw = path.read_bytes().strip()
         except OSError as error:
             raise ConfigError(
                 _("Cannot read the pepper file {path}: {error}").format(
-                    path=settings.crypto.pepper_file, error=error.strerror
+                    path=path, error=error.strerror
                 )
             ) from None
+        if mode & 0o077:
+            raise ConfigError(
+                _(
+                    "Other users of this machine can read or change the pepper file {path} "
+                    "(its mode is {mode}). Make it the bot's alone: chmod 600 {path}"
+                ).format(path=path, mode=oct(mode & 0o777)[2:])
+            )
     if not raw:
         return None
     if len(raw) < PEPPER_MIN_BYTES:
         raise ConfigError(
+            _("The pepper must be at least {n} bytes. Generate one with: {command}").format(
+                n=PEPPER_MIN_BYTES, command=NEW_PEPPER
+            )
+        )
+    weakness = _pepper_weakness(raw)
+    if weakness:
+        raise ConfigError(
             _(
-                "The pepper must be at least {n} bytes. Generate one with: "
-                'python -c "import secrets; print(secrets.token_hex(32))"'
-            ).format(n=PEPPER_MIN_BYTES)
+                "The pepper is too easy to guess: {why}. Generate a random one with: {command}"
+            ).format(why=weakness, command=NEW_PEPPER)
         )
     return raw
+
+
+def pepper_present(settings: Settings) -> bool:
+    """Whether there is a pepper here to read (the environment, or an existing file)."""
+    path = settings.crypto.pepper_file
+    return bool(os.environ.get("BUDDYCHECK_PEPPER")) or bool(path and path.exists())
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """What makes these settings unfit to protect real people: the tests' fast KDF, or a
+    pepper that is weak or that others can read (when there is one here to check).
+
+    `buddycheck run` starts only without any, and `check-config` lists them. The demo and
+    the tests build the service directly, with the fast KDF their throwaway data needs.
+    """
+    problems = []
+    if settings.crypto.kdf == TEST_ONLY_KDF:
+        problems.append(
+            _(
+                '[crypto] kdf = "{kdf}" is for tests and the demo only: with the database and '
+                "the pepper, every PIN would be guessed within minutes. Set kdf = "
+                '"moderate" (or "interactive" on a small machine).'
+            ).format(kdf=TEST_ONLY_KDF)
+        )
+    if pepper_present(settings):
+        try:
+            load_pepper(settings)
+        except ConfigError as error:
+            problems.append(str(error))
+    return problems
+
+
+def _pepper_weakness(raw: bytes) -> str | None:
+    """Why a pepper is plainly not random, or None. This catches mistakes (a placeholder of
+    one letter, a short piece repeated, a keyboard run); it cannot prove a pepper random."""
+    steps = Counter(b - a for a, b in pairwise(raw))
+    if raw in (raw + raw)[1:-1]:
+        return _("it is a short piece repeated")
+    if len(set(raw)) < PEPPER_MIN_DISTINCT:
+        return _("it uses fewer than {n} different characters").format(n=PEPPER_MIN_DISTINCT)
+    if steps.most_common(1)[0][1] * 2 >= len(raw) - 1:
+        return _("it is mostly a run like abcd or 1111")
+    return None
 
 
 def _where(loc: tuple[int | str, ...]) -> str:

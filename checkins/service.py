@@ -26,6 +26,7 @@ from checkins.jurisdictions import effective
 from checkins.lifecycle import Event, Held, Protected, State, apply
 from checkins.messages import Identity, Message, enqueue
 from checkins.parsing import MAX_FIELD_CHARS, normalise, normalise_code, readable, resolve_due
+from checkins.rewrap import rewrap_if_weaker
 from checkins.sealing import Details, KdfCost, PinMatch, Sealer, WrongPin
 from storage import queries, roles
 from storage.tables import Alert, BuddyLink, Envelope, Invite, Member, Outcall, SealedKey
@@ -553,6 +554,7 @@ class CheckinService:
             member = require_member(session, who)
             worker_alias, envelope, sealed = self._sealed_copy(session, member, ref)
         details = Sealer.open(envelope, sealed, private)
+        rewrap_if_weaker(self.ctx, who, pin, private)
         visible = self.policy.limits.unlocked_details_visible
         return Unlocked(
             texts.unlocked(worker_alias, details, visible), int(visible.total_seconds())
@@ -670,6 +672,7 @@ class CheckinService:
         if match is PinMatch.WRONG:
             raise self._record_wrong_pin(who, now, PinUse.CHECK_IN)
         self._reset_pin_failures(who, PinUse.CHECK_IN)
+        rewrap_if_weaker(self.ctx, who, pin)
         return match
 
     def checked_pin(
