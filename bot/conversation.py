@@ -142,7 +142,11 @@ class Conversation:
         return self._current(who)
 
     async def begin(self, who: Identity, pending: Pending) -> None:
-        """Start what `who` is in the middle of; a step it replaces is closed first."""
+        """Start what `who` is in the middle of; a step it replaces is closed first, and an
+        outcall form left half-typed is said to be unsaved (nobody would be alerted)."""
+        replaced = self._current(who)
+        if replaced is not None and replaced.step in _FORM_STEPS:
+            await self.say(who, _("The outcall you were typing was not saved."))
         await self.close(who)
         self._pending[who] = pending
 

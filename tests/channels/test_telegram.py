@@ -143,6 +143,8 @@ async def test_guided_outcall_with_buttons_and_stop_at_any_step(bot: Harness) ->
     due = await bot.press(alice, "Skip", "How long until you check in", notes)
     assert [b["text"] for b in due.buttons()] == ["30 min", "1 hour", "2 hours", "Stop"]
     sealed = await bot.press(alice, "1 hour", "Saved and sealed", due)
+    # The outbox may deliver "Saved and sealed" while the deletions are still under way.
+    await alice.wait_for_message("I deleted your messages", after=due.message_id, timeout=STEP)
     typed = [m for m in alice.history() if not m.from_bot and m.text in (PLATE, ADDRESS)]
     assert len(typed) == 2 and all(m.deleted for m in typed)
     # Old form buttons are dead now; "other" durations are typed.

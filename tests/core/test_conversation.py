@@ -106,3 +106,20 @@ async def test_half_typed_details_are_forgotten_after_the_step_time_even_if_nobo
         await asyncio.sleep(0.01)
     else:
         raise AssertionError("robin was never told her outcall was not saved")
+
+
+async def test_a_half_typed_outcall_replaced_by_another_step_is_said_to_be_unsaved(
+    chat: Chat,
+) -> None:
+    """A worker typing an outcall who is alerted as a buddy and taps UNLOCK must not believe
+    the half-typed outcall will alert anyone."""
+    for person in ("robin", "sam"):
+        await chat.register(person)
+    await chat.pair("robin", "sam")
+    await chat.pair("sam", "robin")
+    await chat.send("sam", "SOS")
+    await chat.send("robin", "/outcall")
+    await chat.send("robin", "KX482B")
+    reply = await chat.send("robin", "UNLOCK")
+    assert "The outcall you were typing was not saved" in reply
+    assert "Send your PIN" in reply
