@@ -32,7 +32,7 @@ class AdminMenu:
         self.admin = admin
 
     async def open(self, who: Identity, member: MemberView, rest: str) -> None:
-        self.conversation.end(who)
+        await self.conversation.close(who)
         await asyncio.to_thread(self.admin.open_menu, who)
 
     async def rights(self, who: Identity, member: MemberView, rest: str) -> None:
@@ -46,7 +46,7 @@ class AdminMenu:
         op, *args = token.split(":")
         admin = self.admin
         if op == "stop":
-            self.conversation.end(who)
+            await self.conversation.close(who)
             await self.conversation.say(who, _("Stopped. Nothing was changed."))
             return
         if op == "rv" and len(args) == 1 and args[0].isdigit():
@@ -73,7 +73,7 @@ class AdminMenu:
         elif op == "rsy" and not arg:
             await asyncio.to_thread(admin.reset, who, place)
         elif op == "rx" and len(arg) == 1:
-            self.conversation.end(who)
+            await self.conversation.close(who)
             await asyncio.to_thread(admin.set_rights, who, place, arg[0], None)
         elif op == "save" and len(arg) == 1:
             await self._save_rights(who, place, arg[0])
@@ -153,7 +153,7 @@ class AdminMenu:
             await self._add_rights_part(who, pending, text)
             return
         if op == "ol":
-            self.conversation.end(who)
+            await self.conversation.close(who)
             await self._ask(who, "rl", place, [read_locale(text)])
             return
         if op == "sa":
@@ -162,7 +162,7 @@ class AdminMenu:
             await asyncio.to_thread(admin.add_stage, who, place, text, values["notify"])
         else:
             await asyncio.to_thread(admin.set_duration, who, place, values["key"], text)
-        self.conversation.end(who)
+        self.conversation.finish(who)
 
     async def _add_rights_part(self, who: Identity, pending: Pending, text: str) -> None:
         values = pending.values
@@ -197,7 +197,7 @@ class AdminMenu:
         ):
             raise Refusal(_("There is no text waiting to be saved. Send /admin to start again."))
         await asyncio.to_thread(self.admin.set_rights, who, place, language, values["text"])
-        self.conversation.end(who)
+        self.conversation.finish(who)
 
     async def _begin(
         self,
@@ -206,7 +206,7 @@ class AdminMenu:
         question: str,
         extra: tuple[Button, ...] = (),
     ) -> None:
-        self.conversation.begin(who, Pending(step=STEP, values=values))
+        await self.conversation.begin(who, Pending(step=STEP, values=values))
         rows = (extra,) if extra else ()
         await self.conversation.say(
             who, question, (*rows, (Button(_("Stop"), texts.admin_token("stop")),))

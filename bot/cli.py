@@ -9,7 +9,14 @@ import sys
 import click
 
 from bot import logs
-from bot.config import ConfigError, Settings, load_config, load_pepper
+from bot.config import (
+    ConfigError,
+    Settings,
+    load_config,
+    load_pepper,
+    pepper_present,
+    production_problems,
+)
 from checkins.admin import AdminService, show_code
 from checkins.context import Context, Refusal
 from checkins.i18n import _
@@ -46,12 +53,30 @@ def demo(script: bool) -> None:
 @main.command(name="check-config")
 @click.argument("path", type=click.Path(dir_okay=False))
 def check_config(path: str) -> None:
-    """Validate a configuration file and print each jurisdiction's escalation ladder."""
+    """Validate a configuration file and print each jurisdiction's escalation ladder.
+
+    Crypto that `run` would refuse (the tests' KDF; a weak pepper, or a pepper file others
+    can read, when the pepper is here to check) fails the check too. The pepper is never
+    printed."""
     settings = _settings(path)
     for key, section in sorted(settings.jurisdictions.items()):
         click.echo(f"[{key}] legal_model={section.legal_model.value} timezone={section.timezone}")
         for stage in section.ladder:
             click.echo(f"  +{stage.after} → {stage.notify.value}")
+    problems = production_problems(settings)
+    if problems:
+        raise click.ClickException(
+            _("{path} must not be used for real people yet:").format(path=path)
+            + "\n"
+            + "\n".join(f"- {problem}" for problem in problems)
+        )
+    if not pepper_present(settings):
+        click.echo(
+            _(
+                "Note: there is no pepper here to check. `buddycheck run` needs one "
+                "(BUDDYCHECK_PEPPER or [crypto] pepper_file)."
+            )
+        )
     click.echo(_("OK: {path} is valid.").format(path=path))
 
 

@@ -10,32 +10,81 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections import Counter
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from checkins.i18n import _
+from checkins.ladder import MAX_EXTENSION, LadderError
 from checkins.policy import Limits, Policy
-from checkins.rules import Duration, JurisdictionConfig, Section
+from checkins.rules import (
+    Duration,
+    JurisdictionConfig,
+    Retention,
+    Section,
+    at_least,
+    at_most,
+    check_reach,
+)
 from checkins.sealing import PEPPER_MIN_BYTES
 
 DEFAULT_DATABASE_URL = "sqlite:///data/buddycheck.db"
+TEST_ONLY_KDF = "insecure-fast"
+NEW_PEPPER = 'python -c "import secrets; print(secrets.token_hex(32))"'
+# A random pepper of 32 or more bytes has far more different characters (hex has 16).
+PEPPER_MIN_DISTINCT = 8
 
 
 class ConfigError(Exception):
     """A configuration that cannot be used; the message says where and how to fix it."""
 
 
+# The bounds of the durations below, each with its reason (the ladder's are in
+# `checkins.ladder`). Beyond them a value is a typo, and a far-off deadline would overflow.
+# A check-in longer than a day is not one booking.
+MAX_CHECK_IN = timedelta(hours=24)
+# A buddy code lives a week at most: an older unused one is more likely seen by the wrong person.
+MAX_INVITE_TTL = timedelta(days=7)
+# Signal's longest disappearing-message timer is four weeks.
+MAX_DISAPPEARING_TIMER = timedelta(weeks=4)
+# A send still unanswered after five minutes has failed: retrying it is what helps.
+MAX_SEND_TIMEOUT = timedelta(minutes=5)
+# Locked out longer than a day, a buddy could not open an alert's details when it matters.
+MAX_PIN_LOCKOUT = timedelta(hours=24)
+# Unlocked details stay on a buddy's screen an hour at most, seen by whoever holds the phone.
+MAX_DETAILS_VISIBLE = timedelta(hours=1)
+# A forgotten PIN is replaced within a week: longer, the member could open no alert meanwhile.
+MAX_RESET_COOLING_OFF = timedelta(days=7)
+# Who met whom and when (an ended outcall's row) is kept a month at most.
+MAX_ENDED_RETENTION = timedelta(days=30)
+# Sent texts name people; the outbox keeps them a week at most.
+MAX_SENT_RETENTION = timedelta(days=7)
+# An alert retried less often than hourly is as good as lost.
+MAX_BACKOFF = timedelta(hours=1)
+# Zero here would mean a send or retry that never waits, or a lockout that locks nothing.
+A_SECOND = timedelta(seconds=1)
+
+
 class ServiceConfig(Section):
     default_jurisdiction: str
     max_buddies: int = Field(5, ge=1, le=20)
-    min_duration: Duration = timedelta(minutes=10)
-    max_duration: Duration = timedelta(hours=12)
-    max_extension: Duration = timedelta(hours=2)
-    invite_ttl: Duration = timedelta(hours=24)
+    min_duration: Annotated[Duration, at_most(MAX_CHECK_IN)] = timedelta(minutes=10)
+    max_duration: Annotated[Duration, at_most(MAX_CHECK_IN)] = timedelta(hours=12)
+    max_extension: Annotated[Duration, at_most(MAX_EXTENSION)] = timedelta(hours=2)
+    invite_ttl: Annotated[Duration, at_least(A_SECOND), at_most(MAX_INVITE_TTL)] = timedelta(
+        hours=24
+    )
+
+    @model_validator(mode="after")
+    def _shortest_before_longest(self) -> ServiceConfig:
+        if self.min_duration > self.max_duration:
+            raise ValueError(_("min_duration must not be longer than max_duration"))
+        return self
 
 
 class DatabaseConfig(Section):
@@ -68,8 +117,10 @@ class SignalConfig(Section):
     service: str = ""
     phone_number: str = ""
     connection_mode: Literal["auto", "http", "https"] = "auto"
-    disappearing_timer: Duration = timedelta(hours=1)
-    send_timeout: Duration = timedelta(seconds=30)
+    disappearing_timer: Annotated[Duration, at_most(MAX_DISAPPEARING_TIMER)] = timedelta(hours=1)
+    send_timeout: Annotated[Duration, at_least(A_SECOND), at_most(MAX_SEND_TIMEOUT)] = timedelta(
+        seconds=30
+    )
 
 
 class CryptoConfig(Section):
@@ -79,20 +130,26 @@ class CryptoConfig(Section):
 
 class SecurityConfig(Section):
     pin_attempts: int = Field(5, ge=1, le=20)
-    pin_lockout: Duration = timedelta(minutes=30)
-    unlocked_details_visible: Duration = timedelta(minutes=10)
-    pin_reset_cooling_off: Duration = timedelta(hours=24)
+    pin_lockout: Annotated[Duration, at_least(A_SECOND), at_most(MAX_PIN_LOCKOUT)] = timedelta(
+        minutes=30
+    )
+    unlocked_details_visible: Annotated[
+        Duration, at_least(A_SECOND), at_most(MAX_DETAILS_VISIBLE)
+    ] = timedelta(minutes=10)
+    pin_reset_cooling_off: Annotated[Duration, at_most(MAX_RESET_COOLING_OFF)] = timedelta(hours=24)
 
 
 class RetentionConfig(Section):
-    details: Duration = timedelta(hours=48)
-    ended_outcalls: Duration = timedelta(days=7)
-    sent_messages: Duration = timedelta(hours=24)
+    details: Retention = timedelta(hours=48)
+    ended_outcalls: Annotated[Duration, at_most(MAX_ENDED_RETENTION)] = timedelta(days=7)
+    sent_messages: Annotated[Duration, at_most(MAX_SENT_RETENTION)] = timedelta(hours=24)
 
 
 class OutboxConfig(Section):
     workers: int = Field(4, ge=1, le=32)
-    max_backoff: Duration = timedelta(minutes=5)
+    max_backoff: Annotated[Duration, at_least(A_SECOND), at_most(MAX_BACKOFF)] = timedelta(
+        minutes=5
+    )
 
 
 class Settings(BaseSettings):
@@ -140,8 +197,20 @@ class Settings(BaseSettings):
             )
         return self
 
-    def policy(self) -> Policy:
-        limits = Limits(
+    @model_validator(mode="after")
+    def _every_step_in_time(self) -> Settings:
+        """Each place's ladder, with this file's longest check-in and retention (an admin's
+        edit is checked the same way, `checkins.rules.merged`)."""
+        limits = self.limits()
+        for key, section in sorted(self.jurisdictions.items()):
+            try:
+                check_reach(section.to_ladder(limits), limits.max_duration)
+            except LadderError as error:
+                raise ValueError(f"jurisdictions.{key}: {error}") from None
+        return self
+
+    def limits(self) -> Limits:
+        return Limits(
             max_buddies=self.service.max_buddies,
             min_duration=self.service.min_duration,
             max_duration=self.service.max_duration,
@@ -155,6 +224,9 @@ class Settings(BaseSettings):
             unlocked_details_visible=self.security.unlocked_details_visible,
             pin_reset_cooling_off=self.security.pin_reset_cooling_off,
         )
+
+    def policy(self) -> Policy:
+        limits = self.limits()
         jurisdictions = {
             key: section.to_jurisdiction(key, limits) for key, section in self.jurisdictions.items()
         }
@@ -197,7 +269,7 @@ def settings_from(data: dict[str, Any], source: str) -> Settings:
     try:
         return Settings(**data)
     except ValidationError as error:
-        lines = [f"  {_location(item['loc'])}: {_explain(item)}" for item in error.errors()]
+        lines = [f"  {_where(item['loc'])}{_explain(item)}" for item in error.errors()]
         raise ConfigError(
             _("Configuration error in {source}:").format(source=source)
             + "\n"
@@ -208,34 +280,98 @@ def settings_from(data: dict[str, Any], source: str) -> Settings:
 
 
 def load_pepper(settings: Settings) -> bytes | None:
-    """The server pepper from BUDDYCHECK_PEPPER or the pepper file; None if neither is set."""
+    """The server pepper from BUDDYCHECK_PEPPER or the pepper file; None if neither is set.
+
+    Refused: a file that other users of the machine can read, and a pepper that is short or
+    obviously not random (see `_pepper_weakness`).
+    """
     raw = os.environ.get("BUDDYCHECK_PEPPER", "").encode()
-    if not raw and settings.crypto.pepper_file:
+    path = settings.crypto.pepper_file
+    if not raw and path:
         try:
-            raw = settings.crypto.pepper_file.read_bytes().strip()
+            mode = path.stat().st_mode
+            raw = path.read_bytes().strip()
         except OSError as error:
             raise ConfigError(
                 _("Cannot read the pepper file {path}: {error}").format(
-                    path=settings.crypto.pepper_file, error=error.strerror
+                    path=path, error=error.strerror
                 )
             ) from None
+        if mode & 0o077:
+            raise ConfigError(
+                _(
+                    "Other users of this machine can read or change the pepper file {path} "
+                    "(its mode is {mode}). Make it the bot's alone: chmod 600 {path}"
+                ).format(path=path, mode=oct(mode & 0o777)[2:])
+            )
     if not raw:
         return None
     if len(raw) < PEPPER_MIN_BYTES:
         raise ConfigError(
+            _("The pepper must be at least {n} bytes. Generate one with: {command}").format(
+                n=PEPPER_MIN_BYTES, command=NEW_PEPPER
+            )
+        )
+    weakness = _pepper_weakness(raw)
+    if weakness:
+        raise ConfigError(
             _(
-                "The pepper must be at least {n} bytes. Generate one with: "
-                'python -c "import secrets; print(secrets.token_hex(32))"'
-            ).format(n=PEPPER_MIN_BYTES)
+                "The pepper is too easy to guess: {why}. Generate a random one with: {command}"
+            ).format(why=weakness, command=NEW_PEPPER)
         )
     return raw
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
+def pepper_present(settings: Settings) -> bool:
+    """Whether there is a pepper here to read (the environment, or an existing file)."""
+    path = settings.crypto.pepper_file
+    return bool(os.environ.get("BUDDYCHECK_PEPPER")) or bool(path and path.exists())
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """What makes these settings unfit to protect real people: the tests' fast KDF, or a
+    pepper that is weak or that others can read (when there is one here to check).
+
+    `buddycheck run` starts only without any, and `check-config` lists them. The demo and
+    the tests build the service directly, with the fast KDF their throwaway data needs.
+    """
+    problems = []
+    if settings.crypto.kdf == TEST_ONLY_KDF:
+        problems.append(
+            _(
+                '[crypto] kdf = "{kdf}" is for tests and the demo only: with the database and '
+                "the pepper, every PIN would be guessed within minutes. Set kdf = "
+                '"moderate" (or "interactive" on a small machine).'
+            ).format(kdf=TEST_ONLY_KDF)
+        )
+    if pepper_present(settings):
+        try:
+            load_pepper(settings)
+        except ConfigError as error:
+            problems.append(str(error))
+    return problems
+
+
+def _pepper_weakness(raw: bytes) -> str | None:
+    """Why a pepper is plainly not random, or None. This catches mistakes (a placeholder of
+    one letter, a short piece repeated, a keyboard run); it cannot prove a pepper random."""
+    steps = Counter(b - a for a, b in pairwise(raw))
+    if raw in (raw + raw)[1:-1]:
+        return _("it is a short piece repeated")
+    if len(set(raw)) < PEPPER_MIN_DISTINCT:
+        return _("it uses fewer than {n} different characters").format(n=PEPPER_MIN_DISTINCT)
+    if steps.most_common(1)[0][1] * 2 >= len(raw) - 1:
+        return _("it is mostly a run like abcd or 1111")
+    return None
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    """`jurisdictions.north.ladder[1]: `, or nothing for a rule across sections (its message
+    names what it is about)."""
     text = ""
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or _("(top level)")
+    return f"{text}: " if text else ""
 
 
 def _explain(item: Any) -> str:

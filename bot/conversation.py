@@ -3,8 +3,10 @@
 Adapters hand in `Inbound` events; this module turns them into service calls and replies.
 Whatever a person is in the middle of typing (an outcall's plate, a PIN) is held only in
 memory, only for `STEP_TTL`, and never written anywhere: after a restart the person is asked
-again. Keywords (SAFE, +30, SOS, ON IT, UNLOCK) work at any step, so a frightened person
-never has to finish a form first.
+again. The messages that carried it are deleted from the chat (where the messenger allows)
+however the step ends: done, stopped, refused, replaced or timed out. Keywords (SAFE, +30,
+SOS, ON IT, UNLOCK) work at any step, so a frightened person never has to finish a form
+first.
 
 Features beyond the core loop (settings, admin menus, …) live in their own modules and plug
 in with `add_command`, `add_step` and `add_buttons`; they share this routing, its per-person
@@ -81,6 +83,7 @@ class Pending:
     step: Step | str
     started: float = field(default_factory=time.monotonic)
     values: dict[str, str] = field(default_factory=dict)
+    # The person's messages that carried details or a PIN, deleted when this ends.
     refs: list[str] = field(default_factory=list)
     # The next answer is a PIN: never rate-limited (the PIN lockout bounds guessing).
     pin_answer: bool = False
@@ -111,6 +114,7 @@ class Conversation:
         self.security = SecurityService(service)
         self.limiter = CommandLimiter()
         self._codes: list[tuple[Callable[[str], bool], CodeHandler]] = []
+        self._expiring: set[asyncio.Task[None]] = set()
 
     def add_command(self, name: str, handler: CommandHandler) -> None:
         """Route `/name` from a registered member to `handler`."""
@@ -137,13 +141,26 @@ class Conversation:
         """What `who` is in the middle of, if anything (and not timed out)."""
         return self._current(who)
 
-    def begin(self, who: Identity, pending: Pending) -> None:
-        """Start (or replace) what `who` is in the middle of."""
+    async def begin(self, who: Identity, pending: Pending) -> None:
+        """Start what `who` is in the middle of; a step it replaces is closed first, and an
+        outcall form left half-typed is said to be unsaved (nobody would be alerted)."""
+        replaced = self._current(who)
+        if replaced is not None and replaced.step in _FORM_STEPS:
+            await self.say(who, _("The outcall you were typing was not saved."))
+        await self.close(who)
         self._pending[who] = pending
 
-    def end(self, who: Identity) -> None:
-        """Forget what `who` was in the middle of."""
-        self._pending.pop(who, None)
+    def finish(self, who: Identity) -> Pending | None:
+        """A step was completed: forget it and return it (its messages are the caller's to
+        delete, with the words that fit what was done)."""
+        return self._pending.pop(who, None)
+
+    async def close(self, who: Identity) -> None:
+        """A step ends unfinished (stopped, refused, replaced): forget it and delete the
+        messages that carried its details or PINs from the chat, saying so."""
+        pending = self._pending.pop(who, None)
+        if pending is not None:
+            await self.delete_messages(who, pending.refs, _deletion_notice(pending))
 
     async def handle(self, event: Inbound) -> None:
         """Answer one event. Every event gets a reply; nothing typed is silently dropped."""
@@ -166,7 +183,32 @@ class Conversation:
         now = time.monotonic()
         for who, pending in list(self._pending.items()):
             if now - pending.started > STEP_TTL:
-                del self._pending[who]
+                self._expire(who, pending)
+
+    def _expire(self, who: Identity, pending: Pending) -> None:
+        """Forget a step left too long; tell its person and delete its messages in the
+        background, so nobody else's event (an SOS) waits for that."""
+        del self._pending[who]
+        if pending.refs or pending.step in _FORM_STEPS:
+            task = asyncio.get_running_loop().create_task(self._tell_expired(who, pending))
+            self._expiring.add(task)
+            task.add_done_callback(self._expiring.discard)
+
+    async def _tell_expired(self, who: Identity, pending: Pending) -> None:
+        try:
+            member = await asyncio.to_thread(self.service.member, who)
+            with use_locale(member.locale if member else self._default_locale()):
+                if pending.step in _FORM_STEPS:
+                    await self.say(
+                        who,
+                        _(
+                            "You didn't finish the outcall, so nothing was saved and nobody "
+                            "will be alerted. Send /outcall to start again."
+                        ),
+                    )
+                await self.delete_messages(who, pending.refs, _deletion_notice(pending))
+        except Exception as error:  # a failed clean-up must not surface in another's event
+            log.warning("closing a timed-out step failed: %s", type(error).__name__)
 
     async def _handle_locked(self, event: Inbound, who: Identity) -> None:
         member = await asyncio.to_thread(self.service.member, who)
@@ -245,7 +287,7 @@ class Conversation:
     def _current(self, who: Identity) -> Pending | None:
         pending = self._pending.get(who)
         if pending and time.monotonic() - pending.started > STEP_TTL:
-            del self._pending[who]
+            self._expire(who, pending)
             return None
         return pending
 
@@ -264,8 +306,9 @@ class Conversation:
         if member is None:
             await self.say(who, _("You're not registered yet. Send /start to begin."))
             return
-        if command == "cancel" and self._pending.pop(who, None) is not None:
+        if command == "cancel" and self._current(who) is not None:
             await self.say(who, _("Stopped. Nothing was saved."))
+            await self.close(who)
             return
         simple = {
             "safe": Verb.SAFE,
@@ -289,24 +332,21 @@ class Conversation:
         elif command in self._commands:
             await self._commands[command](who, member, rest)
         else:
-            await self.say(
-                who,
-                _("I don't know the command /{command}.").format(command=normalise(command)[:30])
-                + "\n\n"
-                + help_text(),
-            )
+            await self.say(who, _("I don't know that command.") + "\n\n" + help_text())
 
     async def _on_button(
         self, event: Inbound, who: Identity, member: MemberView | None, pending: Pending | None
     ) -> None:
         token = event.action or ""
         if token == _ABORT:
-            self._pending.pop(who, None)
             await self.say(who, _("Stopped. Nothing was saved."))
+            await self.close(who)
             return
         if token == _NO_PIN and member is not None:
-            self._pending.pop(who, None)
-            await asyncio.to_thread(self.security.ask_buddies_to_confirm, who)
+            try:
+                await asyncio.to_thread(self.security.ask_buddies_to_confirm, who)
+            finally:
+                await self.close(who)
             return
         if pending is not None and pending.step is Step.NOTES and token == _SKIP:
             await self._on_step(event, who, member, pending, "")
@@ -339,8 +379,10 @@ class Conversation:
         elif action.verb is Verb.EXTEND:
             await asyncio.to_thread(service.extend, who, action.minutes, ref)
         elif action.verb is Verb.SOS:
-            self._pending.pop(who, None)
-            await asyncio.to_thread(service.sos, who)
+            try:
+                await asyncio.to_thread(service.sos, who)
+            finally:  # the SOS first: tidying the chat must never delay it
+                await self.close(who)
         elif action.verb is Verb.CANCEL and member.checkin_pin and await self._has_own_outcall(who):
             # Cancelling also silences the alerts: with the PIN on, it needs the PIN like SAFE.
             await self._ask_checkin_pin(who, ref)
@@ -370,7 +412,7 @@ class Conversation:
         elif verb is Verb.CONFIRM_SAFE:
             await asyncio.to_thread(self.service.confirm_safe, who, ref)
         else:
-            self._pending[who] = Pending(Step.UNLOCK_PIN, values={"ref": ref})
+            await self.begin(who, Pending(Step.UNLOCK_PIN, values={"ref": ref}))
             await self.say(
                 who,
                 _("Send your PIN to unlock the details."),
@@ -380,7 +422,7 @@ class Conversation:
 
     async def _ask_checkin_pin(self, who: Identity, ref: str | None) -> None:
         """Check-in PIN on: the same prompt whatever comes next (PIN, duress PIN, or none)."""
-        self._pending[who] = Pending(Step.SAFE_PIN, values={"ref": ref or ""}, pin_answer=True)
+        await self.begin(who, Pending(Step.SAFE_PIN, values={"ref": ref or ""}, pin_answer=True))
         await self.say(
             who,
             _("Send your PIN to check in."),
@@ -390,7 +432,7 @@ class Conversation:
 
     async def ask_new_pin(self, who: Identity) -> None:
         """New keys under a new PIN: after a panic wipe, or when the PIN is forgotten."""
-        self._pending[who] = Pending(Step.PIN, values={"rekey": "1"}, pin_answer=True)
+        await self.begin(who, Pending(Step.PIN, values={"rekey": "1"}, pin_answer=True))
         await self.say(
             who,
             _(
@@ -415,7 +457,7 @@ class Conversation:
                 who, _("Welcome back, {alias}.").format(alias=member.alias) + "\n\n" + help_text()
             )
             return
-        self._pending[who] = Pending(Step.ALIAS, values={"code": code[:40]})
+        await self.begin(who, Pending(Step.ALIAS, values={"code": code[:40]}))
         await self.say(
             who,
             _(
@@ -478,7 +520,7 @@ class Conversation:
         if form.due is not None:
             pending.values["notes"] = form.notes
             pending.values["due"] = form.due
-        self._pending[who] = pending
+        await self.begin(who, pending)
         await self._continue_outcall(who, pending)
 
     async def _continue_outcall(self, who: Identity, pending: Pending) -> None:
@@ -532,9 +574,10 @@ class Conversation:
                 pending.step = Step.DUE
                 await self.say(who, str(refusal), due_buttons((Button(_("Stop"), _ABORT),)))
                 return
-            self._pending.pop(who, None)
-            raise
-        self._pending.pop(who, None)
+            await self.say(who, str(refusal))
+            await self.close(who)
+            return
+        self.finish(who)
         await self.delete_messages(
             who, pending.refs, _("I deleted your messages with the details from this chat.")
         )
@@ -558,7 +601,7 @@ class Conversation:
         pending: Pending,
         text: str,
     ) -> None:
-        if event.message_ref:
+        if event.message_ref and _carries_secrets(pending):
             pending.refs.append(event.message_ref)
         if isinstance(pending.step, str):
             await self._steps[pending.step](who, pending, text)
@@ -594,7 +637,7 @@ class Conversation:
             pending.values.pop("pin", None)
             await self.say(who, _("The PINs didn't match. Choose a PIN again."), input_hint="pin")
         else:
-            del self._pending[who]
+            self.finish(who)
             await self.delete_messages(
                 who, pending.refs, _("I deleted the messages with your PIN from this chat.")
             )
@@ -609,14 +652,14 @@ class Conversation:
 
     async def _safe_with_pin(self, who: Identity, pending: Pending, pin: str) -> None:
         """The PIN or the duress PIN: the worker's chat must look the same either way."""
-        del self._pending[who]
+        self.finish(who)
         await self.delete_messages(
             who, pending.refs[-1:], _("I deleted the message with your PIN from this chat.")
         )
         await asyncio.to_thread(self.service.check_in, who, pending.values["ref"] or None, pin)
 
     async def _unlock(self, who: Identity, pending: Pending, pin: str) -> None:
-        del self._pending[who]
+        self.finish(who)
         await self.delete_messages(who, pending.refs[-1:], None)
         unlocked = await asyncio.to_thread(self.service.unlock, who, pending.values["ref"], pin)
         channel = self.channels[who.channel]
@@ -684,6 +727,19 @@ def keyword_action(text: str) -> Action | None:
 
 
 _PIN_STEPS = (Step.PIN, Step.PIN_AGAIN, Step.UNLOCK_PIN, Step.SAFE_PIN)
+_FORM_STEPS = (Step.PLATE, Step.ADDRESS, Step.NOTES, Step.DUE)
+
+
+def _carries_secrets(pending: Pending) -> bool:
+    """Whether answers to this step are outcall details or a PIN (their messages are
+    deleted when it ends); a nickname or an admin's answer are not."""
+    return pending.step in _FORM_STEPS or pending.step in _PIN_STEPS or pending.pin_answer
+
+
+def _deletion_notice(pending: Pending) -> str:
+    if pending.step in _FORM_STEPS:
+        return _("I deleted your messages with the details from this chat.")
+    return _("I deleted the messages with your PIN from this chat.")
 
 
 def _is_pin_answer(event: Inbound, pending: Pending) -> bool:

@@ -7,7 +7,7 @@ import signal
 
 from bot.app import App
 from bot.channels.base import Channel
-from bot.config import ConfigError, Settings, load_pepper
+from bot.config import ConfigError, Settings, load_pepper, production_problems
 from checkins.i18n import _
 
 
@@ -26,7 +26,8 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
 
 
 async def serve(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM. Refuses to start without a pepper or any channel."""
+    """Run until SIGINT/SIGTERM. Refuses to start without a pepper or any channel, and with
+    crypto fit only for tests (`production_problems`)."""
     pepper = load_pepper(settings)
     if pepper is None:
         raise ConfigError(
@@ -35,6 +36,9 @@ async def serve(settings: Settings) -> None:
                 "(at least 32 bytes, kept outside the database and its backups)."
             )
         )
+    problems = production_problems(settings)
+    if problems:
+        raise ConfigError("\n".join(problems))
     channels = build_channels(settings)
     if not channels:
         raise ConfigError(

@@ -176,7 +176,7 @@ class SettingsMenu:
 
     async def _begin(self, who: Identity, flow: str) -> None:
         pending = Pending(_STEP, values={"flow": flow}, pin_answer=True)
-        self.conversation.begin(who, pending)
+        await self.conversation.begin(who, pending)
         await self._ask(who, self._flows[flow][0][0])
 
     async def _ask(self, who: Identity, ask: Ask) -> None:
@@ -199,7 +199,7 @@ class SettingsMenu:
         if len(answered) + 1 < len(asks):
             await self._ask(who, asks[len(answered) + 1])
             return
-        self.conversation.end(who)
+        self.conversation.finish(who)
         await self.conversation.delete_messages(
             who, pending.refs, _("I deleted the messages with your PIN from this chat.")
         )

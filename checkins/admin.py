@@ -349,7 +349,7 @@ class AdminService:
             if row is not None:
                 session.delete(row)
                 session.flush()
-            base = merged(self.policy.sources[jurisdiction], {})
+            base = merged(self.policy.sources[jurisdiction], {}, self.policy.limits)
             before, after = _stored_form(current, keys), _stored_form(base, keys)
             self._audit(session, admin, "rules_reset", jurisdiction, before, after)
             self._tell_rules(session, admin, jurisdiction, texts.rules_reset())
@@ -399,10 +399,10 @@ class AdminService:
             source = self.policy.sources[jurisdiction]
             row = session.get(JurisdictionRules, jurisdiction, with_for_update=True)
             stored = self._valid_overrides(jurisdiction, row)
-            current = merged(source, stored)
+            current = merged(source, stored, self.policy.limits)
             changes = edit(current)
             try:
-                updated = merged(source, {**stored, **changes})
+                updated = merged(source, {**stored, **changes}, self.policy.limits)
             except ValidationError as error:
                 raise Refusal(texts.rules_refused(_reason(error))) from None
             overrides = _stored_form(updated, set(stored) | set(changes))
@@ -427,14 +427,15 @@ class AdminService:
         if row is None:
             return {}
         try:
-            merged(self.policy.sources[jurisdiction], row.rules)
+            merged(self.policy.sources[jurisdiction], row.rules, self.policy.limits)
         except ValueError:
             return {}
         return dict(row.rules)
 
     def _current(self, session: Session, jurisdiction: str) -> JurisdictionConfig:
         row = session.get(JurisdictionRules, jurisdiction)
-        return merged(self.policy.sources[jurisdiction], self._valid_overrides(jurisdiction, row))
+        overrides = self._valid_overrides(jurisdiction, row)
+        return merged(self.policy.sources[jurisdiction], overrides, self.policy.limits)
 
     def _tell_rules(
         self, session: Session, admin: Member, jurisdiction: str, notice: str | None
@@ -495,11 +496,13 @@ class AdminService:
 
     def _check_role_target(self, role: str, jurisdiction: str) -> None:
         if role not in ROLES:
-            raise Refusal(_("There is no role called '{role}'.").format(role=role[:20]))
+            raise Refusal(
+                _("There is no such role. Roles: {known}.").format(known=", ".join(ROLES))
+            )
         if jurisdiction != EVERYWHERE and jurisdiction not in self.policy.sources:
             raise Refusal(
-                _("There is no place called '{place}'. Known: {known}.").format(
-                    place=jurisdiction[:40], known=", ".join(sorted(self.policy.sources))
+                _("There is no such place. Known: {known}.").format(
+                    known=", ".join(sorted(self.policy.sources))
                 )
             )
 
@@ -559,11 +562,7 @@ def read_locale(text: str) -> str:
     if not (2 <= len(language) <= 3 and language.isascii() and language.isalpha()) or (
         region and not (len(region) == 2 and region.isascii() and region.isalpha())
     ):
-        raise Refusal(
-            _("'{value}' is not a language code. Send two letters, like en, es or pt.").format(
-                value=text[:20]
-            )
-        )
+        raise Refusal(_("That is not a language code. Send two letters, like en, es or pt."))
     return language.lower() + (f"_{region.upper()}" if region else "")
 
 

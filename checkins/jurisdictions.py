@@ -26,7 +26,8 @@ def effective(session: Session, policy: Policy, jurisdiction_id: str) -> Jurisdi
     if row is None or base.id not in policy.sources:
         return base
     try:
-        return merged(policy.sources[base.id], row.rules).to_jurisdiction(base.id, policy.limits)
+        rules = merged(policy.sources[base.id], row.rules, policy.limits)
+        return rules.to_jurisdiction(base.id, policy.limits)
     except (ValidationError, ValueError):
         log.warning("admin rules for jurisdiction %s no longer validate; using the file's", base.id)
         return base

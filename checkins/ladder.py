@@ -7,12 +7,32 @@ checked again by `assert_stage_allowed` right before anything is sent.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
 from checkins.i18n import _
+
+log = logging.getLogger(__name__)
+
+# The bounds of a ladder's durations, each with its reason. Validation (the file and an
+# admin's edit, `checkins.rules`) refuses anything outside them; `Ladder.from_json` reads a
+# snapshot stored before they existed clamped into them, so that no deadline can overflow the
+# date arithmetic every engine tick relies on.
+# Details are kept at least an hour (an alert needs time to be answered) and at most a week
+# (least data, shortest time).
+RETENTION_BOUNDS = (timedelta(hours=1), timedelta(days=7))
+# A step later than the longest retention could never run: the outcall is closed by then.
+MAX_STEP_AFTER = RETENTION_BOUNDS[1]
+# No check-in is longer than a day (`bot.config`): an earlier reminder would come as it starts.
+MAX_REMINDER_BEFORE = timedelta(hours=24)
+# After "I'm on it" the next step waits this long; longer would leave an alert someone took
+# on with no next step for most of a night.
+MAX_ACK_TIMEOUT = timedelta(hours=6)
+# More extra time than half a day is another booking, not a delay: start a new outcall.
+MAX_EXTENSION = timedelta(hours=12)
 
 
 class LegalModel(StrEnum):
@@ -107,14 +127,26 @@ class Ladder:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Ladder:
+        """An outcall's stored snapshot. A duration outside its bound (stored before the bounds
+        existed, or tampered with) is read as the bound: the outcall still escalates, and no
+        deadline lies so far ahead that computing it fails every engine tick."""
         return cls(
             legal_model=LegalModel(data["legal_model"]),
-            reminder_before=timedelta(seconds=data["reminder_before"]),
-            ack_timeout=timedelta(seconds=data["ack_timeout"]),
-            max_extension=timedelta(seconds=data.get("max_extension", 7200)),
+            reminder_before=_stored(data["reminder_before"], MAX_REMINDER_BEFORE),
+            ack_timeout=_stored(data["ack_timeout"], MAX_ACK_TIMEOUT),
+            max_extension=_stored(data.get("max_extension", 7200), MAX_EXTENSION),
             seal_to_responders=bool(data.get("seal_to_responders", False)),
-            retention=timedelta(seconds=data.get("retention", 172800)),
+            retention=_stored(data.get("retention", 172800), RETENTION_BOUNDS[1]),
             stages=tuple(
-                Stage(timedelta(seconds=after), Notify(notify)) for after, notify in data["stages"]
+                Stage(_stored(after, MAX_STEP_AFTER), Notify(notify))
+                for after, notify in data["stages"]
             ),
         )
+
+
+def _stored(seconds: Any, most: timedelta) -> timedelta:
+    """A stored number of seconds, clamped into 0 … `most`."""
+    value = min(max(float(seconds), 0.0), most.total_seconds())
+    if value != seconds:
+        log.error("a ladder snapshot held a duration out of bounds; read as %s s", value)
+    return timedelta(seconds=value)

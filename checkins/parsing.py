@@ -48,9 +48,10 @@ def normalise(text: str) -> str:
     Full-width digits become ASCII. Control, format (bidi overrides, zero-width), private-use
     and unassigned characters become spaces, and so do letters that render as blank space
     (Hangul fillers, the blank Braille cell), so an alias or a detail cannot hide, reorder
-    or forge text around it. Combining marks are kept only on a visible character and at
-    most `MAX_COMBINING_MARKS` in a row, which every real script fits in but a tower of
-    marks spilling over other lines ("zalgo") does not.
+    or forge text around it. Combining marks (spacing ones like the Gujarati visarga too)
+    are kept only on a visible character and at most `MAX_COMBINING_MARKS` in a row, which
+    every real script fits in but a tower of marks spilling over other lines ("zalgo") does
+    not.
     """
     folded = unicodedata.normalize("NFKC", text)
     return " ".join(_tame_marks(_blank_out_invisible(folded)).split())
@@ -66,7 +67,7 @@ def _tame_marks(text: str) -> str:
     kept: list[str] = []
     run = 0
     for ch in text:
-        if unicodedata.category(ch) in ("Mn", "Me"):
+        if unicodedata.category(ch).startswith("M"):
             if not kept or kept[-1].isspace() or run >= MAX_COMBINING_MARKS:
                 continue
             run += 1
@@ -74,6 +75,12 @@ def _tame_marks(text: str) -> str:
             run = 0
         kept.append(ch)
     return "".join(kept)
+
+
+def readable(text: str) -> bool:
+    """Whether `text` has something a person can read and tell apart: a letter, a number or
+    a symbol (an emoji counts), not only punctuation, spaces and marks."""
+    return any(unicodedata.category(ch)[0] in "LNS" for ch in text)
 
 
 def parse_duration(text: str) -> timedelta | None:

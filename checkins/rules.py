@@ -4,6 +4,8 @@ One pydantic model validates both, so an admin's edit in the bot is held to exac
 rules as the file — above all, no emergency stage outside a decriminalised jurisdiction.
 `legal_model`, `timezone` and the emergency contact are facts the server operator sets in the
 file; admins change only `EDITABLE` keys, stored as overrides and merged over the file.
+Every duration has a maximum (`checkins.ladder` gives each one's reason), and every step of
+a ladder must come while its outcall is still open (`check_reach`).
 """
 
 from __future__ import annotations
@@ -20,12 +22,25 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from checkins import texts
 from checkins.i18n import _
-from checkins.ladder import Ladder, LadderError, LegalModel, Notify, Stage
+from checkins.ladder import (
+    MAX_ACK_TIMEOUT,
+    MAX_EXTENSION,
+    MAX_REMINDER_BEFORE,
+    MAX_STEP_AFTER,
+    RETENTION_BOUNDS,
+    Ladder,
+    LadderError,
+    LegalModel,
+    Notify,
+    Stage,
+)
 from checkins.parsing import parse_duration
 from checkins.policy import EmergencyContact, Jurisdiction, Limits
 
@@ -41,9 +56,6 @@ EDITABLE = frozenset(
         "rights",
     }
 )
-# Sealed details are kept at least this long (an alert needs time to be answered) and at
-# most this long (least data, shortest time).
-RETENTION_BOUNDS = (timedelta(hours=1), timedelta(days=7))
 RIGHTS_MAX_CHARS = 3000
 MAX_STAGES = 8
 
@@ -55,11 +67,8 @@ def _duration(value: Any) -> Any:
         return timedelta(0)
     parsed = parse_duration(value)
     if parsed is None:
-        raise ValueError(
-            _("'{value}' is not a duration; write it like 30s, 10m, 2h or 1h30").format(
-                value=value[:40]
-            )
-        )
+        # Not quoted back: an admin's answer in the bot may be something typed in the wrong slot.
+        raise ValueError(_("that is not a duration; write it like 30s, 10m, 2h or 1h30"))
     return parsed
 
 
@@ -72,6 +81,38 @@ def _not_negative(value: timedelta) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_not_negative)]
 
 
+def at_most(most: timedelta) -> AfterValidator:
+    """A duration's upper bound, in plain words; say why next to where it is used."""
+
+    def check(value: timedelta) -> timedelta:
+        if value > most:
+            raise ValueError(_("the longest allowed is {most}").format(most=texts.length(most)))
+        return value
+
+    return AfterValidator(check)
+
+
+def at_least(least: timedelta) -> AfterValidator:
+    """A duration's lower bound, in plain words."""
+
+    def check(value: timedelta) -> timedelta:
+        if value < least:
+            raise ValueError(_("the shortest allowed is {least}").format(least=texts.length(least)))
+        return value
+
+    return AfterValidator(check)
+
+
+def within_retention_bounds(value: timedelta) -> timedelta:
+    low, high = RETENTION_BOUNDS
+    if not low <= value <= high:
+        raise ValueError(_("it must be between 1h and 168h (7 days)"))
+    return value
+
+
+Retention = Annotated[Duration, AfterValidator(within_retention_bounds)]
+
+
 class Section(BaseModel):
     """A configuration section: unknown keys are errors, so a typo is never silently ignored."""
 
@@ -79,7 +120,7 @@ class Section(BaseModel):
 
 
 class StageConfig(Section):
-    after: Duration
+    after: Annotated[Duration, at_most(MAX_STEP_AFTER)]
     notify: Notify
 
 
@@ -112,10 +153,10 @@ class JurisdictionConfig(Section):
     legal_model: LegalModel
     timezone: str
     locale: str = "en"
-    reminder_before: Duration = timedelta(minutes=10)
-    ack_timeout: Duration = timedelta(minutes=15)
-    max_extension: Duration | None = None
-    details_retention: Duration | None = None
+    reminder_before: Annotated[Duration, at_most(MAX_REMINDER_BEFORE)] = timedelta(minutes=10)
+    ack_timeout: Annotated[Duration, at_most(MAX_ACK_TIMEOUT)] = timedelta(minutes=15)
+    max_extension: Annotated[Duration, at_most(MAX_EXTENSION)] | None = None
+    details_retention: Retention | None = None
     seal_to_responders: bool = False
     rights: dict[str, Annotated[str, Field(max_length=RIGHTS_MAX_CHARS)]] = {}
     emergency_contact: EmergencyContactConfig | None = None
@@ -134,18 +175,15 @@ class JurisdictionConfig(Section):
             ) from None
         return value
 
-    @field_validator("details_retention")
-    @classmethod
-    def _bounded_retention(cls, value: timedelta | None) -> timedelta | None:
-        low, high = RETENTION_BOUNDS
-        if value is not None and not low <= value <= high:
-            raise ValueError(_("details_retention must be between 1h and 168h (7 days)"))
-        return value
-
     @model_validator(mode="after")
-    def _valid_ladder(self) -> JurisdictionConfig:
+    def _valid_ladder(self, info: ValidationInfo) -> JurisdictionConfig:
+        """The ladder's own rules; with the service's `limits` in the validation context (an
+        admin's edit, see `merged`) also that every step comes in time."""
+        limits = (info.context or {}).get("limits")
         try:
-            self.to_ladder(Limits())
+            ladder = self.to_ladder(limits or Limits())
+            if limits is not None:
+                check_reach(ladder, limits.max_duration)
         except LadderError as error:
             raise ValueError(str(error)) from None
         has_emergency_stage = any(s.notify is Notify.EMERGENCY for s in self.ladder)
@@ -186,8 +224,9 @@ class JurisdictionConfig(Section):
         )
 
 
-def merged(source: dict[str, Any], overrides: dict[str, Any]) -> JurisdictionConfig:
-    """The file's section with an admin's overrides on top, validated as one.
+def merged(source: dict[str, Any], overrides: dict[str, Any], limits: Limits) -> JurisdictionConfig:
+    """The file's section with an admin's overrides on top, validated as one, every step
+    in time for the service's `limits`.
 
     Raises `pydantic.ValidationError` if the result breaks any rule, or `ValueError` if the
     overrides touch a key admins may not change.
@@ -199,7 +238,38 @@ def merged(source: dict[str, Any], overrides: dict[str, Any]) -> JurisdictionCon
                 keys=", ".join(sorted(foreign))
             )
         )
-    return JurisdictionConfig.model_validate({**source, **overrides})
+    return JurisdictionConfig.model_validate({**source, **overrides}, context={"limits": limits})
+
+
+def check_reach(ladder: Ladder, longest: timedelta) -> None:
+    """Refuse a ladder with a step that could come after its outcall is closed.
+
+    An outcall is closed (its details destroyed, its alerts ended) `retention` after it
+    starts. Its check-in is due at most `longest` (the longest check-in allowed) plus all
+    `max_extension` after the start; each step comes `after` that, and whoever it alerts then
+    needs `ack_timeout` to act. A step that does not fit would alert nobody, or too late.
+    """
+    latest = longest + ladder.max_extension
+    for number, stage in enumerate(ladder.stages, 1):
+        if latest + stage.after + ladder.ack_timeout > ladder.retention:
+            raise LadderError(
+                _(
+                    "step {n} ({step}) comes too late. A check-in can run until {latest} after "
+                    "the outcall starts (the longest check-in, {longest}, plus all extra time, "
+                    "{extra}); this step comes {after} after that, and whoever it alerts needs "
+                    "{answer} to act. But the details are destroyed and the alert closed "
+                    "{kept} after the start. Make the step earlier, or keep the details longer."
+                ).format(
+                    n=number,
+                    step=texts.step_line(stage.after, stage.notify),
+                    latest=texts.length(latest),
+                    longest=texts.length(longest),
+                    extra=texts.length(ladder.max_extension),
+                    after=texts.length(stage.after),
+                    answer=texts.length(ladder.ack_timeout),
+                    kept=texts.length(ladder.retention),
+                )
+            )
 
 
 def _safe_webhook(url: str) -> bool:

@@ -89,13 +89,15 @@ class Sealer:
         self._pepper = pepper
         self.cost = cost
 
-    def new_key_pair(self, pin: str, salt: bytes = b"") -> WrappedKeyPair:
+    def new_key_pair(
+        self, pin: str, salt: bytes = b"", cost: KdfCost | None = None
+    ) -> WrappedKeyPair:
         """A fresh key pair whose secret half only `pin` (with the pepper) can unwrap.
 
-        `salt` keeps a member's salt across new keys, so their duress verifier (bound to it)
-        stays valid; a new one is drawn when none is given.
+        `salt` and `cost` keep a member's across new keys, so their duress verifier (bound to
+        both) stays valid; a new salt and the configured cost are used when none is given.
         """
-        return self.rewrap(PrivateKey.generate(), pin, salt)
+        return self.rewrap(PrivateKey.generate(), pin, salt, cost)
 
     def unwrap(self, pin: str, wrapped_secret: bytes, salt: bytes, cost: KdfCost) -> PrivateKey:
         """The member's secret key, or `WrongPin`."""

@@ -40,6 +40,7 @@ from checkins.escalation import tell
 from checkins.i18n import _
 from checkins.lifecycle import Event, apply
 from checkins.messages import Identity, Message
+from checkins.rewrap import rewrap_if_weaker
 from checkins.sealing import KdfCost, WrappedKeyPair
 from checkins.service import CheckinService, PinUse, check_pin, wrapped_key
 from storage import outbox, queries
@@ -92,11 +93,15 @@ class SecurityService:
         check_pin(duress_pin)
         if duress_pin == pin:
             raise Refusal(_("Your duress PIN must be different from your PIN."))
-        self._verify(who, pin)
+        secret = self._verify(who, pin)
+        # Both PINs are known now: a key kept at a weaker cost for the old verifier moves up.
+        moved = rewrap_if_weaker(self.checkins.ctx, who, pin, secret, duress_pin)
         with self.db.transaction() as session:
             member = require_member(session, who)
-            cost = KdfCost(member.kdf_ops, member.kdf_mem)
-            member.duress_verifier = self.sealer.duress_verifier(duress_pin, member.kdf_salt, cost)
+            if not moved:
+                cost = KdfCost(member.kdf_ops, member.kdf_mem)
+                verifier = self.sealer.duress_verifier(duress_pin, member.kdf_salt, cost)
+                member.duress_verifier = verifier
             return texts.duress_pin_set(member.checkin_pin)
 
     def change_pin(self, who: Identity, old_pin: str, new_pin: str) -> None:
@@ -169,8 +174,9 @@ class SecurityService:
                 raise Refusal(
                     _("To choose a new PIN, open /settings and tap I forgot my PIN first.")
                 )
-            salt = member.kdf_salt
-        keys = self.sealer.new_key_pair(new_pin, salt)
+            # The salt and cost stay, so a duress verifier (bound to both) keeps working.
+            salt, cost = member.kdf_salt, KdfCost(member.kdf_ops, member.kdf_mem)
+        keys = self.sealer.new_key_pair(new_pin, salt, cost)
         now = self.clock()
         with self.db.transaction() as session:
             member = require_member(session, who)
@@ -239,7 +245,9 @@ class SecurityService:
             member = require_member(session, who)
             self.checkins.check_not_locked(member, now, PinUse.KEY)
             wrapped = wrapped_key(member)
-        return self.checkins.checked_pin(who, now, lambda: self.sealer.unwrap(pin, *wrapped))
+        secret = self.checkins.checked_pin(who, now, lambda: self.sealer.unwrap(pin, *wrapped))
+        rewrap_if_weaker(self.checkins.ctx, who, pin, secret)
+        return secret
 
     def _ready_at(self, member: Member) -> datetime:
         assert member.reset_requested_at is not None

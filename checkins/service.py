@@ -25,7 +25,8 @@ from checkins.i18n import _, available_locales, language_name, ngettext
 from checkins.jurisdictions import effective
 from checkins.lifecycle import Event, Held, Protected, State, apply
 from checkins.messages import Identity, Message, enqueue
-from checkins.parsing import MAX_FIELD_CHARS, normalise, normalise_code, resolve_due
+from checkins.parsing import MAX_FIELD_CHARS, normalise, normalise_code, readable, resolve_due
+from checkins.rewrap import rewrap_if_weaker
 from checkins.sealing import Details, KdfCost, PinMatch, Sealer, WrongPin
 from storage import queries, roles
 from storage.tables import Alert, BuddyLink, Envelope, Invite, Member, Outcall, SealedKey
@@ -355,11 +356,12 @@ class CheckinService:
         due = resolve_due(due_text, now, timezone)
         limits = self.policy.limits
         if due is None:
+            # Never quote what was typed: it may be a note or an address in the wrong slot.
             raise TimeRefusal(
                 _(
-                    'I couldn\'t read "{text}" as a time. Send how long, like 90m or 2h, '
+                    "I couldn't read that as a time. Send how long, like 90m or 2h, "
                     "or the time you'll be done, like 23:30."
-                ).format(text=normalise(due_text)[:40])
+                )
             )
         if due - now < limits.min_duration:
             raise TimeRefusal(
@@ -552,6 +554,7 @@ class CheckinService:
             member = require_member(session, who)
             worker_alias, envelope, sealed = self._sealed_copy(session, member, ref)
         details = Sealer.open(envelope, sealed, private)
+        rewrap_if_weaker(self.ctx, who, pin, private)
         visible = self.policy.limits.unlocked_details_visible
         return Unlocked(
             texts.unlocked(worker_alias, details, visible), int(visible.total_seconds())
@@ -669,6 +672,7 @@ class CheckinService:
         if match is PinMatch.WRONG:
             raise self._record_wrong_pin(who, now, PinUse.CHECK_IN)
         self._reset_pin_failures(who, PinUse.CHECK_IN)
+        rewrap_if_weaker(self.ctx, who, pin)
         return match
 
     def checked_pin(
@@ -780,10 +784,12 @@ def wrapped_key(member: Member) -> tuple[bytes, bytes, KdfCost]:
 
 
 def check_alias(alias: str) -> str:
-    """A nickname: 1–32 printable characters, not a phone number."""
+    """A nickname: 1–32 printable characters with one a person can read, not a phone number."""
     cleaned = normalise(alias)
     if not cleaned or len(cleaned) > ALIAS_MAX_CHARS:
         raise Refusal(_("Choose a nickname of 1 to {n} characters.").format(n=ALIAS_MAX_CHARS))
+    if not readable(cleaned):
+        raise Refusal(_("Choose a nickname with at least one letter, number or emoji."))
     if sum(ch.isdigit() for ch in cleaned) >= 6:
         raise Refusal(_("Please don't use a phone number. Choose a nickname instead."))
     return cleaned

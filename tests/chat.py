@@ -8,7 +8,8 @@ from pathlib import Path
 
 from bot.app import App
 from bot.channels.console import ConsoleChannel
-from tests.conftest import PIN, ManualClock, core_settings
+from bot.config import settings_from
+from tests.conftest import PIN, ManualClock, core_config
 
 
 class Chat:
@@ -52,13 +53,23 @@ class Chat:
         return await self.send(person, self.choice(person, label))
 
 
-async def make_chat(directory: Path) -> Chat:
-    """The app on a fresh SQLite file in `directory`, on a manual clock, its console listening."""
+async def make_chat(
+    directory: Path,
+    url: str | None = None,
+    *,
+    pepper: bytes | None = None,
+    kdf: str = "insecure-fast",
+) -> Chat:
+    """The app on a SQLite file in `directory` (or the database at `url`), on a manual clock,
+    its console listening. The same `directory` and `pepper` again is the same service
+    restarted (with another `kdf`, say)."""
     directory.mkdir(parents=True, exist_ok=True)
     console = ConsoleChannel(printer=lambda _text: None)
+    config = core_config(url or f"sqlite:///{directory / 'b.db'}")
+    config["crypto"]["kdf"] = kdf
     app = App(
-        core_settings(f"sqlite:///{directory / 'b.db'}"),
-        secrets.token_bytes(32),
+        settings_from(config, "test settings"),
+        pepper or secrets.token_bytes(32),
         {"console": console},
         clock=ManualClock(),
     )

@@ -14,7 +14,8 @@ import pytest
 from bot.channels.base import ChannelLimits, DeliveryError, Outbound
 from bot.channels.telegram import PinKeypads, Press, build_channel, keyboard
 from bot.config import ConfigError
-from checkins.messages import Button
+from bot.conversation import STEP_TTL
+from checkins.messages import Button, Identity
 from tests.channels.telegram_harness import (
     BOT_USERNAME,
     ESCALATION,
@@ -142,6 +143,8 @@ async def test_guided_outcall_with_buttons_and_stop_at_any_step(bot: Harness) ->
     due = await bot.press(alice, "Skip", "How long until you check in", notes)
     assert [b["text"] for b in due.buttons()] == ["30 min", "1 hour", "2 hours", "Stop"]
     sealed = await bot.press(alice, "1 hour", "Saved and sealed", due)
+    # The outbox may deliver "Saved and sealed" while the deletions are still under way.
+    await alice.wait_for_message("I deleted your messages", after=due.message_id, timeout=STEP)
     typed = [m for m in alice.history() if not m.from_bot and m.text in (PLATE, ADDRESS)]
     assert len(typed) == 2 and all(m.deleted for m in typed)
     # Old form buttons are dead now; "other" durations are typed.
@@ -154,6 +157,58 @@ async def test_guided_outcall_with_buttons_and_stop_at_any_step(bot: Harness) ->
     due = await bot.say(alice, "blue golf", "How long")
     await bot.say(alice, "soon-ish", "couldn't read")
     await bot.press(alice, "Stop", "Stopped", due)
+    assert bot.sealed_rows() == 0
+
+
+# A second set of details per way the form can end, and what a person types in a wrong slot.
+ENDINGS = {
+    "asked again, then stopped": ("STOPPLATE61", "61 Stopped Row"),
+    "cancelled": ("CANCELPLATE62", "62 Cancel Close"),
+    "refused": ("REFUSEDPLATE63" + "x" * 300, "63 Refused Road"),
+    "left to time out": ("TIMEOUTPLATE64", "64 Timeout Terrace"),
+}
+NOTE_AS_TIME, TYPED_TIME, UNKNOWN_COMMAND = "note-where-the-time-goes", "7 Elm Row", "plate65zq"
+
+
+async def test_a_stopped_refused_or_timed_out_outcall_leaves_no_detail_in_the_chat(
+    bot: Harness,
+) -> None:
+    """However the form ends, the messages with the plate and address leave the chat as after
+    a sealed outcall, and no reply repeats what was typed."""
+    alice, bob = await paired(bot)
+    plate, address = ENDINGS["asked again, then stopped"]
+    sent = await alice.send_text(f"/outcall {plate} | {address} | {NOTE_AS_TIME}")
+    due = await alice.wait_for_message("couldn't read", after=sent, timeout=STEP)
+    await bot.say(alice, TYPED_TIME, "couldn't read")
+    await bot.press(alice, "Stop", "I deleted your messages", due)
+    plate, address = ENDINGS["cancelled"]
+    await bot.say(alice, "/outcall", "car plate")
+    await bot.say(alice, plate, "What is the address")
+    await bot.say(alice, address, "Anything else")
+    await bot.say(alice, "/cancel", "I deleted your messages")
+    plate, address = ENDINGS["refused"]
+    await bot.say(alice, f"/outcall {plate} | {address} | 1h", "I deleted your messages")
+    await bot.say(alice, f"/{UNKNOWN_COMMAND}", "don't know that command")
+    plate, address = ENDINGS["left to time out"]
+    await bot.say(alice, "/outcall", "car plate")
+    asked = await bot.say(alice, plate, "What is the address")
+    pending = bot.app.conversation.pending(Identity("telegram", str(ALICE)))
+    assert pending is not None
+    pending.started -= STEP_TTL + 1  # the step has waited longer than allowed
+    await bot.say(bob, "/help", "What you can send")  # anyone's message sweeps stale steps
+    await alice.wait_for_message("nothing was saved", after=asked.message_id, timeout=STEP)
+    await alice.wait_for_message("I deleted your messages", after=asked.message_id, timeout=STEP)
+    for ending, details in ENDINGS.items():
+        kept = [m.text for m in alice.history() if not m.from_bot and not m.deleted]
+        assert not any(d[:20] in text for d in details for text in kept), f"{ending}: {kept}"
+    typed = (*(d[:20] for details in ENDINGS.values() for d in details), NOTE_AS_TIME)
+    sent_texts = [
+        str(call.params.get("text", ""))
+        for method in ("sendMessage", "editMessageText")
+        for call in bot.api.calls_to(method)
+    ]
+    for secret in (*typed, TYPED_TIME, UNKNOWN_COMMAND):
+        assert not any(secret in text for text in sent_texts), f"a reply repeated {secret!r}"
     assert bot.sealed_rows() == 0
 
 

@@ -95,6 +95,10 @@ def test_a_valid_edit_is_stored_audited_and_shown(world: World, admin: AdminServ
         (lambda a, who: a.set_stage_after(who, "north", 7, "10m"), "has changed since"),
         (lambda a, who: a.set_duration(who, "north", "kp", "30m"), "between 1h and 168h"),
         (lambda a, who: a.set_duration(who, "north", "kp", "200h"), "between 1h and 168h"),
+        (lambda a, who: a.set_duration(who, "north", "at", "7h"), "longest allowed is 6 h"),
+        # 12 h check-in + 2 h extra + 40 h + 15 min to act > 48 h of retention.
+        (lambda a, who: a.set_stage_after(who, "north", 1, "40h"), r"step 3 \(40 h late"),
+        (lambda a, who: a.set_duration(who, "north", "kp", "2h"), "comes too late"),
     ],
 )
 def test_an_invalid_edit_says_why_changes_nothing_and_is_not_audited(
@@ -319,15 +323,16 @@ def test_a_shorter_retention_closes_new_outcalls_sooner_but_not_running_ones(
     world: World, admin: AdminService
 ) -> None:
     world.service.start_outcall(world.worker, "KX482B", "14 Hollow Lane", "", "30m")
-    admin.set_duration(world.buddy2, "north", "kp", "3h")
-    assert "Sealed details kept at most: 3 h" in world.last(world.buddy2)
-    assert audit(world.db)[-1].after == {"details_retention": 10800}
+    # The shortest that still fits a 12 h check-in, 2 h extra, 30 min of steps, 15 min to act.
+    admin.set_duration(world.buddy2, "north", "kp", "15h")
+    assert "Sealed details kept at most: 15 h" in world.last(world.buddy2)
+    assert audit(world.db)[-1].after == {"details_retention": 54000}
     world.pair(world.buddy, world.worker)
     world.service.start_outcall(world.buddy, "SAMCAR1", "2 Other Road", "", "30m")
-    world.clock.advance(hours=4)
+    world.clock.advance(hours=16)
     report = world.engine.purge()
-    assert report.expired == 1  # Sam's, under the new 3 h; Robin's keeps its 48 h
+    assert report.expired == 1  # Sam's, under the new 15 h; Robin's keeps its 48 h
     assert world.service.current_outcall(world.buddy) is None
     assert world.service.current_outcall(world.worker) is not None
-    world.clock.advance(hours=45)
+    world.clock.advance(hours=33)
     assert world.engine.purge().expired == 1

@@ -250,7 +250,7 @@ async def test_with_the_checkin_pin_on_cancel_asks_for_the_pin_instead_of_ending
     bot.app.conversation.security.set_checkin_pin(bot.who("robin"), True, PIN)
     ref = bot.start_outcall("robin")
     await bot.refused("robin", "Send your PIN to check in.", text="/cancel")
-    bot.app.conversation.end(bot.who("robin"))
+    await bot.app.conversation.close(bot.who("robin"))
     await bot.refused("robin", "Send your PIN to check in.", token=f"cancel:{ref}")
     with pytest.raises(Refusal, match="Send your PIN to check in"):
         bot.service.cancel(bot.who("robin"), ref)

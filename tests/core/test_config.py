@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from bot.cli import main
 from bot.config import ConfigError, load_config, settings_from
+from tests.conftest import core_config
 
 EXAMPLE = Path(__file__).parents[2] / "config.example.toml"
 
@@ -79,3 +81,82 @@ def test_any_parsed_toml_gives_settings_or_a_config_error(data: dict[str, object
         settings_from(data, "fuzz.toml")
     except ConfigError as error:
         assert "fuzz.toml" in str(error)
+
+
+# -- every duration is bounded, and every ladder reaches someone in time --------------------
+
+DURATIONS = [
+    ("service", "min_duration"),
+    ("service", "max_duration"),
+    ("service", "max_extension"),
+    ("service", "invite_ttl"),
+    ("signal", "disappearing_timer"),
+    ("signal", "send_timeout"),
+    ("security", "pin_lockout"),
+    ("security", "unlocked_details_visible"),
+    ("security", "pin_reset_cooling_off"),
+    ("retention", "details"),
+    ("retention", "ended_outcalls"),
+    ("retention", "sent_messages"),
+    ("outbox", "max_backoff"),
+    ("jurisdictions.north", "reminder_before"),
+    ("jurisdictions.north", "ack_timeout"),
+    ("jurisdictions.north", "max_extension"),
+    ("jurisdictions.north", "details_retention"),
+]
+
+
+def with_value(section: str, key: str, value: object) -> dict[str, Any]:
+    data = core_config("sqlite:///data/buddycheck.db")
+    node = data
+    for part in section.split("."):
+        node = node.setdefault(part, {})
+    node[key] = value
+    return data
+
+
+@pytest.mark.parametrize(("section", "key"), DURATIONS)
+@pytest.mark.parametrize("value", [80_000_000_000_000, "9999h", 10**12])
+def test_every_duration_has_a_maximum(section: str, key: str, value: object) -> None:
+    """An absurd value (once, 80000000000000 seconds of ack_timeout made every engine tick
+    fail) is refused where it was written, saying the longest allowed."""
+    with pytest.raises(ConfigError) as raised:
+        settings_from(with_value(section, key, value), "x.toml")
+    message = str(raised.value)
+    assert f"{section}.{key}: " in message, message
+    assert "the longest allowed is" in message or "between 1h and 168h" in message, message
+
+
+def test_a_step_after_the_details_are_destroyed_is_refused_naming_it() -> None:
+    data = core_config("sqlite:///data/buddycheck.db")
+    data["jurisdictions"]["north"]["ladder"] = [
+        {"after": "0m", "notify": "worker"},
+        {"after": "49h", "notify": "buddies"},
+    ]
+    with pytest.raises(ConfigError) as raised:
+        settings_from(data, "x.toml")
+    message = str(raised.value)
+    assert "jurisdictions.north" in message
+    assert "step 2 (49 h late: alert their buddies) comes too late" in message
+    assert "48 h" in message, "says when the details are destroyed"
+
+
+def test_the_longest_check_in_and_all_extra_time_must_leave_room_for_the_alert() -> None:
+    """A step at 35 h fits a 4 h check-in in 48 h, not a 12 h one: an outcall started for 12 h
+    and extended by 2 h would be closed before its buddies were told."""
+    ladder = [{"after": "0m", "notify": "worker"}, {"after": "35h", "notify": "buddies"}]
+    data = core_config("sqlite:///data/buddycheck.db", max_duration="12h")
+    data["jurisdictions"]["north"]["ladder"] = ladder
+    with pytest.raises(ConfigError, match=r"step 2 .* comes too late"):
+        settings_from(data, "x.toml")
+    data = core_config("sqlite:///data/buddycheck.db", max_duration="4h")
+    data["jurisdictions"]["north"]["ladder"] = ladder
+    assert settings_from(data, "x.toml").policy().jurisdiction("north")
+
+
+def test_the_shortest_check_in_cannot_be_longer_than_the_longest() -> None:
+    with pytest.raises(ConfigError, match="min_duration"):
+        settings_from(
+            core_config("sqlite:///data/buddycheck.db", min_duration="3h", max_duration="2h"),
+            "x.toml",
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.conversation import STEP_TTL
@@ -25,7 +27,7 @@ async def test_strangers_are_told_how_to_begin(chat: Chat, text: str, expected: 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("/frobnicate", "I don't know the command /frobnicate"),
+        ("/frobnicate", "I don't know that command"),
         ("what now?", "didn't understand"),
         ("/accept", "Send the code with the command"),
         ("/accept ZZZZ-ZZZZ", "doesn't work"),
@@ -69,7 +71,7 @@ async def test_guided_outcall_asks_for_each_missing_part_and_rereads_bad_times(
     assert "address" in await chat.send("robin", "KX482B")
     assert "Anything else" in await chat.send("robin", "14 Hollow Lane")
     assert "How long" in await chat.send("robin", "1")  # 1 = Skip
-    assert 'couldn\'t read "later"' in await chat.send("robin", "later")
+    assert "couldn't read that as a time" in await chat.send("robin", "later")
     assert "sealed" in await chat.send("robin", "2")  # 2 = 1 hour
     assert "already have an outcall" in await chat.send("robin", "/outcall A | B | 1h")
 
@@ -96,3 +98,28 @@ async def test_half_typed_details_are_forgotten_after_the_step_time_even_if_nobo
     await chat.send("sam", "/help")  # someone else's message sweeps it away
     assert robin not in conversation._pending
     assert not conversation._locks  # and no per-person lock is left behind either
+    # Robin is told, so she never believes an unsaved outcall will alert anyone.
+    for _wait in range(200):
+        await chat.app.dispatcher.drain()
+        if any("nothing was saved" in t for to, t in chat.console.transcript if to == "robin"):
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("robin was never told her outcall was not saved")
+
+
+async def test_a_half_typed_outcall_replaced_by_another_step_is_said_to_be_unsaved(
+    chat: Chat,
+) -> None:
+    """A worker typing an outcall who is alerted as a buddy and taps UNLOCK must not believe
+    the half-typed outcall will alert anyone."""
+    for person in ("robin", "sam"):
+        await chat.register(person)
+    await chat.pair("robin", "sam")
+    await chat.pair("sam", "robin")
+    await chat.send("sam", "SOS")
+    await chat.send("robin", "/outcall")
+    await chat.send("robin", "KX482B")
+    reply = await chat.send("robin", "UNLOCK")
+    assert "The outcall you were typing was not saved" in reply
+    assert "Send your PIN" in reply

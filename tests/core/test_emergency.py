@@ -22,7 +22,7 @@ from checkins.context import Refusal
 from checkins.ladder import LegalModel
 from checkins.messages import Identity, Kind
 from checkins.organisation import OrganisationService
-from checkins.policy import EmergencyContact, Policy
+from checkins.policy import EmergencyContact, Limits, Policy
 from checkins.rules import merged
 from storage.tables import Member, OutboxMessage, Outcall, Role
 from tests.conftest import PIN, World
@@ -153,7 +153,7 @@ def test_an_admin_edit_adding_an_emergency_stage_is_refused_outside_decriminalis
         "ladder": [{"after": "10m", "notify": "buddies"}],
     }
     with pytest.raises(ValidationError, match="only allowed where legal_model is 'decriminalised'"):
-        merged(source, {"ladder": EMERGENCY_LADDER})
+        merged(source, {"ladder": EMERGENCY_LADDER}, Limits())
 
 
 @pytest.mark.parametrize("model", UNSAFE_MODELS)

@@ -22,13 +22,14 @@ from zoneinfo import ZoneInfo, available_timezones
 import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from bot.config import ConfigError, Settings, load_config, settings_from
 from bot.conversation import MAX_INPUT_CHARS, keyword_action
 from checkins import texts
 from checkins.context import Refusal
 from checkins.i18n import use_locale
+from checkins.ladder import Notify
 from checkins.messages import Identity
 from checkins.parsing import (
     MAX_COMBINING_MARKS,
@@ -41,8 +42,10 @@ from checkins.parsing import (
     parse_outcall_form,
     resolve_due,
 )
+from checkins.policy import Policy
 from checkins.sealing import Details
 from checkins.service import ALIAS_MAX_CHARS, check_alias, check_field
+from storage.tables import Outcall
 from tests.chat import Chat
 from tests.conftest import PIN, World, core_config
 
@@ -61,7 +64,11 @@ VALID["jurisdictions"]["south"]["ladder"][-1]["notify"] = "responders"
 
 HOSTILE_TEXT = st.text(
     st.characters(codec="utf-8", exclude_categories=("Cs",))
-    | st.sampled_from("\u202e\u202d\u2066\u200b\u200d\ufeff\x00\x1b\n\t\u3164\u0301"),
+    # Bidi overrides, zero-width and control characters, a blank Hangul filler, a combining
+    # accent, and spacing combining marks (Gujarati visarga, Devanagari visarga, Tamil ai).
+    | st.sampled_from(
+        "\u202e\u202d\u2066\u200b\u200d\ufeff\x00\x1b\n\t\u3164\u0301\u0a83\u0903\u0bc8"
+    ),
     max_size=30,
 )
 BAD_DURATIONS = st.sampled_from(
@@ -150,11 +157,44 @@ def assert_settings_or_config_error(load: Any, source: str) -> Settings | None:
     assert isinstance(result, Settings)
     policy = result.policy()  # what `buddycheck run` does next must work too
     assert policy.jurisdiction(policy.default_jurisdiction) is not None
+    assert_every_ladder_reaches_someone_in_time(policy)
     return result
+
+
+# A date well past any test clock: a deadline this far on must still be computable.
+FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def assert_every_ladder_reaches_someone_in_time(policy: Policy) -> None:
+    """Buddies or responders are alerted before the retention limit closes the outcall, even
+    for the longest check-in with all its extra time, and no duration overflows a deadline."""
+    limits = policy.limits
+    for place in policy.jurisdictions.values():
+        ladder = place.ladder
+        first_alert = next(s for s in ladder.stages if s.notify is not Notify.WORKER)
+        latest_due = limits.max_duration + ladder.max_extension
+        assert latest_due + first_alert.after < ladder.retention, place.id
+        durations = [
+            *(stage.after for stage in ladder.stages),
+            *(ladder.reminder_before, ladder.ack_timeout, ladder.max_extension, ladder.retention),
+            *(value for value in vars(limits).values() if isinstance(value, timedelta)),
+        ]
+        for duration in durations:
+            assert FAR_FUTURE + duration >= FAR_FUTURE  # OverflowError if it were absurd
+
+
+def _with(path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    data = copy.deepcopy(VALID)
+    _parent(data, path)[path[-1]] = value
+    return data
 
 
 @FUZZ
 @given(mutated_configs())
+@example(_with(("jurisdictions", "north", "ack_timeout"), 80_000_000_000_000))
+@example(_with(("jurisdictions", "north", "ladder", 1, "after"), "49h"))
+@example(_with(("jurisdictions", "north", "details_retention"), "3h"))
+@example(_with(("service", "max_duration"), "47h"))
 def test_a_mutated_config_gives_settings_or_a_config_error_naming_the_source(
     data: dict[str, Any],
 ) -> None:
@@ -273,9 +313,34 @@ def test_a_negative_duration_is_refused(section: str, key: str) -> None:
         settings_from(data, SOURCE)
 
 
+def test_a_snapshot_with_an_absurd_duration_still_escalates_and_holds_up_nobody(
+    world: World,
+) -> None:
+    """An outcall's ladder snapshot stored before durations were bounded (an ack_timeout of
+    80000000000000 s once made every engine tick fail on it with OverflowError, and "I'm on
+    it" too): its buddy can still take it on, its next step still comes, and another
+    worker's outcall is alerted in the same tick."""
+    world.pair(world.buddy2, world.buddy)  # Kit is a worker too, with Sam as buddy
+    world.service.start_outcall(world.worker, "KX482B", "14 Hollow Lane", "", "30m")
+    with world.db.transaction() as session:
+        outcall = session.scalars(select(Outcall)).one()
+        absurd = {"ack_timeout": 80_000_000_000_000, "reminder_before": 10**15}
+        outcall.ladder = {**outcall.ladder, **absurd}
+    robin_ref = world.outcall_ref()
+    world.clock.advance(minutes=41)
+    assert world.engine.tick() == 1
+    world.service.acknowledge(world.buddy, robin_ref)
+    world.service.start_outcall(world.buddy2, "LM12CD", "3 Quay Street", "", "30m")
+    world.clock.advance(hours=6, minutes=1)  # past the longest wait after "I'm on it"
+    assert world.engine.tick() == 2, "both outcalls advanced"
+    wakeup = world.engine.next_wakeup()
+    assert wakeup is not None and wakeup > world.clock()
+    assert any("Kit missed their check-in" in m for m in world.messages(world.buddy))
+
+
 # -- parsers not yet covered by test_parsing.py --------------------------------------------
 
-MARKS = ("Mn", "Me")
+MARKS = ("Mn", "Mc", "Me")
 
 
 def assert_plain(value: str) -> None:
@@ -440,6 +505,9 @@ def test_a_keyword_inside_another_sentence_is_not_acted_on(typed: str) -> None:
 @example("Sam\n🚨 Robin missed their check-in")
 @example("\u3164")
 @example("x" * (ALIAS_MAX_CHARS + 1))
+@example("\u0a83")  # a spacing combining mark with nothing to sit on
+@example("\u0903\u0a83 \u0bc8")
+@example("?!.")
 def test_an_alias_is_refused_or_plain_visible_and_short(alias: str) -> None:
     try:
         cleaned = check_alias(alias)
@@ -447,7 +515,8 @@ def test_an_alias_is_refused_or_plain_visible_and_short(alias: str) -> None:
         return
     assert_plain(cleaned)
     assert 1 <= len(cleaned) <= ALIAS_MAX_CHARS
-    assert any(not unicodedata.category(ch).startswith(("Z", "M")) for ch in cleaned)
+    # Something a person can read and tell apart: a letter, a number or a symbol (emoji).
+    assert any(unicodedata.category(ch)[0] in "LNS" for ch in cleaned)
 
 
 @given(HOSTILE_TEXT | st.text(max_size=400))
@@ -489,6 +558,8 @@ def test_invisible_and_control_characters_are_cleaned_from_an_alias(typed: str, 
         "\u202e",
         "\ufe0f",  # a variation selector on nothing
         "\u0301\u0301",  # accents on nothing
+        "\u0a83",  # a spacing combining mark on nothing
+        "\u0903 \u0a83\u0bc8",
         "x" * (ALIAS_MAX_CHARS + 1),
         "\x00",
     ],
@@ -503,6 +574,14 @@ def test_a_tower_of_accents_is_cut_to_what_a_real_script_needs() -> None:
     assert check_alias("Nguyễn") == "Nguyễn"
     assert check_alias("שָׁלוֹם") == unicodedata.normalize("NFKC", "שָׁלוֹם")
     assert check_alias("❤️ Kit") == "❤️ Kit"
+    assert check_alias("કેતન") == "કેતન"  # Gujarati with its spacing vowel signs
+    assert check_alias("தமிழ்") == "தமிழ்"
+
+
+@pytest.mark.parametrize("typed", ["...", "?!", "- _ -"])
+def test_an_alias_of_only_punctuation_is_refused(typed: str) -> None:
+    with pytest.raises(Refusal, match="at least one letter"):
+        check_alias(typed)
 
 
 @given(

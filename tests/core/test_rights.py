@@ -134,6 +134,9 @@ async def test_an_admin_changes_a_step_from_the_menu_and_a_bad_time_is_explained
     assert "Step 2: 10 min late: alert their buddies" in step
     await chat.send("ash", numbered(step, "Change the time"))
     assert "Nothing was changed" in await chat.send("ash", "whenever")
+    refused = await chat.send("ash", "47h")  # after the details are destroyed: refused
+    assert "step 3 (47 h late: alert their buddies) comes too late" in refused
+    assert "Make the step earlier, or keep the details longer" in refused
     assert "2. 20 min late: alert their buddies" in await chat.send("ash", "20m")
     rules = await chat.send("ash", "/admin")
     choices = await chat.send("ash", numbered(rules, "Add a step"))
