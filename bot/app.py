@@ -1,8 +1,9 @@
 """Wiring the service together: database, sealing, engine, outbox, channels and scheduler.
 
-APScheduler (AsyncIOScheduler) runs five named jobs, each with an explicit misfire grace so
+APScheduler (AsyncIOScheduler) runs six named jobs, each with an explicit misfire grace so
 a late run still runs: `engine-wake` (a one-off re-armed at the earliest deadline),
-`engine-sweep` (a safety interval), `outbox` (the dispatcher), `purge` (retention) and
+`engine-sweep` (a safety interval), `outbox` (the dispatcher), `purge` (retention),
+`scrub` (removing shredded details from the database files, `storage/scrub.py`) and
 `reachability` (probing buddies' and responders' chats, in bounded batches). No
 deadline depends on a job having run: deadlines live in the database, and a sweep after a
 restart finds every one that passed meanwhile.
@@ -31,12 +32,15 @@ from checkins.reachability import Reachability
 from checkins.sealing import KDF_COSTS, Sealer
 from checkins.service import CheckinService
 from storage.db import Database
+from storage.scrub import Scrubber
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 30
 OUTBOX_SECONDS = 1
 DRAIN_ROUNDS = 20
 PURGE_SECONDS = 600
+# Shredded details leave the database files at most this long (plus the scrub) after.
+SCRUB_SECONDS = 60
 PROBE_SECONDS = 6 * 3600
 PROBE_BATCH = 200
 
@@ -57,6 +61,7 @@ class App:
     ) -> None:
         self.settings = settings
         self.db = Database(settings.database.url)
+        self.scrubber = Scrubber(self.db)
         self.policy = settings.policy()
         # The emergency contact is sent to like a channel; it forwards through the others.
         self.channels = {**channels, EMERGENCY_CHANNEL: EmergencyChannel(self.policy, channels)}
@@ -99,6 +104,7 @@ class App:
             self._drain, "interval", seconds=OUTBOX_SECONDS, id="outbox", **overlapping
         )
         self.scheduler.add_job(self._purge, "interval", seconds=PURGE_SECONDS, id="purge", **grace)
+        self.scheduler.add_job(self._scrub, "interval", seconds=SCRUB_SECONDS, id="scrub", **grace)
         self.scheduler.add_job(
             self._probe, "interval", seconds=PROBE_SECONDS, id="reachability", **grace
         )
@@ -159,6 +165,10 @@ class App:
         report = await asyncio.to_thread(self.engine.purge)
         if report.expired or report.deleted_outcalls or report.deleted_messages:
             log.info("retention purge: %s", report)
+
+    async def _scrub(self) -> None:
+        """Remove what the last minute's shredding left in the database files (batched)."""
+        await asyncio.to_thread(self.scrubber.run)
 
     async def _probe(self) -> None:
         """Check a bounded batch of buddies and responders can still be reached."""
