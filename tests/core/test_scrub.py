@@ -20,7 +20,7 @@ from sqlalchemy import delete, text
 
 from bot.app import SCRUB_SECONDS, App
 from bot.channels.console import ConsoleChannel
-from checkins.outcalls import new_outcall
+from checkins.lifecycle import begin
 from checkins.security import SecurityService
 from storage.db import Database
 from storage.scrub import LOCK_WAIT_SECONDS, REBUILD_SECONDS, SEALED_TABLES, Scrubber
@@ -195,9 +195,7 @@ def test_rows_a_rebalance_moved_leave_no_copy_in_sqlite_after_the_scrub(
                 session.execute(delete(Envelope).where(Envelope.outcall_id == outcall_id))
                 deleted.append(live.pop(outcall_id))
                 continue
-            outcall = new_outcall(worker, jurisdiction, clock(), clock(), reminded=False)
-            session.add(outcall)
-            session.flush()
+            outcall = begin(session, worker, jurisdiction, clock(), clock())
             blob = rng.randbytes(rng.choice((552, 552, 1064, 4136, 9000)))
             session.add(Envelope(outcall_id=outcall.id, ciphertext=blob))
             live[outcall.id] = blob
