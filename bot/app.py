@@ -23,7 +23,9 @@ from bot.channels.emergency import EmergencyChannel
 from bot.config import Settings
 from bot.conversation import Conversation
 from bot.dispatcher import Dispatcher
+from bot.executors import Executors
 from checkins.admin import AdminService
+from checkins.argon2_pool import Argon2Pool
 from checkins.context import Clock, Context
 from checkins.engine import Engine
 from checkins.escalation import EMERGENCY_CHANNEL
@@ -60,13 +62,15 @@ class App:
         clock: Clock = utc_now,
     ) -> None:
         self.settings = settings
-        self.db = Database(settings.database.url)
+        self.db = Database(settings.database.url, settings.database.lock_timeout.total_seconds())
         self.scrubber = Scrubber(self.db)
         self.policy = settings.policy()
         # The emergency contact is sent to like a channel; it forwards through the others.
         self.channels = {**channels, EMERGENCY_CHANNEL: EmergencyChannel(self.policy, channels)}
         self.clock = clock
-        sealer = Sealer(pepper, KDF_COSTS[settings.crypto.kdf])
+        cost = KDF_COSTS[settings.crypto.kdf]
+        argon2 = Argon2Pool(cost.mem, settings.crypto.argon2_memory_mib * 2**20)
+        sealer = Sealer(pepper, cost, argon2)
         ctx = Context(self.db, sealer, self.policy, clock)
         self.service = CheckinService(ctx)
         self.engine = Engine(self.db, self.policy, clock)
@@ -78,7 +82,8 @@ class App:
             workers=settings.outbox.workers,
             max_backoff=settings.outbox.max_backoff,
         )
-        self.conversation = Conversation(self.service, channels)
+        retry = settings.database.safety_retry.total_seconds()
+        self.conversation = Conversation(self.service, channels, Executors(retry))
         self.settings_menu = settings_menu.install(self.conversation)
         self.admin = AdminService(ctx)
         admin_menu.install(self.conversation, self.admin)
