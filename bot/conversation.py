@@ -363,8 +363,8 @@ class Conversation:
             await self.say(who, _("Stopped. Nothing was saved."))
             await self.close(who)
             return
-        if command in _SAFETY_COMMANDS:
-            await self._on_action(event, who, member, Action(_SAFETY_COMMANDS[command]))
+        if command in SAFETY_COMMANDS:
+            await self._on_action(event, who, member, Action(SAFETY_COMMANDS[command]))
         elif command == "outcall":
             await self._outcall(event, who, rest)
         elif command == "invite":
@@ -788,7 +788,8 @@ def _deletion_notice(pending: Pending) -> str:
     return _("I deleted the messages with your PIN from this chat.")
 
 
-_SAFETY_COMMANDS = {
+# The commands that are safety actions, as the buttons and keywords that do the same.
+SAFETY_COMMANDS = {
     "safe": Verb.SAFE,
     "sos": Verb.SOS,
     "cancel": Verb.CANCEL,
@@ -816,7 +817,7 @@ def safety_action(event: Inbound, pending: Pending | None) -> Verb | None:
         return action.verb if action and action.verb is not Verb.REMOVE_LINK else None
     text = (event.text or "").strip()
     if text.startswith("/"):
-        return _SAFETY_COMMANDS.get(text[1:].partition(" ")[0].split("@", 1)[0].lower())
+        return SAFETY_COMMANDS.get(text[1:].partition(" ")[0].split("@", 1)[0].lower())
     keyword = keyword_action(text[:40])
     if keyword is not None:
         return keyword.verb
