@@ -23,12 +23,14 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
 
 from bot.app import App
 from bot.channels.console import ConsoleChannel
 from bot.config import settings_from
+from bot.executors import transient
+from storage.db import Database
 from tests.chat import Chat
 from tests.conftest import ManualClock, core_config
 
@@ -204,3 +206,27 @@ async def test_a_full_disk_is_told_not_recorded_and_works_once_there_is_room(
     assert state_of_outcall(chat) == "active"
     assert "SOS sent" in await chat.send("robin", "SOS")  # room again: it goes through
     chat.app.db.dispose()
+
+
+def test_a_lost_postgresql_connection_is_retried_and_a_broken_rule_is_not(
+    postgres_url: str,
+) -> None:
+    """`transient` on real failures: the server ending the connection mid-transaction (a
+    restart, a failover) may pass; a constraint the data breaks never will."""
+    db = Database(postgres_url)
+    db.migrate()
+    try:
+        with pytest.raises(exc.DBAPIError) as lost, db.transaction() as session:
+            pid = session.scalar(text("SELECT pg_backend_pid()"))
+            with db.engine.connect() as other:
+                other.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+                other.commit()
+            session.execute(text("SELECT 1"))
+        assert transient(lost.value)
+        with pytest.raises(exc.DBAPIError) as broken, db.transaction() as session:
+            session.execute(text("INSERT INTO members (id) VALUES (NULL)"))
+        assert not transient(broken.value)
+        with db.transaction() as session:  # and the pool recovered on its own
+            assert session.scalar(text("SELECT 1")) == 1
+    finally:
+        db.dispose()
