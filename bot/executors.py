@@ -123,9 +123,9 @@ class Executors:
         """`call(*args)` on the current event's pool; a safety action's is retried through
         transient database failures until its deadline (then the failure is raised)."""
         lane = self._lane.get()
-        safety = lane is not None and lane.safety is not None
-        pool = self._safety if safety else self._requests
-        argon2 = Argon2Lane(lane.who if lane else None, urgent=safety)
+        retrying = lane if lane is not None and lane.safety is not None else None
+        pool = self._safety if retrying else self._requests
+        argon2 = Argon2Lane(lane.who if lane else None, urgent=retrying is not None)
         pause = FIRST_PAUSE
         while True:
             context = contextvars.copy_context()
@@ -134,14 +134,14 @@ class Executors:
             try:
                 return await asyncio.get_running_loop().run_in_executor(pool, work)
             except Exception as error:
-                if lane is None or not safety or not transient(error):
+                if retrying is None or not transient(error):
                     raise
-                if time.monotonic() + pause > lane.deadline:
+                if time.monotonic() + pause > retrying.deadline:
                     raise
                 log.warning("database unavailable (%s); retrying", reason(error))
-            if not lane.delayed:
-                lane.delayed = True
-                await lane.on_delay(lane)
+            if not retrying.delayed:
+                retrying.delayed = True
+                await retrying.on_delay(retrying)
             await asyncio.sleep(pause)
             pause = min(pause * 2, MAX_PAUSE)
 
