@@ -8,7 +8,6 @@ is in the middle of typing lives in the conversation's memory, like every other 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 from bot.conversation import Conversation, Pending
@@ -33,13 +32,13 @@ class AdminMenu:
 
     async def open(self, who: Identity, member: MemberView, rest: str) -> None:
         await self.conversation.close(who)
-        await asyncio.to_thread(self.admin.open_menu, who)
+        await self.conversation.run(self.admin.open_menu, who)
 
     async def rights(self, who: Identity, member: MemberView, rest: str) -> None:
-        await asyncio.to_thread(self.admin.show_rights, who)
+        await self.conversation.run(self.admin.show_rights, who)
 
     async def accept(self, who: Identity, code: str) -> None:
-        await asyncio.to_thread(self.admin.accept_role, who, code)
+        await self.conversation.run(self.admin.accept_role, who, code)
 
     async def press(self, who: Identity, member: MemberView, token: str) -> None:
         """One button of the menu: `op:jurisdiction:arg…` (see `texts.admin_token`)."""
@@ -50,7 +49,7 @@ class AdminMenu:
             await self.conversation.say(who, _("Stopped. Nothing was changed."))
             return
         if op == "rv" and len(args) == 1 and args[0].isdigit():
-            await asyncio.to_thread(admin.revoke, who, int(args[0]))
+            await self.conversation.run(admin.revoke, who, int(args[0]))
             return
         if not args:
             raise Refusal(texts.stale_button())
@@ -62,19 +61,19 @@ class AdminMenu:
             "ppl": admin.show_roles,
         }
         if op in simple and not arg:
-            await asyncio.to_thread(simple[op], who, place)
+            await self.conversation.run(simple[op], who, place)
         elif op in ("st", "sr") and index is not None:
             call = admin.show_stage if op == "st" else admin.remove_stage
-            await asyncio.to_thread(call, who, place, index)
+            await self.conversation.run(call, who, place, index)
         elif op == "sn" and len(arg) == 2 and index is not None:
-            await asyncio.to_thread(admin.set_stage_notify, who, place, index, arg[1])
+            await self.conversation.run(admin.set_stage_notify, who, place, index, arg[1])
         elif op == "inv" and len(arg) == 1:
-            await asyncio.to_thread(admin.invite, who, arg[0], place)
+            await self.conversation.run(admin.invite, who, arg[0], place)
         elif op == "rsy" and not arg:
-            await asyncio.to_thread(admin.reset, who, place)
+            await self.conversation.run(admin.reset, who, place)
         elif op == "rx" and len(arg) == 1:
             await self.conversation.close(who)
-            await asyncio.to_thread(admin.set_rights, who, place, arg[0], None)
+            await self.conversation.run(admin.set_rights, who, place, arg[0], None)
         elif op == "save" and len(arg) == 1:
             await self._save_rights(who, place, arg[0])
         else:
@@ -82,7 +81,7 @@ class AdminMenu:
 
     async def _ask(self, who: Identity, op: str, place: str, arg: list[str]) -> None:
         """Buttons that lead to a question: check the caller may answer it, then ask."""
-        await asyncio.to_thread(self.admin.require_admin, who, place)
+        await self.conversation.run(self.admin.require_admin, who, place)
         values = {"op": op, "place": place}
         if op == "sa" and _index(arg) is not None:
             values["index"] = arg[0]
@@ -157,11 +156,12 @@ class AdminMenu:
             await self._ask(who, "rl", place, [read_locale(text)])
             return
         if op == "sa":
-            await asyncio.to_thread(admin.set_stage_after, who, place, int(values["index"]), text)
+            index = int(values["index"])
+            await self.conversation.run(admin.set_stage_after, who, place, index, text)
         elif op == "an":
-            await asyncio.to_thread(admin.add_stage, who, place, text, values["notify"])
+            await self.conversation.run(admin.add_stage, who, place, text, values["notify"])
         else:
-            await asyncio.to_thread(admin.set_duration, who, place, values["key"], text)
+            await self.conversation.run(admin.set_duration, who, place, values["key"], text)
         self.conversation.finish(who)
 
     async def _add_rights_part(self, who: Identity, pending: Pending, text: str) -> None:
@@ -196,7 +196,7 @@ class AdminMenu:
             language,
         ):
             raise Refusal(_("There is no text waiting to be saved. Send /admin to start again."))
-        await asyncio.to_thread(self.admin.set_rights, who, place, language, values["text"])
+        await self.conversation.run(self.admin.set_rights, who, place, language, values["text"])
         self.conversation.finish(who)
 
     async def _begin(
@@ -225,7 +225,7 @@ class AdminMenu:
         )
 
     async def _choose_language(self, who: Identity, place: str) -> None:
-        languages = await asyncio.to_thread(self.admin.rights_languages, who, place)
+        languages = await self.conversation.run(self.admin.rights_languages, who, place)
         rows = tuple(
             (Button(language, texts.admin_token("rl", place, language)),) for language in languages
         )

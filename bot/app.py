@@ -1,8 +1,9 @@
 """Wiring the service together: database, sealing, engine, outbox, channels and scheduler.
 
-APScheduler (AsyncIOScheduler) runs five named jobs, each with an explicit misfire grace so
+APScheduler (AsyncIOScheduler) runs six named jobs, each with an explicit misfire grace so
 a late run still runs: `engine-wake` (a one-off re-armed at the earliest deadline),
-`engine-sweep` (a safety interval), `outbox` (the dispatcher), `purge` (retention) and
+`engine-sweep` (a safety interval), `outbox` (the dispatcher), `purge` (retention),
+`scrub` (removing shredded details from the database files, `storage/scrub.py`) and
 `reachability` (probing buddies' and responders' chats, in bounded batches). No
 deadline depends on a job having run: deadlines live in the database, and a sweep after a
 restart finds every one that passed meanwhile.
@@ -22,7 +23,9 @@ from bot.channels.emergency import EmergencyChannel
 from bot.config import Settings
 from bot.conversation import Conversation
 from bot.dispatcher import Dispatcher
+from bot.executors import Executors
 from checkins.admin import AdminService
+from checkins.argon2_pool import Argon2Pool
 from checkins.context import Clock, Context
 from checkins.engine import Engine
 from checkins.escalation import EMERGENCY_CHANNEL
@@ -31,12 +34,15 @@ from checkins.reachability import Reachability
 from checkins.sealing import KDF_COSTS, Sealer
 from checkins.service import CheckinService
 from storage.db import Database
+from storage.scrub import Scrubber
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 30
 OUTBOX_SECONDS = 1
 DRAIN_ROUNDS = 20
 PURGE_SECONDS = 600
+# Shredded details leave the database files at most this long (plus the scrub) after.
+SCRUB_SECONDS = 60
 PROBE_SECONDS = 6 * 3600
 PROBE_BATCH = 200
 
@@ -56,12 +62,15 @@ class App:
         clock: Clock = utc_now,
     ) -> None:
         self.settings = settings
-        self.db = Database(settings.database.url)
+        self.db = Database(settings.database.url, settings.database.lock_timeout.total_seconds())
+        self.scrubber = Scrubber(self.db)
         self.policy = settings.policy()
         # The emergency contact is sent to like a channel; it forwards through the others.
         self.channels = {**channels, EMERGENCY_CHANNEL: EmergencyChannel(self.policy, channels)}
         self.clock = clock
-        sealer = Sealer(pepper, KDF_COSTS[settings.crypto.kdf])
+        cost = KDF_COSTS[settings.crypto.kdf]
+        argon2 = Argon2Pool(cost.mem, settings.crypto.argon2_memory_mib * 2**20)
+        sealer = Sealer(pepper, cost, argon2)
         ctx = Context(self.db, sealer, self.policy, clock)
         self.service = CheckinService(ctx)
         self.engine = Engine(self.db, self.policy, clock)
@@ -73,7 +82,8 @@ class App:
             workers=settings.outbox.workers,
             max_backoff=settings.outbox.max_backoff,
         )
-        self.conversation = Conversation(self.service, channels)
+        retry = settings.database.safety_retry.total_seconds()
+        self.conversation = Conversation(self.service, channels, Executors(retry))
         self.settings_menu = settings_menu.install(self.conversation)
         self.admin = AdminService(ctx)
         admin_menu.install(self.conversation, self.admin)
@@ -99,6 +109,7 @@ class App:
             self._drain, "interval", seconds=OUTBOX_SECONDS, id="outbox", **overlapping
         )
         self.scheduler.add_job(self._purge, "interval", seconds=PURGE_SECONDS, id="purge", **grace)
+        self.scheduler.add_job(self._scrub, "interval", seconds=SCRUB_SECONDS, id="scrub", **grace)
         self.scheduler.add_job(
             self._probe, "interval", seconds=PROBE_SECONDS, id="reachability", **grace
         )
@@ -159,6 +170,10 @@ class App:
         report = await asyncio.to_thread(self.engine.purge)
         if report.expired or report.deleted_outcalls or report.deleted_messages:
             log.info("retention purge: %s", report)
+
+    async def _scrub(self) -> None:
+        """Remove what the last minute's shredding left in the database files (batched)."""
+        await asyncio.to_thread(self.scrubber.run)
 
     async def _probe(self) -> None:
         """Check a bounded batch of buddies and responders can still be reached."""

@@ -88,7 +88,18 @@ class ServiceConfig(Section):
 
 
 class DatabaseConfig(Section):
+    """`[database]`.
+
+    - `lock_timeout`: how long one transaction waits for a lock another connection holds
+      (SQLite's busy timeout, PostgreSQL's `lock_timeout`) before it fails.
+    - `safety_retry`: how long SAFE, SOS, "I'm on it" and the other safety actions keep
+      being retried through a locked or full database or a lost connection before the
+      person is told, straight in their chat, that it was NOT recorded.
+    """
+
     url: str = DEFAULT_DATABASE_URL
+    lock_timeout: Duration = Field(timedelta(seconds=10), gt=timedelta(0), le=timedelta(minutes=5))
+    safety_retry: Duration = Field(timedelta(seconds=60), le=timedelta(minutes=10))
 
 
 class TelegramConfig(Section):
@@ -124,8 +135,12 @@ class SignalConfig(Section):
 
 
 class CryptoConfig(Section):
+    """`[crypto]`. `argon2_memory_mib`: how much memory PIN hashing may use at once; it
+    sets how many Argon2id runs go in parallel (`checkins/argon2_pool.py`)."""
+
     pepper_file: Path | None = None
     kdf: Literal["moderate", "interactive", "insecure-fast"] = "moderate"
+    argon2_memory_mib: int = Field(512, ge=16, le=65536)
 
 
 class SecurityConfig(Section):

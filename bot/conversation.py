@@ -32,16 +32,21 @@ stateDiagram-v2
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum, auto
+from typing import Any, TypeVar
 
+from bot import executors
 from bot.channels.base import Channel, Inbound, Outbound
+from bot.executors import Executors, Lane
 from bot.ratelimit import CommandLimiter
 from checkins import texts
 from checkins.actions import Action, Verb, parse_action
+from checkins.argon2_pool import Argon2Budget
 from checkins.context import Refusal
 from checkins.i18n import _, current_locale, ngettext, supported_locale, use_locale
 from checkins.messages import Button, Identity, Message
@@ -56,6 +61,7 @@ from checkins.service import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 STEP_TTL = 15 * 60
 MAX_INPUT_CHARS = 2000
 _ABORT, _SKIP, _DUE, _NO_PIN = "c:abort", "c:skip", "c:due:", "c:nopin"
@@ -102,9 +108,15 @@ CodeHandler = Callable[[Identity, str], Awaitable[None]]
 class Conversation:
     """Routes one person's events; one at a time per person, so steps never interleave."""
 
-    def __init__(self, service: CheckinService, channels: dict[str, Channel]) -> None:
+    def __init__(
+        self,
+        service: CheckinService,
+        channels: dict[str, Channel],
+        executors: Executors | None = None,
+    ) -> None:
         self.service = service
         self.channels = channels
+        self.executors = executors or Executors()
         self._pending: dict[Identity, Pending] = {}
         self._locks: dict[Identity, asyncio.Lock] = {}
         self._waiting: dict[Identity, int] = {}
@@ -162,15 +174,27 @@ class Conversation:
         if pending is not None:
             await self.delete_messages(who, pending.refs, _deletion_notice(pending))
 
+    async def run(self, call: Callable[..., T], *args: Any) -> T:
+        """Run a blocking service call for the event being handled, on its own threads (a
+        safety action's are retried through database trouble: `bot/executors.py`)."""
+        return await self.executors.run(call, *args)
+
     async def handle(self, event: Inbound) -> None:
-        """Answer one event. Every event gets a reply; nothing typed is silently dropped."""
+        """Answer one event. Every event gets a reply; nothing typed is silently dropped,
+        not even when the database fails: then the reply goes straight to the chat."""
         who = Identity(event.channel, event.address)
         self.forget_stale()
         lock = self._locks.setdefault(who, asyncio.Lock())
         self._waiting[who] = self._waiting.get(who, 0) + 1
         try:
             async with lock:
-                await self._handle_locked(event, who)
+                safety = safety_action(event, self._current(who))
+                with self.executors.lane(who, safety, self._taking_longer) as lane:
+                    lane.locale = self._new_person_locale(event)  # the member's, once known
+                    try:
+                        await self._handle_locked(event, who, lane)
+                    except Exception as error:  # nobody is left without an answer
+                        await self._failed(lane, error)
         finally:
             # The lock goes once nobody holds or awaits it, so memory doesn't grow per person.
             self._waiting[who] -= 1
@@ -196,7 +220,7 @@ class Conversation:
 
     async def _tell_expired(self, who: Identity, pending: Pending) -> None:
         try:
-            member = await asyncio.to_thread(self.service.member, who)
+            member = await self.run(self.service.member, who)
             with use_locale(member.locale if member else self._default_locale()):
                 if pending.step in _FORM_STEPS:
                     await self.say(
@@ -210,16 +234,45 @@ class Conversation:
         except Exception as error:  # a failed clean-up must not surface in another's event
             log.warning("closing a timed-out step failed: %s", type(error).__name__)
 
-    async def _handle_locked(self, event: Inbound, who: Identity) -> None:
-        member = await asyncio.to_thread(self.service.member, who)
-        locale = member.locale if member else self._new_person_locale(event)
-        with use_locale(locale):
+    async def _handle_locked(self, event: Inbound, who: Identity, lane: Lane) -> None:
+        member = await self.run(self.service.member, who)
+        if member is not None:
+            lane.locale = member.locale
+        with use_locale(lane.locale):
             if not await self._within_limits(event, who):
                 return
             try:
                 await self._route(event, who, member)
             except Refusal as refusal:
                 await self.say(who, str(refusal))
+            except Argon2Budget as spent:
+                await self.say(who, _pin_budget_spent(spent.retry_after))
+
+    async def _taking_longer(self, lane: Lane) -> None:
+        await self.tell_directly(lane.who, lane.locale, executors.taking_longer)
+
+    async def _failed(self, lane: Lane, error: Exception) -> None:
+        """The event could not be handled: say so, straight to the chat."""
+        log.error("handling a %s event failed: %s", lane.who.channel, executors.reason(error))
+        say: Callable[[], str]
+        if executors.transient(error):
+            say = functools.partial(executors.not_recorded, lane.safety)
+        else:
+            say = executors.unsure if lane.safety else executors.went_wrong
+        await self.tell_directly(lane.who, lane.locale, say)
+
+    async def tell_directly(self, who: Identity, locale: str, text: Callable[[], str]) -> None:
+        """Send `text()`, rendered in `locale`, straight to the chat: never through the
+        outbox, which lives in the database that may be what failed."""
+        channel = self.channels.get(who.channel)
+        if channel is None:
+            return
+        with use_locale(locale):
+            message = Outbound(who.channel, who.address, text(), locale=locale)
+        try:
+            await channel.send(message)
+        except Exception as error:  # nothing else is left to try
+            log.error("a direct message to %s failed: %s", who.channel, type(error).__name__)
 
     async def _within_limits(self, event: Inbound, who: Identity) -> bool:
         """Per-person limits; safety actions and PIN answers always pass. Over the limit,
@@ -250,7 +303,7 @@ class Conversation:
         input_hint: str | None = None,
     ) -> None:
         message = Message(text, buttons, input_hint=input_hint)
-        await asyncio.to_thread(self.service.reply, who, message)
+        await self.run(self.service.reply, who, message)
 
     # -- routing -------------------------------------------------------------------------
 
@@ -310,19 +363,12 @@ class Conversation:
             await self.say(who, _("Stopped. Nothing was saved."))
             await self.close(who)
             return
-        simple = {
-            "safe": Verb.SAFE,
-            "sos": Verb.SOS,
-            "cancel": Verb.CANCEL,
-            "unlock": Verb.UNLOCK,
-            "onit": Verb.ON_IT,
-        }
-        if command in simple:
-            await self._on_action(event, who, member, Action(simple[command]))
+        if command in SAFETY_COMMANDS:
+            await self._on_action(event, who, member, Action(SAFETY_COMMANDS[command]))
         elif command == "outcall":
             await self._outcall(event, who, rest)
         elif command == "invite":
-            await asyncio.to_thread(self.service.create_invite, who)
+            await self.run(self.service.create_invite, who)
         elif command == "accept":
             await self._accept(who, rest)
         elif command == "buddies":
@@ -344,7 +390,7 @@ class Conversation:
             return
         if token == _NO_PIN and member is not None:
             try:
-                await asyncio.to_thread(self.security.ask_buddies_to_confirm, who)
+                await self.run(self.security.ask_buddies_to_confirm, who)
             finally:
                 await self.close(who)
             return
@@ -373,29 +419,29 @@ class Conversation:
             if own and member.checkin_pin:
                 await self._ask_checkin_pin(who, ref)
             elif own or ref:
-                await asyncio.to_thread(service.check_in, who, ref)
+                await self.run(service.check_in, who, ref)
             else:
                 await self._answer_alert(who, Verb.CONFIRM_SAFE, None)
         elif action.verb is Verb.EXTEND:
-            await asyncio.to_thread(service.extend, who, action.minutes, ref)
+            await self.run(service.extend, who, action.minutes, ref)
         elif action.verb is Verb.SOS:
             try:
-                await asyncio.to_thread(service.sos, who)
+                await self.run(service.sos, who)
             finally:  # the SOS first: tidying the chat must never delay it
                 await self.close(who)
         elif action.verb is Verb.CANCEL and member.checkin_pin and await self._has_own_outcall(who):
             # Cancelling also silences the alerts: with the PIN on, it needs the PIN like SAFE.
             await self._ask_checkin_pin(who, ref)
         elif action.verb is Verb.CANCEL:
-            await asyncio.to_thread(service.cancel, who, ref)
+            await self.run(service.cancel, who, ref)
         elif action.verb is Verb.REMOVE_LINK:
-            await asyncio.to_thread(service.end_pairing, who, int(action.ref or 0))
+            await self.run(service.end_pairing, who, int(action.ref or 0))
         else:
             await self._answer_alert(who, action.verb, ref)
 
     async def _answer_alert(self, who: Identity, verb: Verb, ref: str | None) -> None:
         """ON IT / UNLOCK / confirm safe, for the alert the button names or the only open one."""
-        alerts = await asyncio.to_thread(self.service.open_alerts, who)
+        alerts = await self.run(self.service.open_alerts, who)
         if ref is not None and verb is Verb.UNLOCK and ref not in {a.ref for a in alerts}:
             # Ask for a PIN only for an alert this person may open (stale or foreign: refuse).
             raise Refusal(_("This alert is no longer active. Nothing more to do here."))
@@ -408,9 +454,9 @@ class Conversation:
                 )
             ref = alerts[0].ref
         if verb is Verb.ON_IT:
-            await asyncio.to_thread(self.service.acknowledge, who, ref)
+            await self.run(self.service.acknowledge, who, ref)
         elif verb is Verb.CONFIRM_SAFE:
-            await asyncio.to_thread(self.service.confirm_safe, who, ref)
+            await self.run(self.service.confirm_safe, who, ref)
         else:
             await self.begin(who, Pending(Step.UNLOCK_PIN, values={"ref": ref}))
             await self.say(
@@ -444,7 +490,7 @@ class Conversation:
         )
 
     async def _has_own_outcall(self, who: Identity) -> bool:
-        return await asyncio.to_thread(self.service.current_outcall, who) is not None
+        return await self.run(self.service.current_outcall, who) is not None
 
     # -- onboarding and buddies ----------------------------------------------------------
 
@@ -477,10 +523,10 @@ class Conversation:
             if matches(code):
                 await handler(who, code)
                 return
-        await asyncio.to_thread(self.service.accept_invite, who, code)
+        await self.run(self.service.accept_invite, who, code)
 
     async def _buddies(self, who: Identity) -> None:
-        pairings = await asyncio.to_thread(self.service.pairings, who)
+        pairings = await self.run(self.service.pairings, who)
         if not pairings:
             await self.say(who, _("You have no buddies yet. Send /invite to get a code."))
             return
@@ -495,8 +541,8 @@ class Conversation:
         await self.say(who, "\n".join(lines), tuple(buttons))
 
     async def _status(self, who: Identity) -> None:
-        current = await asyncio.to_thread(self.service.current_outcall, who)
-        member = await asyncio.to_thread(self.service.member, who)
+        current = await self.run(self.service.current_outcall, who)
+        member = await self.run(self.service.member, who)
         if current is None or member is None:
             await self.say(who, _("No outcall is running. Send /outcall before a booking."))
             return
@@ -560,7 +606,7 @@ class Conversation:
     async def _seal(self, who: Identity, pending: Pending) -> None:
         values = pending.values
         try:
-            await asyncio.to_thread(
+            await self.run(
                 self.service.start_outcall,
                 who,
                 values["plate"],
@@ -642,9 +688,9 @@ class Conversation:
                 who, pending.refs, _("I deleted the messages with your PIN from this chat.")
             )
             if pending.values.get("rekey"):
-                await asyncio.to_thread(self.security.reset_pin, who, text)
+                await self.run(self.security.reset_pin, who, text)
                 return
-            await asyncio.to_thread(
+            await self.run(
                 self.service.register, who, pending.values["alias"], text, current_locale()
             )
             if pending.values.get("code"):
@@ -656,12 +702,12 @@ class Conversation:
         await self.delete_messages(
             who, pending.refs[-1:], _("I deleted the message with your PIN from this chat.")
         )
-        await asyncio.to_thread(self.service.check_in, who, pending.values["ref"] or None, pin)
+        await self.run(self.service.check_in, who, pending.values["ref"] or None, pin)
 
     async def _unlock(self, who: Identity, pending: Pending, pin: str) -> None:
         self.finish(who)
         await self.delete_messages(who, pending.refs[-1:], None)
-        unlocked = await asyncio.to_thread(self.service.unlock, who, pending.values["ref"], pin)
+        unlocked = await self.run(self.service.unlock, who, pending.values["ref"], pin)
         channel = self.channels[who.channel]
         # Decrypted details go straight to the person: never through the outbox, never stored.
         await channel.send(
@@ -742,11 +788,53 @@ def _deletion_notice(pending: Pending) -> str:
     return _("I deleted the messages with your PIN from this chat.")
 
 
+# The commands that are safety actions, as the buttons and keywords that do the same.
+SAFETY_COMMANDS = {
+    "safe": Verb.SAFE,
+    "sos": Verb.SOS,
+    "cancel": Verb.CANCEL,
+    "unlock": Verb.UNLOCK,
+    "onit": Verb.ON_IT,
+}
+_SAFETY_STEPS = {Step.SAFE_PIN: Verb.SAFE, Step.UNLOCK_PIN: Verb.UNLOCK}
+
+
 def _is_pin_answer(event: Inbound, pending: Pending) -> bool:
     """Typed text (not a command or button) while a PIN is expected."""
     typed = (event.text or "").strip()
     expects = pending.pin_answer or pending.step in _PIN_STEPS
     return expects and not event.action and bool(typed) and not typed.startswith("/")
+
+
+def safety_action(event: Inbound, pending: Pending | None) -> Verb | None:
+    """The safety action an event is, if any: it runs on its own threads, and is retried
+    through database trouble (`bot/executors.py`). A PIN typed to check in or to unlock is
+    one too."""
+    if event.action:
+        action = parse_action(event.action)
+        if event.action == _NO_PIN:
+            return Verb.SAFE
+        return action.verb if action and action.verb is not Verb.REMOVE_LINK else None
+    text = (event.text or "").strip()
+    if text.startswith("/"):
+        return SAFETY_COMMANDS.get(text[1:].partition(" ")[0].split("@", 1)[0].lower())
+    keyword = keyword_action(text[:40])
+    if keyword is not None:
+        return keyword.verb
+    if pending is not None and isinstance(pending.step, Step) and _is_pin_answer(event, pending):
+        return _SAFETY_STEPS.get(pending.step)
+    return None
+
+
+def _pin_budget_spent(retry_after: float) -> str:
+    minutes = max(1, round(retry_after / 60))
+    return ngettext(
+        "You've used your PIN many times in a short while. Please wait {n} minute and try "
+        "again. SAFE and SOS always work.",
+        "You've used your PIN many times in a short while. Please wait {n} minutes and try "
+        "again. SAFE and SOS always work.",
+        minutes,
+    ).format(n=minutes)
 
 
 def urgent(event: Inbound) -> bool:

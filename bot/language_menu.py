@@ -6,8 +6,6 @@ stuck in a language they cannot read still finds theirs. The answer comes in the
 
 from __future__ import annotations
 
-import asyncio
-
 from bot.conversation import Conversation
 from checkins.i18n import _, available_locales, language_name, supported_locale
 from checkins.messages import Button, Identity
@@ -41,7 +39,7 @@ class LanguageMenu:
         )
 
     async def choose(self, who: Identity, member: MemberView, locale: str) -> None:
-        await asyncio.to_thread(self.service.set_locale, who, locale)
+        await self.conversation.run(self.service.set_locale, who, locale)
 
 
 def install(conversation: Conversation, service: CheckinService) -> LanguageMenu:

@@ -8,8 +8,6 @@ reply to every event stay with `bot.conversation`.
 
 from __future__ import annotations
 
-import asyncio
-
 from bot.conversation import Conversation
 from bot.settings_menu import Entry, SettingsMenu
 from checkins import texts
@@ -26,22 +24,22 @@ def install(
     """Register the commands and buttons on `conversation` (and the /settings line)."""
 
     async def duty(who: Identity, member: MemberView, rest: str) -> None:
-        await asyncio.to_thread(org.show_duty, who)
+        await conversation.run(org.show_duty, who)
 
     async def duty_button(who: Identity, member: MemberView, choice: str) -> None:
         if choice not in ("on", "off"):
             raise Refusal(_("This button is no longer active. Send /help to start again."))
-        await asyncio.to_thread(org.set_duty, who, choice == "on")
+        await conversation.run(org.set_duty, who, choice == "on")
 
     async def drill(who: Identity, member: MemberView, rest: str) -> None:
-        await asyncio.to_thread(org.start_drill, who)
+        await conversation.run(org.start_drill, who)
 
     async def drill_button(who: Identity, member: MemberView, ref: str) -> None:
-        await asyncio.to_thread(org.drill_got_it, who, ref)
+        await conversation.run(org.drill_got_it, who, ref)
 
     async def show_emergency(who: Identity) -> None:
         """The notice comes first: the worker sees what is shared before they can turn it on."""
-        notice = await asyncio.to_thread(org.emergency_notice, who)
+        notice = await conversation.run(org.emergency_notice, who)
         if notice is None:
             await conversation.say(who, texts.emergency_unavailable())
             return
@@ -56,7 +54,7 @@ def install(
                 who, _("This button is no longer active. Send /help to start again.")
             )
             return
-        await asyncio.to_thread(org.set_emergency_opt_in, who, choice == "on")
+        await conversation.run(org.set_emergency_opt_in, who, choice == "on")
 
     conversation.add_command("duty", duty)
     conversation.add_buttons(texts.DUTY, duty_button)

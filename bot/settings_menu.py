@@ -9,7 +9,6 @@ confirmation deletes itself from the chat soon after (`DURESS_CONFIRMATION_SECON
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -110,7 +109,7 @@ class SettingsMenu:
     # -- menu ----------------------------------------------------------------------------
 
     async def show(self, who: Identity, member: MemberView, _rest: str) -> None:
-        settings = await asyncio.to_thread(self.security.settings, who)
+        settings = await self.conversation.run(self.security.settings, who)
         buttons = tuple((Button(e.label(settings), f"{PREFIX}:{e.key}"),) for e in self.entries)
         await self.conversation.say(who, _("Settings. What do you want to change?"), buttons)
 
@@ -122,11 +121,11 @@ class SettingsMenu:
         await start(who)
 
     async def _toggle_checkin_pin(self, who: Identity) -> None:
-        settings = await asyncio.to_thread(self.security.settings, who)
+        settings = await self.conversation.run(self.security.settings, who)
         await self._begin(who, "pin_off" if settings.checkin_pin else "pin_on")
 
     async def _forgot(self, who: Identity) -> None:
-        settings = await asyncio.to_thread(self.security.settings, who)
+        settings = await self.conversation.run(self.security.settings, who)
         if settings.reset_at is not None:
             await self._stop_reset(who)
             return
@@ -145,10 +144,10 @@ class SettingsMenu:
         )
 
     async def _request_reset(self, who: Identity) -> None:
-        await asyncio.to_thread(self.security.request_reset, who)
+        await self.conversation.run(self.security.request_reset, who)
 
     async def _stop_reset(self, who: Identity) -> None:
-        await asyncio.to_thread(self.security.stop_reset, who)
+        await self.conversation.run(self.security.stop_reset, who)
 
     async def _confirm_forget(self, who: Identity) -> None:
         await self.conversation.say(
@@ -207,12 +206,12 @@ class SettingsMenu:
 
     def _finish_checkin(self, on: bool) -> Finish:
         async def finish(who: Identity, values: dict[str, str]) -> None:
-            await asyncio.to_thread(self.security.set_checkin_pin, who, on, values["pin"])
+            await self.conversation.run(self.security.set_checkin_pin, who, on, values["pin"])
 
         return finish
 
     async def _finish_duress(self, who: Identity, values: dict[str, str]) -> None:
-        message = await asyncio.to_thread(
+        message = await self.conversation.run(
             self.security.set_duress_pin, who, values["pin"], values["duress"]
         )
         # Straight to the chat and gone soon: someone looking at the phone later must not
@@ -229,10 +228,10 @@ class SettingsMenu:
             )
 
     async def _finish_change(self, who: Identity, values: dict[str, str]) -> None:
-        await asyncio.to_thread(self.security.change_pin, who, values["pin"], values["new"])
+        await self.conversation.run(self.security.change_pin, who, values["pin"], values["new"])
 
     async def _finish_forget(self, who: Identity, values: dict[str, str]) -> None:
-        await asyncio.to_thread(self.security.forget_me, who, values["pin"])
+        await self.conversation.run(self.security.forget_me, who, values["pin"])
         # Sent straight to the chat: an outbox row would keep their address after deletion.
         channel = self.conversation.channels.get(who.channel)
         if channel is not None:

@@ -23,6 +23,8 @@ from nacl.hash import blake2b
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.secret import SecretBox
 
+from checkins.argon2_pool import Argon2Pool
+
 PEPPER_MIN_BYTES = 32
 _PAD_BUCKET = 512
 # Domain separation: a duress verifier can never equal a key-encryption key.
@@ -81,13 +83,18 @@ class PinMatch(Enum):
 
 
 class Sealer:
-    """Key wrapping and envelope encryption, bound to the server pepper."""
+    """Key wrapping and envelope encryption, bound to the server pepper.
 
-    def __init__(self, pepper: bytes, cost: KdfCost) -> None:
+    Every Argon2id run goes through `argon2` when one is given (the running service: see
+    `checkins/argon2_pool.py`), else runs on the calling thread (the command line, tests).
+    """
+
+    def __init__(self, pepper: bytes, cost: KdfCost, argon2: Argon2Pool | None = None) -> None:
         if len(pepper) < PEPPER_MIN_BYTES:
             raise ValueError(f"the pepper must be at least {PEPPER_MIN_BYTES} bytes")
         self._pepper = pepper
         self.cost = cost
+        self._argon2 = argon2
 
     def new_key_pair(
         self, pin: str, salt: bytes = b"", cost: KdfCost | None = None
@@ -169,11 +176,13 @@ class Sealer:
         """A pepper-keyed hash, for looking up secrets we must not store (invite codes)."""
         return blake2b(value.encode(), key=self._pepper, digest_size=32, encoder=RawEncoder)
 
-    @staticmethod
-    def _stretch(pin: str, salt: bytes, cost: KdfCost) -> bytes:
-        return argon2id.kdf(
-            SecretBox.KEY_SIZE, pin.encode(), salt, opslimit=cost.ops, memlimit=cost.mem
-        )
+    def _stretch(self, pin: str, salt: bytes, cost: KdfCost) -> bytes:
+        def work() -> bytes:
+            return argon2id.kdf(
+                SecretBox.KEY_SIZE, pin.encode(), salt, opslimit=cost.ops, memlimit=cost.mem
+            )
+
+        return self._argon2.run(work) if self._argon2 else work()
 
     def _kek_of(self, stretched: bytes) -> bytes:
         return blake2b(

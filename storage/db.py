@@ -3,6 +3,12 @@
 SQLite is the zero-install default: WAL for concurrent readers, `secure_delete` so shredded
 ciphertext is overwritten rather than left in free pages, foreign keys on, and every
 transaction taken with `BEGIN IMMEDIATE` so two writers queue instead of deadlocking.
+
+`lock_timeout` bounds how long one transaction waits for a lock another connection holds:
+SQLite's busy timeout (`BEGIN IMMEDIATE` takes the write lock at once, so the wait happens
+there, and then fails with "database is locked"), PostgreSQL's `lock_timeout` (a row or
+table lock: `LockNotAvailable`). Waiting longer is the caller's decision (`bot/executors.py`
+retries safety actions), so that nobody waits in silence.
 """
 
 from __future__ import annotations
@@ -19,13 +25,16 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+DEFAULT_LOCK_TIMEOUT = 10.0
+
 
 class Database:
     """An engine plus a session factory; `transaction()` is the only way to write."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
         self.url = url
-        self.engine = _create_engine(url)
+        self.lock_timeout = lock_timeout
+        self.engine = _create_engine(url, lock_timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -57,13 +66,15 @@ def alembic_config(url: str) -> AlembicConfig:
     return config
 
 
-def _create_engine(url: str) -> Engine:
+def _create_engine(url: str, lock_timeout: float) -> Engine:
     parsed = make_url(url)
+    milliseconds = int(lock_timeout * 1000)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        options = {"options": f"-c lock_timeout={milliseconds}"}
+        return create_engine(url, pool_pre_ping=True, connect_args=options)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": lock_timeout})
     event.listen(engine, "connect", _configure_sqlite)
     event.listen(engine, "begin", _begin_immediate)
     return engine
@@ -71,13 +82,13 @@ def _create_engine(url: str) -> Engine:
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's implicit BEGIN is deferred).
+    # The busy timeout is pysqlite's `timeout` above.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     for pragma in (
         "PRAGMA journal_mode=WAL",
         "PRAGMA secure_delete=ON",
         "PRAGMA foreign_keys=ON",
-        "PRAGMA busy_timeout=30000",
         "PRAGMA synchronous=NORMAL",
     ):
         cursor.execute(pragma)
