@@ -200,14 +200,17 @@ def alert_contact(
     session: Session, policy: Policy, outcall: Outcall, worker: Member, now: datetime
 ) -> int:
     """Tell the jurisdiction's emergency contact, only for a real outcall of a worker who
-    opted in. Returns 1 if a message was queued, 0 to let the stage fall through.
+    opted in (now, or when they raised SOS or duress: withdrawing consent afterwards, from a
+    phone that may no longer be in their hands, does not silence it). Returns 1 if a message
+    was queued, 0 to let the stage fall through.
 
     Only the nickname, the missed time and who was alerted are shared: the details are
     sealed and the server cannot read them.
     """
     jurisdiction = policy.jurisdiction(outcall.jurisdiction)
     assert_stage_allowed(jurisdiction.ladder.legal_model, Notify.EMERGENCY)
-    if outcall.drill or not worker.emergency_opt_in or jurisdiction.emergency_contact is None:
+    consented = worker.emergency_opt_in or outcall.emergency_consent
+    if outcall.drill or not consented or jurisdiction.emergency_contact is None:
         return 0
     handler = (
         session.get(Member, outcall.acknowledged_by_id) if outcall.acknowledged_by_id else None

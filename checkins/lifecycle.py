@@ -228,6 +228,7 @@ def apply(
         case Effect.SOS | Effect.DURESS:
             outcall.sos = True
             outcall.duress = outcall.duress or transition.effect is Effect.DURESS
+            outcall.emergency_consent = outcall.emergency_consent or worker.emergency_opt_in
             outcome.told = _escalate_now(session, policy, outcall, worker, ladder, now)
         case Effect.ASK_BUDDIES:
             outcome.told = _ask_buddies(session, policy, outcall, worker, ladder, now)

@@ -193,6 +193,9 @@ class Outcall(Base):
     duress: Mapped[bool] = mapped_column(Boolean, default=False)
     # A practice run: clearly marked, never reaches an emergency contact.
     drill: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The worker's emergency-contact consent as it stood when they raised SOS or duress:
+    # whoever holds the phone afterwards cannot withdraw it from this outcall.
+    emergency_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     acknowledged_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="SET NULL")
     )

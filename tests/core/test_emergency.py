@@ -24,6 +24,7 @@ from checkins.messages import Identity, Kind
 from checkins.organisation import OrganisationService
 from checkins.policy import EmergencyContact, Limits, Policy
 from checkins.rules import merged
+from checkins.security import SecurityService
 from storage.tables import Member, OutboxMessage, Outcall, Role
 from tests.conftest import PIN, World
 
@@ -234,6 +235,45 @@ async def test_opted_in_worker_reaches_the_webhook_without_details_and_it_stands
         for secret in (PLATE, ADDRESS, NOTES):
             assert secret not in str(body)
     await emergency.stop()
+
+
+def test_withdrawing_consent_after_an_sos_does_not_silence_the_emergency_contact(
+    world: World,
+) -> None:
+    """Whoever holds the phone after Robin pressed SOS turns the opt-in off; the contact is
+    still told, because Robin consented when they asked for help."""
+    move_worker_south(world)
+    organisation(world).set_emergency_opt_in(world.worker, True)
+    world.service.start_outcall(world.worker, PLATE, ADDRESS, NOTES, "30m")
+    world.service.sos(world.worker)
+    organisation(world).set_emergency_opt_in(world.worker, False)
+    world.clock.advance(minutes=91)
+    world.engine.tick()
+    assert [(r.channel, r.address) for r in emergency_rows(world)] == [("emergency", "south")]
+
+
+def test_withdrawing_consent_after_the_duress_pin_does_not_silence_the_emergency_contact(
+    world: World,
+) -> None:
+    move_worker_south(world)
+    organisation(world).set_emergency_opt_in(world.worker, True)
+    SecurityService(world.service).set_duress_pin(world.worker, PIN, "975310")
+    world.service.start_outcall(world.worker, PLATE, ADDRESS, NOTES, "30m")
+    world.service.check_in(world.worker, pin="975310")
+    organisation(world).set_emergency_opt_in(world.worker, False)
+    world.clock.advance(minutes=91)
+    world.engine.tick()
+    assert [(r.channel, r.address) for r in emergency_rows(world)] == [("emergency", "south")]
+
+
+def test_withdrawing_consent_during_an_ordinary_outcall_is_honoured(world: World) -> None:
+    move_worker_south(world)
+    organisation(world).set_emergency_opt_in(world.worker, True)
+    world.service.start_outcall(world.worker, PLATE, ADDRESS, NOTES, "30m")
+    organisation(world).set_emergency_opt_in(world.worker, False)
+    world.clock.advance(minutes=91)
+    world.engine.tick()
+    assert emergency_rows(world) == []
 
 
 def test_without_opt_in_the_emergency_stage_falls_through(world: World) -> None:
