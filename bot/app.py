@@ -1,19 +1,25 @@
 """Wiring the service together: database, sealing, engine, outbox, channels and scheduler.
 
-APScheduler (AsyncIOScheduler) runs six named jobs, each with an explicit misfire grace so
-a late run still runs: `engine-wake` (a one-off re-armed at the earliest deadline),
-`engine-sweep` (a safety interval), `outbox` (the dispatcher), `purge` (retention),
+Three things run side by side and none waits for another: the channels receive, the
+engine loop acts on deadlines, and the dispatcher sends. The engine loop sleeps until the
+earliest deadline in the database (at most `ENGINE_IDLE` seconds) or until something
+happens (`poke`); the dispatcher is woken the same way. Receiving starts first, so a
+restart with a backlog is never deaf. APScheduler (AsyncIOScheduler) runs the housekeeping,
+each job with an explicit misfire grace so a late run still runs: `purge` (retention),
 `scrub` (removing shredded details from the database files, `storage/scrub.py`) and
-`reachability` (probing buddies' and responders' chats, in bounded batches). No
-deadline depends on a job having run: deadlines live in the database, and a sweep after a
-restart finds every one that passed meanwhile.
+`reachability` (probing buddies' and responders' chats, in bounded batches). No deadline
+depends on a job or a wake-up: deadlines live in the database, and the engine's first
+round after a restart finds every one that passed meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from datetime import UTC, datetime, timedelta
+from collections.abc import Coroutine
+from datetime import UTC, datetime
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -37,9 +43,9 @@ from storage.db import Database
 from storage.scrub import Scrubber
 
 log = logging.getLogger(__name__)
-SWEEP_SECONDS = 30
-OUTBOX_SECONDS = 1
-DRAIN_ROUNDS = 20
+# The engine looks at the database at least this often, whatever it was told.
+ENGINE_IDLE = 30.0
+ENGINE_RETRY = 1.0  # seconds before the engine tries again after a failing round
 PURGE_SECONDS = 600
 # Shredded details leave the database files at most this long (plus the scrub) after.
 SCRUB_SECONDS = 60
@@ -81,6 +87,7 @@ class App:
             clock,
             workers=settings.outbox.workers,
             max_backoff=settings.outbox.max_backoff,
+            owner=settings.outbox.instance,
         )
         retry = settings.database.safety_retry.total_seconds()
         self.conversation = Conversation(self.service, channels, Executors(retry))
@@ -93,38 +100,39 @@ class App:
         self.reachability = Reachability(self.db, self.policy, clock)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._draining = False
-        self._drain_again = False
+        self._engine_wake = asyncio.Event()
 
     async def start(self) -> None:
-        """Migrate, start the jobs, then start receiving."""
+        """Migrate, free what this instance held when it died, start receiving, then the
+        engine, the dispatcher and the housekeeping jobs."""
         await asyncio.to_thread(self.db.migrate)
+        released = await asyncio.to_thread(self.dispatcher.recover)
+        if released:
+            log.info("resending %d messages held when this instance last stopped", released)
+        for name, channel in self.channels.items():
+            await channel.start(self.on_inbound)
+            link = channel.invite_link_template()
+            if link:
+                self.service.invite_links[name] = link
         grace = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
-        overlapping = {**grace, "max_instances": 3}
-        self.scheduler.add_job(
-            self._sweep, "interval", seconds=SWEEP_SECONDS, id="engine-sweep", **grace
-        )
-        # `_drain` returns at once while another drain runs, so overlapping is harmless.
-        self.scheduler.add_job(
-            self._drain, "interval", seconds=OUTBOX_SECONDS, id="outbox", **overlapping
-        )
         self.scheduler.add_job(self._purge, "interval", seconds=PURGE_SECONDS, id="purge", **grace)
         self.scheduler.add_job(self._scrub, "interval", seconds=SCRUB_SECONDS, id="scrub", **grace)
         self.scheduler.add_job(
             self._probe, "interval", seconds=PROBE_SECONDS, id="reachability", **grace
         )
         self.scheduler.start()
-        await self._sweep()
-        for name, channel in self.channels.items():
-            await channel.start(self.on_inbound)
-            link = channel.invite_link_template()
-            if link:
-                self.service.invite_links[name] = link
+        self._spawn(self._run_engine())
+        self._spawn(self.dispatcher.run())
 
     async def stop(self) -> None:
+        """Stop receiving, stop acting on deadlines, give back what the outbox held."""
         for channel in self.channels.values():
             await channel.stop()
         self.scheduler.shutdown(wait=False)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.dispatcher.stop()
         await asyncio.to_thread(self.db.dispose)
 
     async def on_inbound(self, event: Inbound) -> None:
@@ -136,32 +144,37 @@ class App:
         self.poke()
 
     def poke(self) -> None:
-        """Something changed: send what is queued now and re-arm the engine's wake-up."""
-        for work in (self._drain(), self._rearm()):
-            task = asyncio.get_running_loop().create_task(work)
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        """Something changed: send what is queued now and look at the deadlines again."""
+        self._engine_wake.set()
+        self.dispatcher.wake()
 
-    async def _sweep(self) -> None:
-        await asyncio.to_thread(self.engine.tick)
-        await self._rearm()
-        await self._drain()
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-    async def _drain(self) -> None:
-        """One drain at a time; a request while one runs makes it go round once more, so a
-        message queued mid-drain is sent at once instead of waiting for the next interval."""
-        if self._draining:
-            self._drain_again = True
-            return
-        self._draining = True
-        try:
-            for _round in range(DRAIN_ROUNDS):
-                self._drain_again = False
-                await self.dispatcher.drain()
-                if not self._drain_again:
-                    break
-        finally:
-            self._draining = False
+    async def _run_engine(self) -> None:
+        """Act on every passed deadline, then sleep until the next one or a poke."""
+        while True:
+            self._engine_wake.clear()
+            try:
+                delay = await self._engine_round()
+            except Exception as error:  # a locked or failing database: try again shortly
+                log.error("the engine round failed: %s", type(error).__name__)
+                delay = ENGINE_RETRY
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._engine_wake.wait(), delay)
+
+    async def _engine_round(self) -> float:
+        """One tick; returns how long the engine may sleep before the next deadline."""
+        if await asyncio.to_thread(self.engine.tick):
+            self.dispatcher.wake()
+            return 0.0  # more may have come due meanwhile, or the tick stopped at its bound
+        deadline = await asyncio.to_thread(self.engine.next_wakeup)
+        if deadline is None:
+            return ENGINE_IDLE
+        # Deadlines come from the service's clock, which tests move by hand.
+        return min(ENGINE_IDLE, max(0.0, (deadline - self.clock()).total_seconds()))
 
     async def _purge(self) -> None:
         self.conversation.forget_stale()
@@ -181,23 +194,3 @@ class App:
             channel = self.channels.get(target.channel)
             reachable = await channel.probe(target.address) if channel else None
             await asyncio.to_thread(self.reachability.record, target.member_id, reachable)
-
-    async def _rearm(self) -> None:
-        """Schedule a one-off engine run at the earliest deadline in the database."""
-        deadline = await asyncio.to_thread(self.engine.next_wakeup)
-        if deadline is None or not self.scheduler.running:
-            return
-        # Deadlines come from the service's clock; the scheduler runs on the wall clock.
-        delay = max(timedelta(0), deadline - self.clock())
-        self.scheduler.add_job(
-            self._sweep,
-            "date",
-            run_date=datetime.now(UTC) + delay,
-            id="engine-wake",
-            replace_existing=True,
-            misfire_grace_time=None,
-            # A wake-up re-armed while the previous one is still running must not be
-            # skipped ("maximum number of running instances reached"): that would delay a
-            # due alert until the next safety sweep. Ticks are safe to overlap.
-            max_instances=2,
-        )

@@ -110,6 +110,11 @@ class TelegramConfig(Section):
     webhook_port: int = Field(8443, ge=1, le=65535)
     webhook_url: str = ""
     webhook_secret: SecretStr = SecretStr("")
+    # Telegram's documented limits are about 30 messages a second to different chats and
+    # one a second to one chat; 28 keeps a margin so a 429 (which pauses every send) stays
+    # rare. See docs/telegram.md.
+    messages_per_second: float = Field(28.0, gt=0, le=1000)
+    chat_gap: Annotated[Duration, at_most(timedelta(minutes=1))] = A_SECOND
 
 
 class SignalConfig(Section):
@@ -161,7 +166,11 @@ class RetentionConfig(Section):
 
 
 class OutboxConfig(Section):
-    workers: int = Field(4, ge=1, le=32)
+    """`[outbox]`. `instance` names this process among those sharing one database: on
+    start-up it takes back what the process of that name held when it stopped or died."""
+
+    workers: int = Field(8, ge=1, le=64)
+    instance: str = Field("main", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     max_backoff: Annotated[Duration, at_least(A_SECOND), at_most(MAX_BACKOFF)] = timedelta(
         minutes=5
     )

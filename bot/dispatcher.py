@@ -1,14 +1,22 @@
 """The outbox dispatcher: delivers queued messages through the channels, alerts first.
 
-A small, bounded number of concurrent sends drains the queue in priority order, under each
-channel's rate limits. Transient failures (429, 5xx, timeouts) are retried with exponential
-back-off (or the messenger's own `retry_after`); permanent ones (blocked, unknown recipient)
-are settled and handed to the engine to fail over. Nothing is dropped, only delayed.
+Each channel has a lane: a small in-memory queue of claimed messages, ordered by priority,
+and a pacer that sends the most urgent one each time the channel's rate gate opens. The
+queue is refilled from the database before it runs dry (one query and one update claim the
+most urgent message of each recipient who may get one now), so the gate is kept busy and a
+newly queued alert overtakes every queued reminder. The queue holds about a second of
+sending, so nothing claimed waits long, and a restart or another process loses little.
+
+Transient failures (429, 5xx, timeouts) are retried with exponential back-off (or the
+messenger's own `retry_after`); permanent ones (blocked, unknown recipient) are settled and
+handed to the engine to fail over. Nothing is dropped, only delayed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import heapq
 import logging
 import random
 import time
@@ -25,12 +33,21 @@ from checkins.engine import Engine
 from checkins.messages import Button
 from storage import outbox
 from storage.db import Database
-from storage.outbox import Claimed
+from storage.outbox import Claim, Claimed
 from storage.tables import Member
 
 log = logging.getLogger(__name__)
+# A claim another process may take over once its owner is gone for good. A restarted
+# process frees its own claims at once (`recover`); a queued message is never held for
+# more than half of this (`_stale`).
 LEASE = timedelta(seconds=60)
 _BASE_BACKOFF = 2.0
+# How much sending a lane's queue holds, in seconds of its gate: enough to keep the gate
+# busy while the next claim runs, little enough that a new alert is never far behind.
+_QUEUE_SECONDS = 1.0
+_REFILL_AT = 0.5  # refill when the queue holds less than this fraction
+_IDLE_POLL = 1.0  # seconds between looks at the database when nothing is known to be due
+_STOP_WAIT = 5.0  # seconds `stop` waits for sends already in flight
 
 
 @dataclass
@@ -38,12 +55,43 @@ class DrainResult:
     sent: int = 0
     retried: int = 0
     failed: int = 0
-    deferred: int = 0
-    wait: float | None = field(default=None)
+
+
+@dataclass(order=True)
+class _Queued:
+    priority: int
+    message_id: int
+    message: Claimed = field(compare=False)
+    locale: str | None = field(compare=False)
+    claimed_at: float = field(compare=False)
+
+
+@dataclass
+class _Lane:
+    """One channel's queue of claimed messages, its gate and its sends in flight."""
+
+    name: str
+    channel: Channel
+    gate: RateGate
+    queue: list[_Queued] = field(default_factory=list)
+    in_flight: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    refilling: asyncio.Task[float | None] | None = None
+    releasing: set[asyncio.Task[None]] = field(default_factory=set)
+
+    @property
+    def depth(self) -> int:
+        """How many messages the queue should hold: a second of this channel's gate."""
+        return max(1, round(self.channel.limits.per_second * _QUEUE_SECONDS))
+
+    def busy_addresses(self, now: float) -> frozenset[str]:
+        """Recipients who must not get another message now: queued, in flight, or gapped."""
+        queued = {item.message.address for item in self.queue}
+        return frozenset(queued | set(self.in_flight) | set(self.gate.gated_chats(now)))
 
 
 class Dispatcher:
-    """Sends what the outbox holds; `drain()` is one bounded pass."""
+    """Sends what the outbox holds: `run()` as a service, `drain()` as one bounded pass."""
 
     def __init__(
         self,
@@ -51,94 +99,212 @@ class Dispatcher:
         engine: Engine,
         channels: dict[str, Channel],
         clock: Clock,
-        workers: int = 4,
+        workers: int = 8,
         max_backoff: timedelta = timedelta(minutes=5),
-        batch: int = 100,
+        owner: str = "main",
     ) -> None:
         self.db = db
         self.engine = engine
-        self.channels = channels
         self.clock = clock
         self.max_backoff = max_backoff
-        self.batch = batch
+        self.owner = owner
         self._slots = asyncio.Semaphore(workers)
-        self._gates = {name: RateGate(ch.limits) for name, ch in channels.items()}
+        self._lanes = {
+            name: _Lane(name, channel, RateGate(channel.limits))
+            for name, channel in channels.items()
+        }
+        self._result = DrainResult()
 
-    async def drain(self, max_rounds: int = 100) -> DrainResult:
-        """Send until nothing is due or only rate-limited messages are left."""
-        total = DrainResult()
-        for _round in range(max_rounds):
-            claimed, locales = await asyncio.to_thread(self._claim)
-            if not claimed:
-                break
-            result = await self._send_all(claimed, locales)
-            for name in ("sent", "retried", "failed", "deferred"):
-                setattr(total, name, getattr(total, name) + getattr(result, name))
-            total.wait = result.wait
-            if result.sent + result.retried + result.failed == 0:
-                break
-        return total
+    # -- running -------------------------------------------------------------------------
 
-    def _claim(self) -> tuple[list[Claimed], dict[int, str]]:
-        """Claim due messages, with each recipient member's language (for adapter texts)."""
+    def recover(self) -> int:
+        """Give back what this instance held when it last stopped or died, so it is retried
+        now rather than when its lease runs out (at most one duplicate: a send that reached
+        the messenger just before the crash, not yet marked sent)."""
         with self.db.transaction() as session:
-            claimed = outbox.claim(session, self.clock(), self.batch, LEASE)
-            return claimed, _locales(session, {m.member_id for m in claimed if m.member_id})
+            return outbox.release_owned(session, self.owner)
 
-    async def _send_all(self, claimed: list[Claimed], locales: dict[int, str]) -> DrainResult:
-        result = DrainResult()
-        tasks = []
+    def wake(self) -> None:
+        """Something was queued: every lane looks at the database now."""
+        for lane in self._lanes.values():
+            lane.wake.set()
+
+    async def run(self) -> None:
+        """Send for as long as the service runs, every channel at its own pace."""
+        await asyncio.gather(*(self._pace(lane) for lane in self._lanes.values()))
+
+    async def drain(self, max_rounds: int = 1000) -> DrainResult:
+        """Send everything that may go now and return (tests and the demo, on their own
+        clock), including what those sends queue in turn (a failed alert tells the worker).
+        A message held back by its chat's gap is left for the next call."""
+        self._result = DrainResult()
+        for lane in self._lanes.values():
+            await self._pace(lane, max_rounds)
+        return self._result
+
+    async def stop(self) -> None:
+        """Give back what is queued, let sends in flight finish (bounded), free the rest."""
+        queued = [item.message_id for lane in self._lanes.values() for item in lane.queue]
+        for lane in self._lanes.values():
+            lane.queue.clear()
+        if queued:
+            await asyncio.to_thread(self._release, queued)
+        flying = [task for lane in self._lanes.values() for task in lane.in_flight.values()]
+        flying += [lane.refilling for lane in self._lanes.values() if lane.refilling]
+        if flying:
+            await asyncio.wait(flying, timeout=_STOP_WAIT)
+        await asyncio.to_thread(self.recover)
+
+    # -- a lane --------------------------------------------------------------------------
+
+    async def _pace(self, lane: _Lane, max_rounds: int | None = None) -> None:
+        """Send the most urgent queued message each time the gate opens, refilling ahead.
+
+        As a service (`max_rounds` None) it never returns; a failing round is logged and
+        the next one starts a moment later. For `drain` it returns once nothing is left.
+        """
+        rounds = 0
+        while max_rounds is None or rounds < max_rounds:
+            rounds += 1
+            try:
+                if not await self._pace_once(lane, drain=max_rounds is not None):
+                    return
+            except Exception as error:  # the lane must outlive any one failure
+                log.error("the %s outbox lane failed: %s", lane.name, type(error).__name__)
+                await asyncio.sleep(_IDLE_POLL)
+
+    async def _pace_once(self, lane: _Lane, *, drain: bool) -> bool:
+        """One step of the pacer; False when draining and nothing is left to send."""
+        if not lane.queue:
+            retry_in = await self._refill_task(lane)
+            if not lane.queue:
+                if drain:
+                    return await self._settle_lane(lane)
+                await self._idle(lane, retry_in)
+                return True
+        elif len(lane.queue) < lane.depth * _REFILL_AT or lane.wake.is_set():
+            self._refill_task(lane)
+        wait = lane.gate.ready_in(time.monotonic())
+        if wait > 0:
+            await asyncio.sleep(wait)
+            return True
+        await self._slots.acquire()  # a free sender first, then the most urgent message
+        self._send_next(lane)
+        return True
+
+    def _send_next(self, lane: _Lane) -> None:
+        now = time.monotonic()
+        stale = [item for item in lane.queue if _stale(item, now)]
+        if stale:  # held past half the lease (a long 429 pause): give them back, claim anew
+            lane.queue[:] = [item for item in lane.queue if not _stale(item, now)]
+            heapq.heapify(lane.queue)
+            self._spawn_release(lane, [item.message_id for item in stale])
+        if not lane.queue:
+            self._slots.release()
+            return
+        item = heapq.heappop(lane.queue)
+        lane.gate.take(item.message.address, now)
+        task = asyncio.get_running_loop().create_task(self._send_one(lane, item))
+        lane.in_flight[item.message.address] = task
+
+    def _refill_task(self, lane: _Lane) -> asyncio.Task[float | None]:
+        """The lane's one refill: a running one is joined, never doubled (two at once could
+        each claim a message for the same chat)."""
+        if lane.refilling is None or lane.refilling.done():
+            lane.refilling = asyncio.get_running_loop().create_task(self._refill(lane))
+        return lane.refilling
+
+    async def _refill(self, lane: _Lane) -> float | None:
+        """Claim more, most urgent first. Returns when to look again if recipients were
+        skipped only for their chat's gap (None if nothing is waiting for that)."""
+        lane.wake.clear()
+        room = lane.depth - len(lane.queue)
+        worst = max((item.priority for item in lane.queue), default=None)
+        want = Claim(
+            channel=lane.name,
+            limit=room if room > 0 else lane.depth,
+            owner=self.owner,
+            lease=LEASE,
+            skip=lane.busy_addresses(time.monotonic()),
+            # A full queue still takes a newly queued alert, never another reminder.
+            more_urgent_than=worst if room <= 0 else None,
+        )
+        try:
+            claimed, locales = await asyncio.to_thread(self._claim, want)
+        except Exception as error:  # a locked or failing database: try again shortly
+            log.error("claiming outbox messages failed: %s", type(error).__name__)
+            return _IDLE_POLL
+        claimed_at = time.monotonic()
         for message in claimed:
-            gate = self._gates.get(message.channel)
-            now = time.monotonic()
-            wait = gate.wait_time(message.address, now) if gate else 0.0
-            if gate is None or wait > 0:
-                result.deferred += 1
-                if gate is not None:
-                    result.wait = wait if result.wait is None else min(result.wait, wait)
-                await asyncio.to_thread(self._settle_release, message.id)
-                continue
-            gate.take(message.address, now)
             locale = locales.get(message.member_id) if message.member_id else None
-            tasks.append(self._send_one(message, locale, result))
-        await asyncio.gather(*tasks)
-        return result
+            item = _Queued(message.priority, message.id, message, locale, claimed_at)
+            heapq.heappush(lane.queue, item)
+        gaps = lane.gate.gated_chats(claimed_at)
+        return min(gaps.values()) if gaps else None
 
-    async def _send_one(self, message: Claimed, locale: str | None, result: DrainResult) -> None:
-        async with self._slots:
+    async def _idle(self, lane: _Lane, retry_in: float | None) -> None:
+        """Nothing to send: wait to be woken, for a chat's gap to pass, or to poll."""
+        timeout = _IDLE_POLL if retry_in is None else min(_IDLE_POLL, retry_in)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(lane.wake.wait(), timeout)
+
+    async def _settle_lane(self, lane: _Lane) -> bool:
+        """Wait for the lane's sends and releases, then look once more (the last claim may
+        have skipped recipients who were queued or in flight); True if that found any."""
+        flying = [*lane.in_flight.values(), *lane.releasing]
+        if flying:
+            await asyncio.wait(flying)
+        await self._refill_task(lane)
+        return bool(lane.queue)
+
+    def _spawn_release(self, lane: _Lane, message_ids: list[int]) -> None:
+        task = asyncio.get_running_loop().create_task(asyncio.to_thread(self._release, message_ids))
+        lane.releasing.add(task)
+        task.add_done_callback(lane.releasing.discard)
+
+    # -- one message ---------------------------------------------------------------------
+
+    async def _send_one(self, lane: _Lane, item: _Queued) -> None:
+        try:
+            await self._deliver(lane, item.message, item.locale)
+        except Exception as error:  # settling failed: the claim's lease brings it back
+            log.error("settling a %s message failed: %s", lane.name, type(error).__name__)
+        finally:
+            lane.in_flight.pop(item.message.address, None)
+            self._slots.release()
+
+    async def _deliver(self, lane: _Lane, message: Claimed, locale: str | None) -> None:
+        try:
             if not await asyncio.to_thread(self.engine.may_send, message.kind, message.outcall_id):
                 log.error("refused to send a %s message: not allowed here", message.kind)
                 await asyncio.to_thread(self._settle_failed, message, "refused_by_policy")
-                result.failed += 1
+                self._result.failed += 1
                 return
-            try:
-                await self.channels[message.channel].send(to_outbound(message, locale))
-            except DeliveryError as error:
-                await self._on_failure(message, error, result)
-                return
-            except Exception as error:  # an adapter bug must not lose the message
-                log.error("channel %s raised %s", message.channel, type(error).__name__)
-                await self._on_failure(message, DeliveryError("adapter_error"), result)
-                return
-            await asyncio.to_thread(self._settle_sent, message)
-            result.sent += 1
+            await lane.channel.send(to_outbound(message, locale))
+        except DeliveryError as error:
+            await self._on_failure(lane, message, error)
+            return
+        except Exception as error:  # an adapter bug must not lose the message
+            log.error("channel %s raised %s", message.channel, type(error).__name__)
+            await self._on_failure(lane, message, DeliveryError("adapter_error"))
+            return
+        await asyncio.to_thread(self._settle_sent, message)
+        self._result.sent += 1
 
-    async def _on_failure(
-        self, message: Claimed, error: DeliveryError, result: DrainResult
-    ) -> None:
+    async def _on_failure(self, lane: _Lane, message: Claimed, error: DeliveryError) -> None:
         log.warning("delivery to a %s recipient failed: %s", message.channel, error)
         if error.permanent:
             await asyncio.to_thread(self._settle_failed, message, error.reason)
             await asyncio.to_thread(
                 self.engine.undeliverable, message.member_id, message.kind, message.outcall_id
             )
-            result.failed += 1
+            self._result.failed += 1
             return
         if error.retry_after is not None:
-            self._gates[message.channel].pause(error.retry_after, time.monotonic())
+            lane.gate.pause(error.retry_after, time.monotonic())
         delay = self.backoff(message.attempts, error.retry_after)
         await asyncio.to_thread(self._settle_retry, message, self.clock() + delay, error.reason)
-        result.retried += 1
+        self._result.retried += 1
 
     def backoff(self, attempts: int, retry_after: float | None) -> timedelta:
         """Exponential back-off with jitter, capped; the messenger's own wait when it gives one."""
@@ -146,6 +312,14 @@ class Dispatcher:
             return timedelta(seconds=retry_after)
         ceiling = min(self.max_backoff.total_seconds(), _BASE_BACKOFF * 2**attempts)
         return timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311 - jitter
+
+    # -- the database --------------------------------------------------------------------
+
+    def _claim(self, want: Claim) -> tuple[list[Claimed], dict[int, str]]:
+        """Claim messages, with each recipient member's language (for adapter texts)."""
+        with self.db.transaction() as session:
+            claimed = outbox.claim(session, self.clock(), want)
+            return claimed, _locales(session, {m.member_id for m in claimed if m.member_id})
 
     def _settle_sent(self, message: Claimed) -> None:
         with self.db.transaction() as session:
@@ -160,13 +334,14 @@ class Dispatcher:
         with self.db.transaction() as session:
             outbox.mark_failed(session, message.id, reason)
 
-    def _settle_release(self, message_id: int) -> None:
+    def _release(self, message_ids: list[int]) -> None:
         with self.db.transaction() as session:
-            outbox.release(session, message_id)
+            outbox.release(session, message_ids)
 
-    def next_due(self) -> datetime | None:
-        with self.db.transaction() as session:
-            return outbox.next_due(session)
+
+def _stale(item: _Queued, now: float) -> bool:
+    """Held so long (the messenger paused us) that the lease could run out mid-send."""
+    return now - item.claimed_at > LEASE.total_seconds() / 2
 
 
 def _locales(session: Session, member_ids: set[int]) -> dict[int, str]:

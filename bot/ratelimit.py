@@ -24,10 +24,13 @@ class RateGate:
         self._next_chat: dict[str, float] = {}
         self._paused_until = 0.0
 
-    def wait_time(self, address: str, now: float) -> float:
-        """Seconds until a message to `address` may be sent (0 means now)."""
-        ready = max(self._next_global, self._next_chat.get(address, 0.0), self._paused_until)
-        return max(0.0, ready - now)
+    def ready_in(self, now: float) -> float:
+        """Seconds until the channel may send its next message to anyone."""
+        return max(0.0, max(self._next_global, self._paused_until) - now)
+
+    def gated_chats(self, now: float) -> dict[str, float]:
+        """Every chat still inside its gap, with the seconds left."""
+        return {a: t - now for a, t in self._next_chat.items() if t > now}
 
     def take(self, address: str, now: float) -> None:
         """Record a send to `address` at `now`."""

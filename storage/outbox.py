@@ -1,8 +1,10 @@
 """The outbox repository: queue, claim, and settle outgoing messages.
 
 Claiming is a compare-and-set on `claimed_until`, so two dispatchers never send the same row
-at the same time, and a dispatcher that dies mid-send leaves a row that is claimed again once
-its lease runs out (at-least-once delivery).
+at the same time. Each claim names its owner (`claimed_by`, the process instance's name), so
+a restarted process gives back what it held when it died at once (`release_owned`), and a
+row held by a process that never comes back is claimed again once its lease runs out
+(at-least-once delivery).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.tables import OutboxMessage
@@ -54,37 +56,90 @@ class Claimed:
     attempts: int
 
 
-def claim(session: Session, now: datetime, limit: int, lease: timedelta) -> list[Claimed]:
-    """Claim up to `limit` due messages, most urgent first."""
-    due = and_(
+def _due(now: datetime) -> ColumnElement[bool]:
+    return and_(
         OutboxMessage.state == PENDING,
         OutboxMessage.next_attempt_at <= now,
         or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
     )
-    ids = session.scalars(
-        select(OutboxMessage.id)
-        .where(due)
-        .order_by(OutboxMessage.priority, OutboxMessage.id)
-        .limit(limit)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What to claim: on which channel, how many recipients, for whom, and what to leave.
+
+    `skip` holds recipients who must not get a message now (one is already queued or in
+    flight to them, or their chat's gap has not passed); `more_urgent_than` limits the claim
+    to messages of a higher priority (a lower number) than that.
+    """
+
+    channel: str
+    limit: int
+    owner: str
+    lease: timedelta
+    skip: frozenset[str] = frozenset()
+    more_urgent_than: int | None = None
+
+
+def claim(session: Session, now: datetime, want: Claim) -> list[Claimed]:
+    """Claim the most urgent due message of each of up to `want.limit` recipients.
+
+    One per recipient, because a messenger spaces messages to one chat: claiming a second
+    would only hold it back from another process. Rows nobody can send now are never
+    touched, so a backlog costs one query and one update per claim, not a write per row.
+    """
+    due = _due(now)
+    first = func.row_number().over(
+        partition_by=OutboxMessage.address, order_by=(OutboxMessage.priority, OutboxMessage.id)
+    )
+    ranked = select(
+        OutboxMessage.id, OutboxMessage.address, OutboxMessage.priority, first.label("rank")
+    ).where(due, OutboxMessage.channel == want.channel)
+    if want.more_urgent_than is not None:
+        ranked = ranked.where(OutboxMessage.priority < want.more_urgent_than)
+    heads = ranked.subquery()
+    rows = session.execute(
+        select(heads.c.id, heads.c.address)
+        .where(heads.c.rank == 1)
+        .order_by(heads.c.priority, heads.c.id)
+        .limit(want.limit + len(want.skip))
     ).all()
-    claimed: list[Claimed] = []
-    for message_id in ids:
-        result = session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == message_id, due)
-            .values(claimed_until=now + lease)
+    ids = [message_id for message_id, address in rows if address not in want.skip][: want.limit]
+    if not ids:
+        return []
+    until = now + want.lease
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), due)
+        .values(claimed_until=until, claimed_by=want.owner)
+    )
+    won = session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(ids),
+            OutboxMessage.claimed_by == want.owner,
+            OutboxMessage.claimed_until == until,
         )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            row = session.get_one(OutboxMessage, message_id)
-            claimed.append(_copy(row))
-    return claimed
+        .order_by(OutboxMessage.priority, OutboxMessage.id)
+    ).all()
+    return [_copy(row) for row in won]
+
+
+def release_owned(session: Session, owner: str) -> int:
+    """Give back every pending row `owner` holds (at start-up: what it held when it died)."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.state == PENDING, OutboxMessage.claimed_by == owner)
+        .values(claimed_until=None, claimed_by=None)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def mark_sent(session: Session, message_id: int, now: datetime) -> None:
     session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id)
-        .values(state=SENT, sent_at=now, claimed_until=None, last_error=None)
+        .values(state=SENT, sent_at=now, claimed_until=None, claimed_by=None, last_error=None)
     )
 
 
@@ -95,16 +150,19 @@ def retry_later(session: Session, message_id: int, at: datetime, reason: str) ->
         .values(
             next_attempt_at=at,
             claimed_until=None,
+            claimed_by=None,
             attempts=OutboxMessage.attempts + 1,
             last_error=reason[:32],
         )
     )
 
 
-def release(session: Session, message_id: int) -> None:
-    """Give a claimed row back untouched (e.g. it hit a per-chat rate limit)."""
+def release(session: Session, message_ids: list[int]) -> None:
+    """Give claimed rows back untouched (held too long while the messenger paused us)."""
     session.execute(
-        update(OutboxMessage).where(OutboxMessage.id == message_id).values(claimed_until=None)
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(message_ids), OutboxMessage.state == PENDING)
+        .values(claimed_until=None, claimed_by=None)
     )
 
 
@@ -112,17 +170,7 @@ def mark_failed(session: Session, message_id: int, reason: str) -> None:
     session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id)
-        .values(state=FAILED, claimed_until=None, last_error=reason[:32])
-    )
-
-
-def next_due(session: Session) -> datetime | None:
-    """When the earliest pending message becomes due."""
-    return session.scalar(
-        select(OutboxMessage.next_attempt_at)
-        .where(OutboxMessage.state == PENDING)
-        .order_by(OutboxMessage.next_attempt_at)
-        .limit(1)
+        .values(state=FAILED, claimed_until=None, claimed_by=None, last_error=reason[:32])
     )
 
 

@@ -286,7 +286,10 @@ class TelegramChannel(Channel):
         default_locale: str = SOURCE_LOCALE,
         send_timeout: float = SEND_TIMEOUT,
     ) -> None:
-        self.limits = ChannelLimits(per_second=25, per_chat_interval=1.0)
+        self.limits = ChannelLimits(
+            per_second=config.messages_per_second,
+            per_chat_interval=config.chat_gap.total_seconds(),
+        )
         self.config = config
         self.default_locale = default_locale
         self.keypads = PinKeypads()

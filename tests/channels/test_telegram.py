@@ -385,8 +385,11 @@ def test_webhook_mode_needs_a_url_and_a_shared_secret(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="webhook_secret"):
         build_channel(fast_settings(tmp_path, url, mode="webhook", webhook_url="http://x/h"))
     channel = build_channel(fast_settings(tmp_path, url))
-    assert channel.limits == ChannelLimits(per_second=25, per_chat_interval=1.0)
+    # Telegram's documented ~30/s overall and 1/s per chat, with a margin.
+    assert channel.limits == ChannelLimits(per_second=28, per_chat_interval=1.0)
     assert channel.application.bot.base_url.startswith(url)
+    raised = build_channel(fast_settings(tmp_path, url, messages_per_second=100, chat_gap="3s"))
+    assert raised.limits == ChannelLimits(per_second=100, per_chat_interval=3.0)
 
 
 def test_keypad_memory_holds_digits_only_until_ok() -> None:
