@@ -22,6 +22,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -149,7 +150,9 @@ class Dispatcher:
             lane.queue.clear()
         if queued:
             await asyncio.to_thread(self._release, queued)
-        flying = [task for lane in self._lanes.values() for task in lane.in_flight.values()]
+        flying: list[asyncio.Task[Any]] = [
+            task for lane in self._lanes.values() for task in lane.in_flight.values()
+        ]
         flying += [lane.refilling for lane in self._lanes.values() if lane.refilling]
         if flying:
             await asyncio.wait(flying, timeout=_STOP_WAIT)
