@@ -137,6 +137,7 @@ class App:
 
     async def on_inbound(self, event: Inbound) -> None:
         """Every event from every channel comes through here."""
+        self.dispatcher.wrote(event.channel, event.address)
         try:
             await self.conversation.handle(event)
         except Exception as error:  # never let one event take the process down

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
 import logging
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.channels.base import Channel, DeliveryError, Outbound
+from bot.lane import Lane, Queued
 from bot.ratelimit import RateGate
 from checkins.context import Clock
 from checkins.engine import Engine
@@ -40,13 +40,10 @@ from storage.tables import Member
 log = logging.getLogger(__name__)
 # A claim another process may take over once its owner is gone for good. A restarted
 # process frees its own claims at once (`recover`); a queued message is never held for
-# more than half of this (`_stale`).
+# more than half of this (`Lane.take_stale`).
 LEASE = timedelta(seconds=60)
 _BASE_BACKOFF = 2.0
-# How much sending a lane's queue holds, in seconds of its gate: enough to keep the gate
-# busy while the next claim runs, little enough that a new alert is never far behind.
-_QUEUE_SECONDS = 1.0
-_REFILL_AT = 0.5  # refill when the queue holds less than this fraction
+_REFILL_AT = 0.5  # refill when the queue holds less than this fraction of its depth
 _IDLE_POLL = 1.0  # seconds between looks at the database when nothing is known to be due
 _STOP_WAIT = 5.0  # seconds `stop` waits for sends already in flight
 
@@ -56,39 +53,6 @@ class DrainResult:
     sent: int = 0
     retried: int = 0
     failed: int = 0
-
-
-@dataclass(order=True)
-class _Queued:
-    priority: int
-    message_id: int
-    message: Claimed = field(compare=False)
-    locale: str | None = field(compare=False)
-    claimed_at: float = field(compare=False)
-
-
-@dataclass
-class _Lane:
-    """One channel's queue of claimed messages, its gate and its sends in flight."""
-
-    name: str
-    channel: Channel
-    gate: RateGate
-    queue: list[_Queued] = field(default_factory=list)
-    in_flight: dict[str, asyncio.Task[None]] = field(default_factory=dict)
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-    refilling: asyncio.Task[float | None] | None = None
-    releasing: set[asyncio.Task[None]] = field(default_factory=set)
-
-    @property
-    def depth(self) -> int:
-        """How many messages the queue should hold: a second of this channel's gate."""
-        return max(1, round(self.channel.limits.per_second * _QUEUE_SECONDS))
-
-    def busy_addresses(self, now: float) -> frozenset[str]:
-        """Recipients who must not get another message now: queued, in flight, or gapped."""
-        queued = {item.message.address for item in self.queue}
-        return frozenset(queued | set(self.in_flight) | set(self.gate.gated_chats(now)))
 
 
 class Dispatcher:
@@ -109,9 +73,8 @@ class Dispatcher:
         self.clock = clock
         self.max_backoff = max_backoff
         self.owner = owner
-        self._slots = asyncio.Semaphore(workers)
         self._lanes = {
-            name: _Lane(name, channel, RateGate(channel.limits))
+            name: Lane(name, channel, RateGate(channel.limits), asyncio.Semaphore(workers))
             for name, channel in channels.items()
         }
         self._result = DrainResult()
@@ -130,6 +93,12 @@ class Dispatcher:
         for lane in self._lanes.values():
             lane.wake.set()
 
+    def wrote(self, channel: str, address: str) -> None:
+        """A person just wrote: what they are sent next is an answer and goes early."""
+        lane = self._lanes.get(channel)
+        if lane is not None:
+            lane.wrote(address, time.monotonic())
+
     async def run(self) -> None:
         """Send for as long as the service runs, every channel at its own pace."""
         await asyncio.gather(*(self._pace(lane) for lane in self._lanes.values()))
@@ -145,9 +114,7 @@ class Dispatcher:
 
     async def stop(self) -> None:
         """Give back what is queued, let sends in flight finish (bounded), free the rest."""
-        queued = [item.message_id for lane in self._lanes.values() for item in lane.queue]
-        for lane in self._lanes.values():
-            lane.queue.clear()
+        queued = [message_id for lane in self._lanes.values() for message_id in lane.clear()]
         if queued:
             await asyncio.to_thread(self._release, queued)
         flying: list[asyncio.Task[Any]] = [
@@ -160,7 +127,7 @@ class Dispatcher:
 
     # -- a lane --------------------------------------------------------------------------
 
-    async def _pace(self, lane: _Lane, max_rounds: int | None = None) -> None:
+    async def _pace(self, lane: Lane, max_rounds: int | None = None) -> None:
         """Send the most urgent queued message each time the gate opens, refilling ahead.
 
         As a service (`max_rounds` None) it never returns; a failing round is logged and
@@ -176,107 +143,114 @@ class Dispatcher:
                 log.error("the %s outbox lane failed: %s", lane.name, type(error).__name__)
                 await asyncio.sleep(_IDLE_POLL)
 
-    async def _pace_once(self, lane: _Lane, *, drain: bool) -> bool:
+    async def _pace_once(self, lane: Lane, *, drain: bool) -> bool:
         """One step of the pacer; False when draining and nothing is left to send."""
-        if not lane.queue:
+        if not lane.pending:
             retry_in = await self._refill_task(lane)
-            if not lane.queue:
+            if not lane.pending:
                 if drain:
                     return await self._settle_lane(lane)
                 await self._idle(lane, retry_in)
                 return True
-        elif len(lane.queue) < lane.depth * _REFILL_AT or lane.wake.is_set():
+        elif lane.pending < lane.depth * _REFILL_AT or lane.wake.is_set():
             self._refill_task(lane)
         wait = lane.gate.ready_in(time.monotonic())
         if wait > 0:
             await asyncio.sleep(wait)
             return True
-        await self._slots.acquire()  # a free sender first, then the most urgent message
+        await lane.slots.acquire()  # a free sender first, then the most urgent message
         self._send_next(lane)
         return True
 
-    def _send_next(self, lane: _Lane) -> None:
+    def _send_next(self, lane: Lane) -> None:
         now = time.monotonic()
-        stale = [item for item in lane.queue if _stale(item, now)]
-        if stale:  # held past half the lease (a long 429 pause): give them back, claim anew
-            lane.queue[:] = [item for item in lane.queue if not _stale(item, now)]
-            heapq.heapify(lane.queue)
+        stale = lane.take_stale(now, LEASE.total_seconds() / 2)
+        if stale:  # held past half the lease (a long 429 pause): give back, claim anew
             self._spawn_release(lane, [item.message_id for item in stale])
-        if not lane.queue:
-            self._slots.release()
+        item = lane.pop()
+        if item is None:
+            lane.slots.release()
             return
-        item = heapq.heappop(lane.queue)
         lane.gate.take(item.message.address, now)
         task = asyncio.get_running_loop().create_task(self._send_one(lane, item))
         lane.in_flight[item.message.address] = task
 
-    def _refill_task(self, lane: _Lane) -> asyncio.Task[float | None]:
+    def _refill_task(self, lane: Lane) -> asyncio.Task[float | None]:
         """The lane's one refill: a running one is joined, never doubled (two at once could
         each claim a message for the same chat)."""
         if lane.refilling is None or lane.refilling.done():
             lane.refilling = asyncio.get_running_loop().create_task(self._refill(lane))
         return lane.refilling
 
-    async def _refill(self, lane: _Lane) -> float | None:
-        """Claim more, most urgent first. Returns when to look again if recipients were
-        skipped only for their chat's gap (None if nothing is waiting for that)."""
+    async def _refill(self, lane: Lane) -> float | None:
+        """Claim more, answers and the most urgent first. Returns when to look again if
+        recipients were skipped only for their chat's gap (None if nothing waits for that)."""
         lane.wake.clear()
-        room = lane.depth - len(lane.queue)
-        worst = max((item.priority for item in lane.queue), default=None)
-        want = Claim(
+        now = time.monotonic()
+        busy, answering = lane.busy(now), lane.waiting_for_answer(now)
+        room = lane.depth - lane.pending
+        worst = lane.worst_queued()
+        rest = Claim(
             channel=lane.name,
             limit=room if room > 0 else lane.depth,
             owner=self.owner,
             lease=LEASE,
-            skip=lane.busy_addresses(time.monotonic()),
+            skip=busy | answering,
             # A full queue still takes a newly queued alert, never another reminder.
             more_urgent_than=worst if room <= 0 else None,
         )
+        wants = [rest]
+        if answering - busy:
+            answers = replace(
+                rest, limit=len(answering), skip=busy, only=answering, more_urgent_than=None
+            )
+            wants.append(answers)
         try:
-            claimed, locales = await asyncio.to_thread(self._claim, want)
+            claims, locales = await asyncio.to_thread(self._claim, wants)
         except Exception as error:  # a locked or failing database: try again shortly
             log.error("claiming outbox messages failed: %s", type(error).__name__)
             return _IDLE_POLL
         claimed_at = time.monotonic()
-        for message in claimed:
-            locale = locales.get(message.member_id) if message.member_id else None
-            item = _Queued(message.priority, message.id, message, locale, claimed_at)
-            heapq.heappush(lane.queue, item)
+        for answer, claimed in zip((False, True), claims, strict=False):
+            for message in claimed:
+                locale = locales.get(message.member_id) if message.member_id else None
+                item = Queued(message.priority, message.id, message, locale, claimed_at)
+                lane.push(item, answer=answer)
         gaps = lane.gate.gated_chats(claimed_at)
         return min(gaps.values()) if gaps else None
 
-    async def _idle(self, lane: _Lane, retry_in: float | None) -> None:
+    async def _idle(self, lane: Lane, retry_in: float | None) -> None:
         """Nothing to send: wait to be woken, for a chat's gap to pass, or to poll."""
         timeout = _IDLE_POLL if retry_in is None else min(_IDLE_POLL, retry_in)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(lane.wake.wait(), timeout)
 
-    async def _settle_lane(self, lane: _Lane) -> bool:
+    async def _settle_lane(self, lane: Lane) -> bool:
         """Wait for the lane's sends and releases, then look once more (the last claim may
         have skipped recipients who were queued or in flight); True if that found any."""
         flying = [*lane.in_flight.values(), *lane.releasing]
         if flying:
             await asyncio.wait(flying)
         await self._refill_task(lane)
-        return bool(lane.queue)
+        return bool(lane.pending)
 
-    def _spawn_release(self, lane: _Lane, message_ids: list[int]) -> None:
+    def _spawn_release(self, lane: Lane, message_ids: list[int]) -> None:
         task = asyncio.get_running_loop().create_task(asyncio.to_thread(self._release, message_ids))
         lane.releasing.add(task)
         task.add_done_callback(lane.releasing.discard)
 
     # -- one message ---------------------------------------------------------------------
 
-    async def _send_one(self, lane: _Lane, item: _Queued) -> None:
+    async def _send_one(self, lane: Lane, item: Queued) -> None:
         try:
             await self._deliver(lane, item.message, item.locale)
         except Exception as error:  # settling failed: the claim's lease brings it back
             log.error("settling a %s message failed: %s", lane.name, type(error).__name__)
         finally:
             lane.in_flight.pop(item.message.address, None)
-            self._slots.release()
+            lane.slots.release()
 
-    async def _deliver(self, lane: _Lane, message: Claimed, locale: str | None) -> None:
+    async def _deliver(self, lane: Lane, message: Claimed, locale: str | None) -> None:
         try:
             if not await asyncio.to_thread(self.engine.may_send, message.kind, message.outcall_id):
                 log.error("refused to send a %s message: not allowed here", message.kind)
@@ -294,7 +268,7 @@ class Dispatcher:
         await asyncio.to_thread(self._settle_sent, message)
         self._result.sent += 1
 
-    async def _on_failure(self, lane: _Lane, message: Claimed, error: DeliveryError) -> None:
+    async def _on_failure(self, lane: Lane, message: Claimed, error: DeliveryError) -> None:
         log.warning("delivery to a %s recipient failed: %s", message.channel, error)
         if error.permanent:
             await asyncio.to_thread(self._settle_failed, message, error.reason)
@@ -318,11 +292,13 @@ class Dispatcher:
 
     # -- the database --------------------------------------------------------------------
 
-    def _claim(self, want: Claim) -> tuple[list[Claimed], dict[int, str]]:
+    def _claim(self, wants: list[Claim]) -> tuple[list[list[Claimed]], dict[int, str]]:
         """Claim messages, with each recipient member's language (for adapter texts)."""
         with self.db.transaction() as session:
-            claimed = outbox.claim(session, self.clock(), want)
-            return claimed, _locales(session, {m.member_id for m in claimed if m.member_id})
+            now = self.clock()
+            claims = [outbox.claim(session, now, want) for want in wants]
+            members = {m.member_id for claimed in claims for m in claimed if m.member_id}
+            return claims, _locales(session, members)
 
     def _settle_sent(self, message: Claimed) -> None:
         with self.db.transaction() as session:
@@ -340,11 +316,6 @@ class Dispatcher:
     def _release(self, message_ids: list[int]) -> None:
         with self.db.transaction() as session:
             outbox.release(session, message_ids)
-
-
-def _stale(item: _Queued, now: float) -> bool:
-    """Held so long (the messenger paused us) that the lease could run out mid-send."""
-    return now - item.claimed_at > LEASE.total_seconds() / 2
 
 
 def _locales(session: Session, member_ids: set[int]) -> dict[int, str]:

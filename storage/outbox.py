@@ -69,8 +69,9 @@ class Claim:
     """What to claim: on which channel, how many recipients, for whom, and what to leave.
 
     `skip` holds recipients who must not get a message now (one is already queued or in
-    flight to them, or their chat's gap has not passed); `more_urgent_than` limits the claim
-    to messages of a higher priority (a lower number) than that.
+    flight to them, or their chat's gap has not passed); `only`, if given, the recipients to
+    claim for; `more_urgent_than` limits the claim to messages of a higher priority (a lower
+    number) than that.
     """
 
     channel: str
@@ -78,6 +79,7 @@ class Claim:
     owner: str
     lease: timedelta
     skip: frozenset[str] = frozenset()
+    only: frozenset[str] | None = None
     more_urgent_than: int | None = None
 
 
@@ -95,6 +97,8 @@ def claim(session: Session, now: datetime, want: Claim) -> list[Claimed]:
     ranked = select(
         OutboxMessage.id, OutboxMessage.address, OutboxMessage.priority, first.label("rank")
     ).where(due, OutboxMessage.channel == want.channel)
+    if want.only is not None:
+        ranked = ranked.where(OutboxMessage.address.in_(want.only))
     if want.more_urgent_than is not None:
         ranked = ranked.where(OutboxMessage.priority < want.more_urgent_than)
     heads = ranked.subquery()
