@@ -2,9 +2,10 @@
 
 Thin like every adapter: an envelope becomes an `Inbound`, an `Outbound` becomes one
 `/v2/send` to one person. What it adds to signalbot is what a safety bot cannot do without:
-send failures classified for the outbox, a watch on receiving (signalbot stops receiving for
-good, silently, when the websocket is closed cleanly), loud start-up problems, and PIN
-hygiene (a disappearing-message timer, and remote deletion of unlocked details).
+send failures classified for the outbox from the server's own words (which signalbot
+drops), a watch on receiving (signalbot stops receiving for good, silently, when the
+websocket is closed cleanly), loud start-up problems, and PIN hygiene (a disappearing-message
+timer, and remote deletion of unlocked details).
 See docs/signal.md and /work/shared/signalbot-notes.md for the signalbot behaviour relied on.
 """
 
@@ -12,13 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from collections.abc import Awaitable
+import re
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
 import aiohttp
 from packaging.version import InvalidVersion, Version
+from pydantic import TypeAdapter
 from signalbot import (
     LOGGER_NAME,
     Config,
@@ -35,6 +39,8 @@ from signalbot import (
     SignalBotError,
     UpdateContact,
 )
+from signalbot._client.messages import MessagesClient
+from signalbot._generated import SendMessageResponse, SendMessageV2
 
 from bot.channels.base import (
     Channel,
@@ -60,6 +66,23 @@ _MODES = {
 }
 # signalbot log lines that carry message text, phone numbers or uuids: never let them out.
 _CONTENT_LOG_PREFIXES = ("[Raw Message]", "[Bot] New message", "[Bot] Message %s not delivered")
+_SEND_RESPONSES = TypeAdapter(list[SendMessageResponse])
+# signal-cli's words for a recipient who is not on Signal or whose safety number changed, as
+# signal-cli-rest-api passes them on in `{"error": …}`: `Unregistered user "…"` and
+# `Unregistered user: …` (signal-cli's SendMessageResultUtils, UnregisteredRecipientException;
+# seen as `Failed to send (some) messages: …: Unregistered user "…"` in
+# bbernhard/signal-cli-rest-api#857), `The user … is not registered.` (SendCommand),
+# `… due to untrusted identities` / `Untrusted Identity for "…"`, and the per-recipient types
+# UNREGISTERED_FAILURE / IDENTITY_FAILURE. `User … is not registered.` without "The" is the
+# bot's *own* account (bbernhard/signal-cli-rest-api#696, #756) and deliberately not matched:
+# failing over would not help, retrying once the account is fixed does.
+_RECIPIENT_GONE = (
+    (
+        re.compile(r"unregistered|\bthe user \S+ is not registered", re.IGNORECASE),
+        "unknown_recipient",
+    ),
+    (re.compile(r"untrusted identit|identity_failure", re.IGNORECASE), "untrusted_identity"),
+)
 
 
 @dataclass(frozen=True)
@@ -376,28 +399,144 @@ class _EnvelopeHandler(DataMessageHandler):
         self._channel.accept(context.message)
 
 
-def classify_send_error(error: SendError) -> DeliveryError:
-    """The outbox's one bit (permanent or not) from the HTTP status on `error.__cause__`.
+class SendRejected(SendError):
+    """/v2/send answered with an error status; keeps the server's `{"error": …}` text.
 
-    400/404: unregistered or unknown recipient (signal-cli-rest-api's error body, which
-    would say which, is dropped by signalbot) — permanent, so the engine fails over.
-    429: rate limited — transient, with the server's Retry-After when it sends one.
-    5xx and other statuses, dropped connections — transient.
+    The text can name the recipient, so it is kept as an attribute and never put in the
+    exception's message.
     """
-    cause = error.__cause__
-    if not isinstance(cause, aiohttp.ClientResponseError):
-        return DeliveryError("network")
-    if cause.status == 429:
-        return DeliveryError("rate_limited", retry_after=_retry_after(cause))
-    if cause.status in (400, 404):
-        return DeliveryError("unknown_recipient", permanent=True)
-    if cause.status >= 500:
+
+    def __init__(self, status: int, error: str, retry_after: float | None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.error = error
+        self.retry_after = retry_after
+
+
+class RecipientFailed(SendError):
+    """/v2/send answered 201 but listed the recipient under `errors`: not delivered."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("recipient listed under errors")
+        self.reason = reason
+
+
+class _BodyReadingMessages(MessagesClient):
+    """signalbot's own messages client with a `send` that reads what signalbot drops.
+
+    signalbot 2.2.1 raises `SendError` from aiohttp's `raise_for_status()`, which never
+    reads the body, so "unregistered user" and a passing network failure both arrive as a
+    bare 400; and for a 201 that lists the recipient under `errors.recipients` (the shape
+    signal-cli-rest-api's API description gives, see signalbot's generated
+    `SendMessageResponse`) it only logs and reports the message as sent. Replacing this one
+    method is the smallest way to see both: payload building, recipient resolution,
+    `SentMessage`, auth, the http/https choice and every other call stay signalbot's. It
+    builds on signalbot internals (`_client`, `_generated`); the Signal tests pin them.
+    """
+
+    async def send(self, data_message: SendMessageV2) -> list[SendMessageResponse]:
+        """POST /v2/send; raise `SendRejected` / `RecipientFailed` with what the server said."""
+        payload = data_message.model_dump_json(exclude_none=True, by_alias=True)
+        session = await self._sessions.get()
+        try:
+            async with session.post(
+                self._uris.send_uri(), headers=self._add_auth(), data=payload
+            ) as response:
+                status, text, headers = response.status, await response.text(), response.headers
+        except aiohttp.ClientError as error:
+            raise SendError(type(error).__name__) from error
+        if status >= 400:
+            raise SendRejected(status, _error_text(text), _retry_after(headers))
+        results = _SEND_RESPONSES.validate_json(text)
+        failure = _listed_failure(results)
+        if failure is not None:
+            raise RecipientFailed(failure)
+        return results
+
+
+def classify_send_error(error: SendError) -> DeliveryError:
+    """The outbox's one bit (permanent or not) for a failed /v2/send.
+
+    Only what the server says about the recipient makes a failure permanent; anything else
+    (including a dropped connection) is retried.
+    """
+    if isinstance(error, SendRejected):
+        return classify_rejection(error.status, error.error, error.retry_after)
+    if isinstance(error, RecipientFailed):
+        return classify_recipient_failure(error.reason)
+    return DeliveryError("network")
+
+
+def classify_rejection(status: int, error: str, retry_after: float | None = None) -> DeliveryError:
+    """An error status from /v2/send with the server's `{"error": …}` text.
+
+    signal-cli-rest-api answers 400 for nearly every signal-cli failure, transient ones too
+    (a network failure reaching Signal, an I/O error), so a 4xx is permanent only when the
+    text says the recipient is not on Signal or can't be trusted (`_RECIPIENT_GONE`).
+
+    Known gap, from signal-cli's sources (SendMessageResultUtils.outputResult): in json-rpc
+    mode a send whose only recipient is unregistered fails with the bare "Failed to send
+    message" — the same words as a network failure — and signal-cli-rest-api keeps only the
+    JSON-RPC error's message (bbernhard/signal-cli-rest-api#692 shows it for a recipient
+    `/v1/search` calls unregistered). That case is retried, not failed over.
+    """
+    if status == 429:
+        return DeliveryError("rate_limited", retry_after=retry_after)
+    if status >= 500:
         return DeliveryError("server_error")
-    return DeliveryError(f"http_{cause.status}")
+    gone = _recipient_gone(error)
+    if gone is not None:
+        return DeliveryError(gone, permanent=True)
+    return DeliveryError(f"http_{status}")
 
 
-def _retry_after(cause: aiohttp.ClientResponseError) -> float | None:
-    value = cause.headers.get("Retry-After") if cause.headers else None
+def classify_recipient_failure(reason: str) -> DeliveryError:
+    """A recipient listed under `errors` in a 201, by signal-cli's SendMessageResult type.
+
+    UNREGISTERED_FAILURE and IDENTITY_FAILURE are permanent (fail over); RATE_LIMIT_FAILURE,
+    NETWORK_FAILURE, INVALID_PRE_KEY_FAILURE and PROOF_REQUIRED_FAILURE are retried: they
+    pass, or are the bot's account's problem rather than the recipient's.
+    """
+    gone = _recipient_gone(reason)
+    if gone is not None:
+        return DeliveryError(gone, permanent=True)
+    if "rate_limit" in reason.lower():
+        return DeliveryError("rate_limited")
+    return DeliveryError("recipient_failure")
+
+
+def _recipient_gone(text: str) -> str | None:
+    """The permanent reason the server's words give, None when they give none."""
+    for pattern, reason in _RECIPIENT_GONE:
+        if pattern.search(text):
+            return reason
+    return None
+
+
+def _error_text(body: str) -> str:
+    """The `error` of signal-cli-rest-api's `{"error": …}` body; "" for anything else."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return ""
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    return error if isinstance(error, str) else ""
+
+
+def _listed_failure(results: list[SendMessageResponse]) -> str | None:
+    """The reason given for the first recipient a 201 lists under `errors`.
+
+    One recipient per send, so any listed recipient is the one this message was for.
+    """
+    for result in results:
+        listed = result.errors.recipients if result.errors else None
+        if listed:
+            return listed[0].reason or ""
+    return None
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("Retry-After")
     try:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
@@ -455,10 +594,17 @@ def _new_bot(options: SignalOptions) -> SignalBot:
         logging_level=logging.WARNING,
     )
     bot = SignalBot(config)
+    _read_send_bodies(bot)
     logger.handlers = handlers  # signalbot adds a console handler per instance
     if not any(isinstance(f, _DropContent) for f in logger.filters):
         logger.addFilter(_DropContent())
     return bot
+
+
+def _read_send_bodies(bot: SignalBot) -> None:
+    """Swap in `_BodyReadingMessages` for signalbot's messages client (private; pinned by tests)."""
+    messages = bot._signal.messages
+    bot._signal.messages = _BodyReadingMessages(messages._uris, messages._auth, messages._sessions)
 
 
 async def _stop_bot(bot: SignalBot) -> None:

@@ -22,10 +22,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from multidict import CIMultiDict, CIMultiDictProxy
 from signalbot import SendError
 from sqlalchemy import func, select, text
-from yarl import URL
 
 from bot.app import App
 from bot.channels.base import ChannelLimits, DeliveryError, Outbound
@@ -34,11 +32,20 @@ from bot.channels.signal import (
     SignalChannel,
     SignalOptions,
     build_channel,
+    classify_recipient_failure,
+    classify_rejection,
     classify_send_error,
 )
 from bot.config import Settings, settings_from
 from storage.tables import Envelope, SealedKey
-from tests.emulators.signal_api import SignalApiEmulator, SignalUser
+from tests.emulators.signal_api import (
+    NO_RECIPIENT_REACHED,
+    UNTRUSTED_IDENTITIES,
+    SignalApiEmulator,
+    SignalUser,
+    not_registered,
+    unregistered_user,
+)
 
 BOT_NUMBER = "+15550000001"
 PIN = "482913"
@@ -452,8 +459,22 @@ async def test_console_worker_with_signal_buddy(stack: Stack) -> None:
 # -- delivery failures -------------------------------------------------------------------
 
 
-async def test_unregistered_buddy_worker_told_and_other_buddy_alerted(stack: Stack) -> None:
-    """A 400 (left Signal) is permanent: the worker is told, the console buddy still alerted."""
+def leave_signal(api: SignalApiEmulator, person: SignalUser, how: str) -> None:
+    """Make sends to `person` fail the ways signal-cli-rest-api reports someone not on Signal."""
+    if how == "unregistered_user":
+        api.unregister(person.uuid)
+    elif how == "not_registered":
+        api.fail_sends_to(person.uuid, not_registered(person.uuid))
+    else:
+        api.report_undelivered(person.uuid, "UNREGISTERED_FAILURE")
+
+
+@pytest.mark.parametrize("how", ["unregistered_user", "not_registered", "201_unregistered"])
+async def test_unregistered_buddy_worker_told_and_other_buddy_alerted(
+    stack: Stack, how: str
+) -> None:
+    """The server says the buddy is not on Signal (a 400 saying so, or a 201 listing them as
+    UNREGISTERED_FAILURE): permanent, so the worker is told and the console buddy alerted."""
     robin, sam = stack.user("robin"), stack.user("sam")
     await onboard(robin, "Robin")
     await onboard(sam, "Sam")
@@ -462,15 +483,33 @@ async def test_unregistered_buddy_worker_told_and_other_buddy_alerted(stack: Sta
     code = invite_code(await ask(robin, "/invite", "buddy code"))
     await stack.console_says("kit", f"/accept {code}")
     await start_outcall(robin)
-    stack.api.unregister(sam.uuid)
+    leave_signal(stack.api, sam, how)
 
     mark = len(stack.console.transcript)
     await miss_check_in(stack, robin)
     await stack.console_wait("kit", "Robin missed their check-in", mark)
     await robin.wait_for_message("couldn't reach Sam", timeout=WAIT)
-    failed = [m for m in stack.api.sent if m.recipients == (sam.uuid,) and m.status == 400]
-    assert len(failed) == 1  # permanent: not retried
+    tried = [m for m in stack.api.sent if m.recipients == (sam.uuid,) and not m.delivered_to]
+    assert len(tried) == 1  # permanent: not retried
     assert not any("missed" in m.text for m in sam.messages())
+
+
+async def test_transient_400_alert_is_retried_and_reaches_the_buddy(stack: Stack) -> None:
+    """signal-cli-rest-api's 400 "Failed to send message" (a network failure on the way to
+    Signal) is retried: the buddy gets the alert and the worker hears of no failure."""
+    robin, sam = stack.user("robin"), stack.user("sam")
+    await onboard(robin, "Robin")
+    await onboard(sam, "Sam")
+    await pair_on_signal(robin, sam)
+    await start_outcall(robin)
+    stack.api.fail_sends_to(sam.uuid, NO_RECIPIENT_REACHED, count=2)
+
+    await miss_check_in(stack, robin)
+    await sam.wait_for_message("Robin missed their check-in", timeout=WAIT)
+
+    statuses = [m.status for m in stack.api.sent if m.recipients == (sam.uuid,)]
+    assert statuses[-3:] == [400, 400, 201]
+    assert not any("couldn't reach" in m.text for m in robin.messages())
 
 
 @pytest.mark.parametrize("status", [500, 429, 503])
@@ -602,44 +641,80 @@ async def test_stop_deletes_pending_details_at_once(api: SignalApiEmulator) -> N
     assert [call.json["recipient"] for call in deleted] == [alice.uuid]
 
 
-def send_error(status: int | None, headers: dict[str, str] | None = None) -> SendError:
-    cause: Exception
-    if status is None:
-        cause = aiohttp.ClientConnectionError("connection reset")
-    else:
-        info = aiohttp.RequestInfo(
-            URL("http://127.0.0.1/v2/send"), "POST", CIMultiDictProxy(CIMultiDict())
-        )
-        cause = aiohttp.ClientResponseError(
-            info, (), status=status, headers=CIMultiDictProxy(CIMultiDict(headers or {}))
-        )
-    error = SendError(str(cause))
-    error.__cause__ = cause
-    return error
+@pytest.mark.parametrize(
+    ("status", "error", "reason", "permanent"),
+    [
+        (400, unregistered_user("6f1d2b3c-4a5e-4f60-8a7b-9c0d1e2f3a4b"), "unknown_recipient", True),
+        (400, not_registered("+14155550123"), "unknown_recipient", True),
+        (400, "Failed to send message: Unregistered user: +14155550123", "unknown_recipient", True),
+        (400, UNTRUSTED_IDENTITIES, "untrusted_identity", True),
+        (400, NO_RECIPIENT_REACHED, "http_400", False),
+        (400, "Failed to send message: timeout (SocketTimeoutException)", "http_400", False),
+        (400, "User +15550000001 is not registered.\n", "http_400", False),  # the bot's own
+        (400, "Number not registered with JSON-RPC", "http_400", False),
+        (400, "", "http_400", False),
+        (404, "", "http_404", False),
+        (401, "", "http_401", False),
+        (500, "Internal Server Error", "server_error", False),
+        (503, "", "server_error", False),
+    ],
+)
+def test_rejections_are_classified_by_what_the_server_says(
+    status: int, error: str, reason: str, permanent: bool
+) -> None:
+    classified = classify_rejection(status, error)
+    assert (classified.reason, classified.permanent) == (reason, permanent)
+
+
+def test_rate_limit_keeps_the_servers_wait() -> None:
+    classified = classify_rejection(429, "Failed to send message due to rate limiting", 7.0)
+    assert (classified.reason, classified.permanent, classified.retry_after) == (
+        "rate_limited",
+        False,
+        7.0,
+    )
 
 
 @pytest.mark.parametrize(
-    ("status", "headers", "reason", "permanent", "retry_after"),
+    ("listed", "reason", "permanent"),
     [
-        (400, None, "unknown_recipient", True, None),
-        (404, None, "unknown_recipient", True, None),
-        (429, {"Retry-After": "7"}, "rate_limited", False, 7.0),
-        (429, None, "rate_limited", False, None),
-        (500, None, "server_error", False, None),
-        (503, None, "server_error", False, None),
-        (401, None, "http_401", False, None),
-        (None, None, "network", False, None),
+        ("UNREGISTERED_FAILURE", "unknown_recipient", True),
+        ("IDENTITY_FAILURE", "untrusted_identity", True),
+        ("NETWORK_FAILURE", "recipient_failure", False),
+        ("RATE_LIMIT_FAILURE", "rate_limited", False),
+        ("PROOF_REQUIRED_FAILURE", "recipient_failure", False),
+        ("INVALID_PRE_KEY_FAILURE", "recipient_failure", False),
+        ("", "recipient_failure", False),
     ],
 )
-def test_send_errors_are_classified(
-    status: int | None,
-    headers: dict[str, str] | None,
-    reason: str,
-    permanent: bool,
-    retry_after: float | None,
+def test_recipients_listed_in_a_201_are_classified_by_type(
+    listed: str, reason: str, permanent: bool
 ) -> None:
-    error = classify_send_error(send_error(status, headers))
-    assert (error.reason, error.permanent, error.retry_after) == (reason, permanent, retry_after)
+    classified = classify_recipient_failure(listed)
+    assert (classified.reason, classified.permanent) == (reason, permanent)
+
+
+def test_a_dropped_connection_is_transient() -> None:
+    error = SendError("ClientConnectionError")
+    error.__cause__ = aiohttp.ClientConnectionError("connection reset")
+    classified = classify_send_error(error)
+    assert (classified.reason, classified.permanent) == ("network", False)
+
+
+async def test_the_server_error_text_is_kept_out_of_logs_and_messages(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The body of a rejection names the recipient: it decides, but is never logged."""
+    robin = stack.user("robin")
+    await onboard(robin, "Robin")
+    stack.api.fail_sends_to(robin.uuid, not_registered(robin.uuid), count=1)
+
+    with pytest.raises(DeliveryError) as raised:
+        await stack.signal.send(Outbound("signal", robin.uuid, "hello"))
+
+    assert raised.value.permanent
+    assert robin.uuid not in str(raised.value)
+    assert robin.uuid not in caplog.text
 
 
 async def test_edited_message_is_not_reread_and_person_asked_to_resend(stack: Stack) -> None:

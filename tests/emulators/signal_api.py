@@ -37,6 +37,24 @@ _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _JSON_RPC_UNKNOWN_NUMBER = "Number not registered with JSON-RPC"
 
+# Real `{"error": …}` texts of a 400 from /v2/send, as signal-cli words them and
+# signal-cli-rest-api passes them on (json-rpc mode: the JSON-RPC error's message).
+# signal-cli's SendMessageResultUtils: no recipient got the message, for a network failure —
+# or, in the same words, an unregistered sole recipient (the details are dropped).
+NO_RECIPIENT_REACHED = "Failed to send message"
+# signal-cli's SendMessageResultUtils, when every recipient had an untrusted identity.
+UNTRUSTED_IDENTITIES = "Failed to send message due to untrusted identities"
+
+
+def not_registered(address: str) -> str:
+    """signal-cli's SendCommand for a recipient it knows is not on Signal."""
+    return f"The user {address} is not registered."
+
+
+def unregistered_user(address: str) -> str:
+    """signal-cli's per-recipient error line, as normal/native mode reports it."""
+    return f'Failed to send message: {address}: Unregistered user "{address}"'
+
 
 @dataclass
 class Call:
@@ -150,8 +168,8 @@ class SignalApiEmulator:
     """signal-cli-rest-api (json-rpc mode) on 127.0.0.1 with an ephemeral port.
 
     Every request lands in `calls`; unknown routes answer 404 and show up in `unhandled`.
-    Failure injection: `fail_next_send`, `unregister`, `send_delay`, `drop_websocket`,
-    `close_websocket_cleanly`, `set_down`.
+    Failure injection: `fail_next_send`, `fail_sends_to`, `report_undelivered`, `unregister`,
+    `send_delay`, `drop_websocket`, `close_websocket_cleanly`, `set_down`.
     """
 
     def __init__(
@@ -174,6 +192,7 @@ class SignalApiEmulator:
         self.websocket_connects = 0
         self._sockets: dict[web.WebSocketResponse, asyncio.BaseTransport] = {}
         self._send_failures: deque[tuple[int, Mapping[str, Any]]] = deque()
+        self._scripted: dict[str, _Scripted] = {}
         self._unregistered: set[str] = set()
         self._down = False
         self._last_timestamp = 0
@@ -271,6 +290,26 @@ class SignalApiEmulator:
         """Answer the next `count` POST /v2/send with `status`; nothing gets delivered."""
         failure = (status, body if body is not None else self._error_body(status))
         self._send_failures.extend([failure] * count)
+
+    def fail_sends_to(
+        self, address: str, error: str, *, status: int = 400, count: int | None = None
+    ) -> None:
+        """Answer sends to `address` with `status` and `{"error": error}`, delivering nothing.
+
+        `count` sends, or every one from now on when None.
+        """
+        self._scripted[address] = _Scripted(status, {"error": error}, None, count)
+
+    def report_undelivered(
+        self, address: str, reason: str = "UNREGISTERED_FAILURE", count: int | None = None
+    ) -> None:
+        """Answer sends to `address` 201 but list it under `errors.recipients` with `reason`.
+
+        The 201 shape signal-cli-rest-api's API description gives (signalbot's generated
+        `SendMessageResponse`), with signal-cli's SendMessageResult type as the reason.
+        Nothing is delivered. `count` sends, or every one from now on when None.
+        """
+        self._scripted[address] = _Scripted(201, None, reason, count)
 
     def unregister(self, address: str) -> None:
         """Make sends to `address` fail the way they do for someone who left Signal."""
@@ -458,6 +497,8 @@ class SignalApiEmulator:
             status, error = self._send_failures.popleft()
             self._record_send(body, recipients, status, None, ())
             return web.json_response(error, status=status)
+        if (scripted := self._take_scripted(recipients)) is not None:
+            return self._answer_scripted(body, recipients, scripted)
         # signal-cli sends to everyone it can and still answers 400 for the whole call
         # (seen in bbernhard/signal-cli-rest-api#857); the error text varies by version.
         delivered = tuple(r for r in recipients if r not in self._unregistered)
@@ -465,13 +506,40 @@ class SignalApiEmulator:
         if len(delivered) < len(recipients):
             self._record_send(body, recipients, 400, timestamp, delivered)
             missing = next(r for r in recipients if r in self._unregistered)
-            return _error(400, f'Failed to send message: {missing}: Unregistered user "{missing}"')
+            return _error(400, unregistered_user(missing))
         self._record_send(body, recipients, 201, timestamp, delivered)
         results = [{"timestamp": str(timestamp)}]
         results += [
             {"timestamp": str(self.next_timestamp())} for _ in range(_calls(recipients) - 1)
         ]
         return web.json_response(results, status=201)
+
+    def _take_scripted(self, recipients: tuple[str, ...]) -> tuple[str, _Scripted] | None:
+        """The scripted answer for the first recipient that has one, counting it down."""
+        for recipient in recipients:
+            scripted = self._scripted.get(recipient)
+            if scripted is None:
+                continue
+            if scripted.remaining is not None:
+                scripted.remaining -= 1
+                if scripted.remaining <= 0:
+                    del self._scripted[recipient]
+            return recipient, scripted
+        return None
+
+    def _answer_scripted(
+        self, body: Mapping[str, Any], recipients: tuple[str, ...], taken: tuple[str, _Scripted]
+    ) -> web.Response:
+        """A scripted /v2/send answer: an error body, or a 201 listing the recipient as failed."""
+        recipient, scripted = taken
+        if scripted.reason is None:
+            self._record_send(body, recipients, scripted.status, None, ())
+            return web.json_response(scripted.error, status=scripted.status)
+        timestamp = self.next_timestamp()
+        self._record_send(body, recipients, 201, timestamp, ())
+        failed = {"uuid": recipient, "reason": scripted.reason}
+        result = {"timestamp": str(timestamp), "errors": {"recipients": [failed]}}
+        return web.json_response([result], status=201)
 
     def _record_send(
         self,
@@ -520,6 +588,16 @@ class SignalApiEmulator:
         contact = self.contacts.setdefault(body["recipient"], {})
         contact.update({k: v for k, v in body.items() if k != "recipient" and v is not None})
         return web.Response(status=204)
+
+
+@dataclass
+class _Scripted:
+    """How sends to one recipient are answered: an error body, or a 201 naming a `reason`."""
+
+    status: int
+    error: Mapping[str, Any] | None
+    reason: str | None
+    remaining: int | None
 
 
 def _calls(recipients: Sequence[str]) -> int:

@@ -36,7 +36,7 @@ from signalbot import (
     text_triggered,
 )
 
-from .signal_api import SignalApiEmulator
+from .signal_api import NO_RECIPIENT_REACHED, SignalApiEmulator
 
 BOT_NUMBER = "+15550000001"
 ALICE_UUID = "6f1d2b3c-4a5e-4f60-8a7b-9c0d1e2f3a4b"
@@ -217,6 +217,38 @@ async def test_unregistered_recipient_is_a_400_send_error(
 
     assert isinstance(raised.value.__cause__, aiohttp.ClientResponseError)
     assert raised.value.__cause__.status == 400
+    assert alice.messages() == []
+
+
+async def test_failures_scripted_for_one_recipient_leave_others_alone(
+    api: SignalApiEmulator, bot: SignalBot
+) -> None:
+    """`fail_sends_to` answers only that recipient's sends, `count` times, with the real text."""
+    alice, bob = api.user(name="Alice"), api.user(name="Bob")
+    api.fail_sends_to(alice.uuid, NO_RECIPIENT_REACHED, count=1)
+
+    with pytest.raises(SendError) as raised:
+        await bot.messages.send(SendMessage(text="one"), alice.uuid)
+    await bot.messages.send(SendMessage(text="two"), bob.uuid)
+    await bot.messages.send(SendMessage(text="three"), alice.uuid)
+
+    assert isinstance(raised.value.__cause__, aiohttp.ClientResponseError)
+    assert raised.value.__cause__.status == 400
+    assert [m.text for m in alice.messages()] == ["three"]
+    assert [m.text for m in bob.messages()] == ["two"]
+
+
+async def test_201_listing_the_recipient_as_failed_counts_as_sent_for_signalbot(
+    api: SignalApiEmulator, bot: SignalBot
+) -> None:
+    """signalbot only logs a recipient listed under `errors` and reports the message sent."""
+    alice = api.user(uuid=ALICE_UUID, name="Alice")
+    api.report_undelivered(ALICE_UUID, "UNREGISTERED_FAILURE")
+
+    sent = await bot.messages.send(SendMessage(text="are you ok?"), ALICE_UUID)
+
+    assert sent.timestamp == api.sent[-1].timestamp
+    assert api.sent[-1].status == 201
     assert alice.messages() == []
 
 
