@@ -105,7 +105,8 @@ class DatabaseConfig(Section):
 class TelegramConfig(Section):
     token: SecretStr = SecretStr("")
     base_url: str = "https://api.telegram.org/bot"
-    mode: Literal["polling", "webhook"] = "polling"
+    # "send_only": this process sends (alerts, the outbox) but another one receives.
+    mode: Literal["polling", "webhook", "send_only"] = "polling"
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(8443, ge=1, le=65535)
     webhook_url: str = ""

@@ -327,9 +327,13 @@ class TelegramChannel(Channel):
     # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self, on_inbound: InboundHandler) -> None:
-        """Connect (getMe), publish the command list, then poll or serve the webhook."""
+        """Connect (getMe), publish the command list, then poll or serve the webhook (or,
+        send-only, nothing more: another process receives)."""
         self._on_inbound = on_inbound
         await self._ensure_ready()
+        if self.config.mode == "send_only":
+            log.info("telegram channel started (send-only) as @%s", self.username)
+            return
         await self._publish_commands()
         updater = self.application.updater
         if updater is None:

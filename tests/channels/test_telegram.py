@@ -392,6 +392,22 @@ def test_webhook_mode_needs_a_url_and_a_shared_secret(tmp_path: Path) -> None:
     assert raised.limits == ChannelLimits(per_second=100, per_chat_interval=3.0)
 
 
+async def test_a_send_only_process_sends_but_never_polls(
+    api: TelegramApiEmulator, tmp_path: Path
+) -> None:
+    """The second process of a shared PostgreSQL deployment must not steal the first's
+    updates (Telegram allows one poller), yet delivers alerts."""
+    bob = api.user(BOB, "Bob")
+    channel = build_channel(fast_settings(tmp_path, api.base_url, mode="send_only"))
+    await channel.start(lambda _event: asyncio.sleep(0))
+    try:
+        await channel.send(Outbound("telegram", str(BOB), "Alice missed their check-in"))
+        await bob.wait_for_message("Alice missed their check-in", timeout=STEP)
+        assert api.calls_to("getUpdates") == [] and api.calls_to("setWebhook") == []
+    finally:
+        await channel.stop()
+
+
 def test_keypad_memory_holds_digits_only_until_ok() -> None:
     pads = PinKeypads()
     keypad_rows = ((Button("Stop", "c:abort"),),)
