@@ -27,6 +27,7 @@ from benchmarks.workloads import PROBE_CHAT, Workload
 from bot.config import load_config
 
 START_SECONDS = 20.0
+POLL_SECONDS = 0.05
 SETTLE_SECONDS = 3.0
 REPLY_SECONDS = 30.0
 WATCH_SECONDS = 1.0
@@ -43,6 +44,7 @@ class Subject:
     name: str
     kind: str  # "buddycheck", "store" (JobQueue, persistent) or "memory" (JobQueue)
     limiter: bool = False
+    postgres: bool = False
 
 
 @dataclass
@@ -97,11 +99,12 @@ async def fake_api(directory: Path) -> AsyncIterator[FakeApi]:
         directory / "fakeapi.log",
     )
     try:
-        deadline = time.monotonic() + START_SECONDS
-        while not port_file.exists():
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError(f"the fake Bot API did not start; see {directory}")
-            await asyncio.sleep(0.05)
+        for _n in range(int(START_SECONDS / POLL_SECONDS)):
+            if port_file.exists() or process.poll() is not None:
+                break
+            await asyncio.sleep(POLL_SECONDS)
+        if not port_file.exists():
+            raise RuntimeError(f"the fake Bot API did not start; see {directory}")
         async with ClientSession(timeout=ClientTimeout(total=30)) as session:
             yield FakeApi(session, port_file.read_text(encoding="utf-8"))
     finally:
@@ -240,15 +243,16 @@ async def _watch(
     end = observed.base + workload.window + grace
     wanted = set(observed.expected)
     reached: set[int] = set()
-    while time.time() < end and len(reached) < len(wanted):
+    for _n in range(int((end - time.time()) / WATCH_SECONDS) + 1):
+        if time.time() >= end or len(reached) == len(wanted):
+            break
         await asyncio.sleep(WATCH_SECONDS)
         before = len(api.sends)
         await api.refresh()
         reached.update(chat for _t, chat in api.sends[before:] if chat in wanted)
     drained.set()
     await asyncio.sleep(SETTLE_SECONDS)
-    replies_by = time.time() + REPLY_SECONDS
-    while time.time() < replies_by:
+    for _n in range(int(REPLY_SECONDS / WATCH_SECONDS)):
         await api.refresh()
         if sum(chat == PROBE_CHAT for _t, chat in api.sends) >= len(observed.probes):
             return

@@ -14,6 +14,8 @@ from pathlib import Path
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 SAMPLE_SECONDS = 0.5
+# No run lasts four hours (the longest, 100k, is its fill, 5 minutes and the grace).
+MAX_SAMPLES = int(4 * 3600 / SAMPLE_SECONDS)
 STOP_SECONDS = 10.0
 # Keep proxy settings from sending loopback traffic elsewhere.
 LOOPBACK_ENV = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
@@ -107,8 +109,10 @@ class Sampler:
         self.usage.ended = time.time()
 
     async def run(self, until: asyncio.Event) -> None:
-        """Sample until `until` is set."""
-        while not until.is_set():
+        """Sample until `until` is set (at most MAX_SAMPLES times)."""
+        for _n in range(MAX_SAMPLES):
+            if until.is_set():
+                break
             self.sample()
             try:
                 await asyncio.wait_for(until.wait(), SAMPLE_SECONDS)

@@ -39,7 +39,7 @@ def subjects(workload: Workload, postgres: bool) -> list[Subject]:
     """Who runs this workload, buddycheck first."""
     chosen = [BUDDYCHECK]
     if postgres:
-        chosen.append(Subject("buddycheck (PostgreSQL)", "buddycheck"))
+        chosen.append(Subject("buddycheck (PostgreSQL)", "buddycheck", postgres=True))
     chosen += BASELINES
     if workload.name == "storm":
         chosen.append(LIMITED)
@@ -73,7 +73,7 @@ async def run_subject(
     """One subject through one workload, on its own database."""
     place = directory / f"{workload.name}-{subject.kind}-{len(list(directory.iterdir()))}"
     place.mkdir(parents=True)
-    if subject.name.endswith("(PostgreSQL)"):
+    if subject.postgres:
         with fresh_postgres(postgres) as url:
             observed = await measure(subject, workload, place, url, grace)
     else:
@@ -106,7 +106,9 @@ is the last alert's arrival after the first due time; msg/s is alerts over the t
 the first to the last; CPU is of one core, averaged over the run; load is the highest
 1-minute load average seen; start-up is from the process start to its first getUpdates, and
 "resumed" the same after the restart; the reply p99 is how long a user waited for the
-answer to /help, sent once a second from the first due time to the end of the run.
+answer to /help, sent once a second from the first due time until the alerts were all
+delivered, over the answered ones: in brackets how many were answered by 30 s after that
+(an unanswered one waited longer than the run).
 """
 
 
@@ -128,7 +130,7 @@ def main() -> None:
         for workload in chosen:
             tables.append(asyncio.run(run_workload(workload, args, directory)))
             print(tables[-1], flush=True)
-    document = "\n\n".join([PREAMBLE, machine(), *tables]) + "\n"
+    document = "\n\n".join([PREAMBLE.strip(), machine(), *tables]) + "\n"
     args.output.write_text(document, encoding="utf-8")
     print(f"written to {args.output}")
 

@@ -66,9 +66,7 @@ def workloads(minutes: float) -> dict[str, Workload]:
             f"100,000 active, due over 3 h; the first {minutes:g} min measured",
             measured=minutes * 60,
         ),
-        "storm": Workload(
-            "storm", 1000, 10.0, "storm: 1,000 check-ins × 3 buddies due within 10 s"
-        ),
+        "storm": Workload("storm", 1000, 10.0, "1,000 check-ins × 3 buddies due within 10 s"),
         "kill": Workload(
             "kill",
             1000,
