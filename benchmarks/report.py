@@ -1,0 +1,141 @@
+"""From what a run recorded to one row of the table, and the table to BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sqlite3
+import subprocess
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from benchmarks.harness import Observed
+from benchmarks.workloads import PROBE_CHAT, Workload
+
+
+@dataclass(frozen=True)
+class Row:
+    """One subject's figures for one workload (seconds unless named otherwise)."""
+
+    subject: str
+    delivered: int
+    expected: int
+    duplicates: int
+    p50: float | None
+    p99: float | None
+    worst: float | None
+    last: float | None
+    rate: float
+    rss_mib: float
+    cpu_percent: float
+    load: float
+    startup: float | None
+    resumed: float | None
+    probe_p99: float | None
+    answered: int
+    probes: int
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """Nearest-rank percentile; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def _first_poll_after(polls: list[float], at: float) -> float | None:
+    """Seconds from `at` until the first getUpdates after it: when the bot began listening."""
+    later = [t for t in polls if t >= at]
+    return min(later) - at if later else None
+
+
+def _probe_latencies(observed: Observed) -> list[float]:
+    """The k-th reply in the probe's chat answers the k-th probe."""
+    replies = sorted(t for t, chat in observed.sends if chat == PROBE_CHAT)
+    return [reply - probe for probe, reply in zip(sorted(observed.probes), replies, strict=False)]
+
+
+def row(subject: str, observed: Observed) -> Row:
+    """Latency from each alert's due time to its first arrival, and everything else."""
+    alerts = [(t, chat) for t, chat in observed.sends if chat in observed.expected]
+    counts = Counter(chat for _t, chat in alerts)
+    first: dict[int, float] = {}
+    for t, chat in sorted(alerts):
+        first.setdefault(chat, t)
+    latencies = [t - observed.expected[chat] for chat, t in first.items()]
+    times = [t for t, _chat in alerts]
+    span = max(times) - min(times) if len(times) > 1 else 0.0
+    probes = _probe_latencies(observed)
+    return Row(
+        subject=subject,
+        delivered=len(first),
+        expected=len(observed.expected),
+        duplicates=sum(n - 1 for n in counts.values()),
+        p50=percentile(latencies, 0.5),
+        p99=percentile(latencies, 0.99),
+        worst=max(latencies, default=None),
+        last=max(times) - observed.base if times else None,
+        rate=len(times) / span if span else 0.0,
+        rss_mib=observed.usage.peak_rss_mib,
+        cpu_percent=observed.usage.cpu_percent(),
+        load=observed.usage.peak_load,
+        startup=_first_poll_after(observed.polls, observed.starts[0]),
+        resumed=(
+            _first_poll_after(observed.polls, observed.starts[-1])
+            if len(observed.starts) > 1
+            else None
+        ),
+        probe_p99=percentile(probes, 0.99),
+        answered=len(probes),
+        probes=len(observed.probes),
+    )
+
+
+HEADER = (
+    "| subject | delivered | dup | p50 | p99 | max | last at | msg/s | peak RSS | CPU | load "
+    "| start-up | resumed | reply p99 (answered) |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def _s(value: float | None) -> str:
+    """Seconds, to three significant places that matter here."""
+    if value is None:
+        return "—"
+    return f"{value:.3f} s" if value < 1 else f"{value:.1f} s"
+
+
+def markdown_row(r: Row) -> str:
+    """One line of the table."""
+    return (
+        f"| {r.subject} | {r.delivered}/{r.expected} | {r.duplicates} | {_s(r.p50)} "
+        f"| {_s(r.p99)} | {_s(r.worst)} | {_s(r.last)} | {r.rate:.1f} | {r.rss_mib:.0f} MiB "
+        f"| {r.cpu_percent:.0f} % | {r.load:.2f} | {_s(r.startup)} | {_s(r.resumed)} "
+        f"| {_s(r.probe_p99)} ({r.answered}/{r.probes}) |"
+    )
+
+
+def table(workload: Workload, rows: list[Row], database: str) -> str:
+    """A workload's heading and its table."""
+    lines = [f"### {workload.name}: {workload.description} ({database})", "", HEADER]
+    lines += [markdown_row(r) for r in rows]
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    """Where and on what the numbers were measured."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    return (
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}, commit {commit or 'unknown'}; load average at the "
+        f"end {load}."
+    )

@@ -1,0 +1,77 @@
+"""The workloads: how many check-ins, when their alerts fall due, what happens meanwhile."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from benchmarks.fill import CheckIn
+
+BUDDIES = 3
+WORKER_CHATS = 1_000_000
+BUDDY_CHATS = 10_000_000
+# The synthetic user whose /help the bot must answer while it works through the backlog.
+PROBE_CHAT = 999
+
+
+@dataclass(frozen=True)
+class Workload:
+    """`outcalls` alerts due evenly over `spread` seconds; `measured` seconds of them count.
+
+    `kill_after`: seconds after the first due time at which the bot is SIGKILLed, and
+    restarted `down` seconds later.
+    """
+
+    name: str
+    outcalls: int
+    spread: float
+    description: str
+    measured: float | None = None
+    kill_after: float | None = None
+    down: float = 5.0
+
+    @property
+    def window(self) -> float:
+        """Seconds of due times whose alerts are expected (all of them, unless measured)."""
+        return self.spread if self.measured is None else min(self.measured, self.spread)
+
+    def check_ins(self, base: float) -> list[CheckIn]:
+        """Every check-in, its alert due at `base` plus its share of the spread."""
+        return [
+            CheckIn(
+                due=base + self.spread * i / self.outcalls,
+                worker_chat=WORKER_CHATS + i,
+                buddy_chats=tuple(BUDDY_CHATS + BUDDIES * i + j for j in range(BUDDIES)),
+            )
+            for i in range(self.outcalls)
+        ]
+
+    def expected(self, check_ins: list[CheckIn], base: float) -> dict[int, float]:
+        """Each buddy chat that must get an alert, with the time it fell due."""
+        return {
+            chat: c.due for c in check_ins if c.due <= base + self.window for chat in c.buddy_chats
+        }
+
+
+def workloads(minutes: float) -> dict[str, Workload]:
+    """The named workloads; `minutes` is how much of the 100k one is measured."""
+    one_k = Workload("1k", 1000, 60.0, "1,000 check-ins × 3 buddies due evenly over 60 s")
+    return {
+        "smoke": Workload("smoke", 60, 5.0, "60 check-ins × 3 buddies due over 5 s (CI)"),
+        "1k": one_k,
+        "10k": Workload("10k", 10_000, 300.0, "10,000 check-ins × 3 buddies due over 300 s"),
+        "100k": Workload(
+            "100k",
+            100_000,
+            3 * 3600.0,
+            f"100,000 active, due over 3 h; the first {minutes:g} min measured",
+            measured=minutes * 60,
+        ),
+        "storm": Workload("storm", 1000, 10.0, "1,000 check-ins × 3 buddies due within 10 s"),
+        "kill": Workload(
+            "kill",
+            1000,
+            60.0,
+            "the 1k workload, SIGKILL at 30 s, restarted 5 s later",
+            kill_after=30.0,
+        ),
+    }
