@@ -112,6 +112,9 @@ delivered, over the answered ones: in brackets how many were answered by 30 s af
 """
 
 
+MARKER = "<!-- Everything below is written by python -m benchmarks.run. -->"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workload", action="append", choices=sorted(workloads(5)))
@@ -130,9 +133,18 @@ def main() -> None:
         for workload in chosen:
             tables.append(asyncio.run(run_workload(workload, args, directory)))
             print(tables[-1], flush=True)
-    document = "\n\n".join([PREAMBLE.strip(), machine(), *tables]) + "\n"
-    args.output.write_text(document, encoding="utf-8")
+    generated = "\n\n".join([PREAMBLE.strip(), machine(), *tables]) + "\n"
+    args.output.write_text(kept_part(args.output) + generated, encoding="utf-8")
     print(f"written to {args.output}")
+
+
+def kept_part(path: Path) -> str:
+    """What a person wrote above `MARKER` in an existing file (the targets and the
+    analysis), kept when the tables below it are measured again."""
+    if not path.exists():
+        return ""
+    text = path.read_text(encoding="utf-8")
+    return text[: text.index(MARKER) + len(MARKER)] + "\n\n" if MARKER in text else ""
 
 
 if __name__ == "__main__":
