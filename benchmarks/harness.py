@@ -23,7 +23,7 @@ from benchmarks import procs
 from benchmarks.config import write_config
 from benchmarks.fakeapi import TOKEN
 from benchmarks.fill import CheckIn, fill
-from benchmarks.workloads import PROBE_CHAT, Workload
+from benchmarks.workloads import PROBE_CHATS, Workload
 from bot.config import load_config
 
 START_SECONDS = 20.0
@@ -55,7 +55,7 @@ class Observed:
     expected: dict[int, float]
     sends: list[tuple[float, int]] = field(default_factory=list)
     polls: list[float] = field(default_factory=list)
-    probes: list[float] = field(default_factory=list)
+    probes: list[tuple[float, int]] = field(default_factory=list)  # (sent at, chat)
     starts: list[float] = field(default_factory=list)
     usage: procs.Usage = field(default_factory=procs.Usage)
 
@@ -84,9 +84,9 @@ class FakeApi:
         self._seen += len(new)
         self.polls = [float(t) for t in result["polls"]]  # type: ignore[attr-defined]
 
-    async def say(self, text: str) -> float:
-        """The probe user sends `text`; when it was handed to the bot."""
-        result = await self.call("benchSay", {"user_id": PROBE_CHAT, "text": text})
+    async def say(self, chat: int, text: str) -> float:
+        """Probe user `chat` sends `text`; when it was handed to the bot."""
+        result = await self.call("benchSay", {"user_id": chat, "text": text})
         return float(result["at"])  # type: ignore[arg-type]
 
 
@@ -220,10 +220,11 @@ async def _probe(api: FakeApi, observed: Observed, done: asyncio.Event) -> None:
     """From the first due time on, a user sends /help every PROBE_SECONDS until the
     backlog is drained."""
     await _sleep_until(observed.base, done)
-    for _n in range(100_000):
+    for n in range(100_000):
         if done.is_set():
             return
-        observed.probes.append(await api.say("/help"))
+        chat = PROBE_CHATS[n % len(PROBE_CHATS)]
+        observed.probes.append((await api.say(chat, "/help"), chat))
         await _sleep_until(time.time() + PROBE_SECONDS, done)
 
 
@@ -254,6 +255,6 @@ async def _watch(
     await asyncio.sleep(SETTLE_SECONDS)
     for _n in range(int(REPLY_SECONDS / WATCH_SECONDS)):
         await api.refresh()
-        if sum(chat == PROBE_CHAT for _t, chat in api.sends) >= len(observed.probes):
+        if sum(chat in PROBE_CHATS for _t, chat in api.sends) >= len(observed.probes):
             return
         await asyncio.sleep(WATCH_SECONDS)

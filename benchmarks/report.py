@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from benchmarks.harness import Observed
-from benchmarks.workloads import PROBE_CHAT, Workload
+from benchmarks.workloads import PROBE_CHATS, Workload
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,13 @@ def _first_poll_after(polls: list[float], at: float) -> float | None:
 
 
 def _probe_latencies(observed: Observed) -> list[float]:
-    """The k-th reply in the probe's chat answers the k-th probe."""
-    replies = sorted(t for t, chat in observed.sends if chat == PROBE_CHAT)
-    return [reply - probe for probe, reply in zip(sorted(observed.probes), replies, strict=False)]
+    """In each probe user's chat, the k-th reply answers their k-th /help."""
+    latencies: list[float] = []
+    for chat in PROBE_CHATS:
+        asked = sorted(at for at, who in observed.probes if who == chat)
+        replies = sorted(t for t, to in observed.sends if to == chat)
+        latencies += [reply - at for at, reply in zip(asked, replies, strict=False)]
+    return latencies
 
 
 def row(subject: str, observed: Observed) -> Row:

@@ -106,9 +106,9 @@ is the last alert's arrival after the first due time; msg/s is alerts over the t
 the first to the last; CPU is of one core, averaged over the run; load is the highest
 1-minute load average seen; start-up is from the process start to its first getUpdates, and
 "resumed" the same after the restart; the reply p99 is how long a user waited for the
-answer to /help, sent once a second from the first due time until the alerts were all
-delivered, over the answered ones: in brackets how many were answered by 30 s after that
-(an unanswered one waited longer than the run).
+answer to /help, sent once a second (ten people in turn) from the first due time until all
+alerts were delivered, over the answered ones: in brackets how many were answered by 30 s
+after that (an unanswered one waited longer than the run).
 """
 
 
