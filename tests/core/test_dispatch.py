@@ -155,7 +155,7 @@ async def test_someone_who_writes_is_answered_through_a_backlog_of_alerts(world:
         asked = time.monotonic()
         await channel.until(len(channel.sent) + ANSWER_SHARE + 2)
         answered = next(at for at, to, _text in channel.sent if to == "robin")
-        assert answered - asked < 0.5
+        assert answered - asked < 1.0
         # Answers take a share of the gate, never all of it: alerts keep flowing.
         for i in range(5):
             dispatcher.wrote("rec", f"typist{i}")
