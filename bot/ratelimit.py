@@ -34,7 +34,10 @@ class RateGate:
 
     def take(self, address: str, now: float) -> None:
         """Record a send to `address` at `now`."""
-        self._next_global = max(self._next_global, now) + self._interval
+        # A send that is late by less than one interval (the event loop woke a little after
+        # the gate opened) does not push every later send back: over time the gate's rate
+        # is reached, and no second ever holds more than one message beyond it.
+        self._next_global = max(self._next_global, now - self._interval) + self._interval
         self._next_chat[address] = now + self._per_chat
         if len(self._next_chat) > 10_000:  # forget chats whose gap has long passed
             self._next_chat = {a: t for a, t in self._next_chat.items() if t > now}
