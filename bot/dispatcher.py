@@ -4,7 +4,8 @@ Each channel has a lane: a small in-memory queue of claimed messages, ordered by
 and a pacer that sends the most urgent one each time the channel's rate gate opens. The
 queue is refilled from the database before it runs dry (one query and one update claim the
 most urgent message of each recipient who may get one now), so the gate is kept busy and a
-newly queued alert overtakes every queued reminder. The queue holds about a second of
+newly queued alert overtakes every queued reminder; what is sent to someone who has just
+written goes early, within a share (`bot/lane.py`). The queue holds about a second of
 sending, so nothing claimed waits long, and a restart or another process loses little.
 
 Transient failures (429, 5xx, timeouts) are retried with exponential back-off (or the
