@@ -12,8 +12,7 @@ from sqlalchemy import select
 from bot.app import App
 from bot.channels.base import ChannelLimits
 from bot.channels.console import ConsoleChannel
-from checkins.messages import Kind, Priority
-from storage import outbox
+from checkins.messages import Identity, Kind, Message, enqueue
 from storage.tables import OutboxMessage
 from tests.conftest import ManualClock, core_settings, make_world
 
@@ -29,15 +28,22 @@ async def test_missed_check_in_alerts_buddies_after_a_restart(tmp_path: Path) ->
     clock.advance(minutes=45)  # it stays down past the due time and the buddy stage
     console = ConsoleChannel(printer=lambda _text: None)
     app = App(core_settings(url), pepper, {"console": console}, clock=clock)
-    await app.start()  # the engine's first round finds the deadlines that passed
-    async with asyncio.timeout(5.0):
-        while not any(to == "kit" for to, _text in console.transcript):
-            await asyncio.sleep(0.01)
-    await app.stop()
 
     def received(address: str) -> str:
         return "\n".join(text for to, text in console.transcript if to == address)
 
+    def everyone_told() -> bool:
+        return "has passed" in received("robin") and all(
+            "Robin missed their check-in" in received(buddy) for buddy in ("sam", "kit")
+        )
+
+    await app.start()  # the engine's first round finds the deadlines that passed
+    try:
+        async with asyncio.timeout(5.0):  # earlier replies from registration arrive too
+            while not everyone_told():
+                await asyncio.sleep(0.01)
+    finally:
+        await app.stop()
     assert "has passed" in received("robin")
     assert "Robin missed their check-in" in received("sam")
     assert "Robin missed their check-in" in received("kit")
@@ -53,20 +59,8 @@ async def test_a_restart_with_a_backlog_answers_a_person_at_once(tmp_path: Path)
     world.service.start_outcall(world.worker, "KX482B", "14 Hollow Lane", "", "30m")
     with world.db.transaction() as session:  # 400 alerts were waiting when it died
         for i in range(400):
-            outbox.add(
-                session,
-                now=clock(),
-                dedupe_key=None,
-                channel="console",
-                address=f"buddy{i}",
-                member_id=None,
-                outcall_id=None,
-                kind=Kind.ALERT,
-                priority=int(Priority.ALERT),
-                text="Someone missed their check-in",
-                buttons=[],
-                input_hint=None,
-            )
+            alert = Message("Someone missed their check-in", kind=Kind.ALERT)
+            enqueue(session, Identity("console", f"buddy{i}"), alert, clock())
     world.db.dispose()
     clock.advance(minutes=45)
 
