@@ -114,10 +114,10 @@ class Dispatcher:
         return self._result
 
     async def stop(self) -> None:
-        """Give back what is queued, let sends in flight finish (bounded), free the rest."""
-        queued = [message_id for lane in self._lanes.values() for message_id in lane.clear()]
-        if queued:
-            await asyncio.to_thread(self._release, queued)
+        """Drop what is queued, let sends in flight finish (bounded), then give back every
+        claim this instance still holds (the queued ones among them)."""
+        for lane in self._lanes.values():
+            lane.clear()
         flying: list[asyncio.Task[Any]] = [
             task for lane in self._lanes.values() for task in lane.in_flight.values()
         ]

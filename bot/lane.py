@@ -108,9 +108,7 @@ class Lane:
             heapq.heapify(heap)
         return stale
 
-    def clear(self) -> list[int]:
-        """Empty both queues; the ids of what they held, to give back."""
-        ids = [item.message_id for item in (*self.queue, *self.answers)]
+    def clear(self) -> None:
+        """Empty both queues (their claims are given back by the owner's release)."""
         self.queue.clear()
         self.answers.clear()
-        return ids

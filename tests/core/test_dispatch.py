@@ -17,7 +17,7 @@ import pytest
 from bot.channels.base import Channel, ChannelLimits, InboundHandler, Outbound
 from bot.dispatcher import LEASE, Dispatcher
 from bot.lane import ANSWER_SHARE
-from checkins.messages import PRIORITY, Kind
+from checkins.messages import Identity, Kind, Message, enqueue
 from storage import outbox
 from storage.outbox import Claim
 from storage.tables import OutboxMessage
@@ -60,20 +60,8 @@ def world(tmp_path: Path) -> Iterator[World]:
 def queue(world: World, kind: Kind, addresses: list[str], text: str = "") -> None:
     with world.db.transaction() as session:
         for address in addresses:
-            outbox.add(
-                session,
-                now=world.clock(),
-                dedupe_key=None,
-                channel="rec",
-                address=address,
-                member_id=None,
-                outcall_id=None,
-                kind=kind,
-                priority=int(PRIORITY[kind]),
-                text=text or f"{kind} for {address}",
-                buttons=[],
-                input_hint=None,
-            )
+            message = Message(text or f"{kind} for {address}", kind=kind)
+            enqueue(session, Identity("rec", address), message, world.clock())
 
 
 @contextlib.asynccontextmanager
