@@ -114,6 +114,8 @@ def book(settings: Settings, bookings: list[Booking], pepper: bytes) -> App:
         app.service.register(worker, booking.worker, PIN)
         for chat in booking.buddies:
             app.service.accept_invite(telegram[chat], app.service.create_invite(worker))
+    for booking in bookings:  # after every PIN is set, so the clocks start together
+        worker = Identity("telegram", str(booking.chat))
         seconds = max(1, round(booking.due_in))
         app.service.start_outcall(worker, "KX482B", "14 Hollow Lane", "", f"{seconds}s")
     return app
