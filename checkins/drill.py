@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from checkins import lifecycle, texts
 from checkins.context import Refusal
-from checkins.escalation import stage_recipients, tell
+from checkins.escalation import remember_alerted, stage_recipients, tell
 from checkins.jurisdictions import effective
 from checkins.ladder import Notify
 from checkins.lifecycle import State
@@ -47,7 +47,7 @@ def start(session: Session, policy: Policy, worker: Member, now: datetime) -> Ou
         raise Refusal(texts.drill_nobody())
     ref, alias = outcall.ref, worker.alias
     for member, as_responder in recipients.values():
-        session.add(Alert(outcall_id=outcall.id, member_id=member.id, stage=None, alerted_at=now))
+        remember_alerted(session, outcall, member, None, now)
         tell(
             session,
             policy,

@@ -1,17 +1,22 @@
 """The escalation engine: acts on every outcall whose deadline has come, and purges old data.
 
 A tick costs in proportion to the outcalls that are due (an indexed `next_action_at` query
-in batches), never to the number active. Each outcall advances in its own transaction under
-a row lock (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite serialises writers), re-checking
-that it is still due, so two engines never run the same stage twice and one bad row cannot
-hold up the rest.
+in batches), never to the number active. Due outcalls advance a group at a time, in one
+transaction under row locks (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite serialises
+writers), re-checking that each is still due, so two engines never run the same stage twice.
+The group's reads are preloaded and its writes go out together at commit (see
+`storage.queries`), which is what lets a storm of missed check-ins be alerted at once.
+
+One bad row cannot hold up the rest: if a group fails, each of its outcalls is retried in
+its own transaction, and one that still fails is logged and looked at again after
+`RETRY_BROKEN`, so it neither blocks nor spins the engine.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
@@ -19,7 +24,7 @@ from sqlalchemy.orm import Session
 from checkins import drill, texts
 from checkins.context import Clock
 from checkins.escalation import alert_admins, tell
-from checkins.lifecycle import Event, State, apply, due_event
+from checkins.lifecycle import Event, State, apply, due_event, postpone
 from checkins.messages import Kind
 from checkins.policy import Policy
 from storage import outbox, queries, roles
@@ -28,7 +33,9 @@ from storage.tables import Member, Outcall
 
 log = logging.getLogger(__name__)
 BATCH = 200
+GROUP = 50  # outcalls advanced in one transaction: few enough to hold their locks briefly
 MAX_STEPS_PER_TICK = 16
+RETRY_BROKEN = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -53,8 +60,8 @@ class Engine:
         for _batch in range(max_batches):
             with self.db.transaction() as session:
                 due = queries.due_outcall_ids(session, now, BATCH)
-            for outcall_id in due:
-                advanced += self._advance_one(outcall_id, now)
+            for start in range(0, len(due), GROUP):
+                advanced += self._advance_group(due[start : start + GROUP], now)
             if len(due) < BATCH:
                 break
         return advanced
@@ -146,7 +153,7 @@ class Engine:
                 outcall=outcall,  # silent for a duress outcall
                 dedupe_key=f"unreachable:{outcall.id}:{member.id}",
             )
-            alerted = queries.alerted_members(session, outcall.id)
+            alerted = queries.alerted_members(session, outcall)
             if State(outcall.state).is_alerting and all(m.unreachable_since for m in alerted):
                 apply(session, self.policy, outcall, Event.FAIL_OVER, now)
 
@@ -168,24 +175,52 @@ class Engine:
                 dedupe_key=f"contact-unreachable:{outcall.id}:{admin.id}",
             )
 
+    def _advance_group(self, outcall_ids: list[int], now: datetime) -> int:
+        try:
+            with self.db.transaction() as session:
+                outcalls = queries.lock_due(session, outcall_ids, now)
+                outbox.preload_keys(session, [outcall.id for outcall in outcalls])
+                for outcall in outcalls:
+                    self._catch_up(session, outcall, now)
+                return len(outcalls)
+        except Exception as error:  # one broken row must not stop every other alert
+            log.warning(
+                "advancing %d outcalls together failed (%s); advancing them one at a time",
+                len(outcall_ids),
+                type(error).__name__,
+            )
+            return sum(self._advance_one(outcall_id, now) for outcall_id in outcall_ids)
+
     def _advance_one(self, outcall_id: int, now: datetime) -> int:
         try:
             with self.db.transaction() as session:
                 outcall = queries.lock_if_due(session, outcall_id, now)
                 if outcall is None:
                     return 0
-                # Catch up after downtime: run every step whose time has passed, in order.
-                for _step in range(MAX_STEPS_PER_TICK):
-                    event = due_event(outcall, now)
-                    apply(session, self.policy, outcall, event, now)
-                    if event is Event.REPORT:  # a drill's only deadline is its report
-                        drill.report(session, self.policy, outcall, now)
-                    if outcall.next_action_at is None or outcall.next_action_at > now:
-                        break
+                self._catch_up(session, outcall, now)
                 return 1
-        except Exception as error:  # one broken row must not stop every other alert
+        except Exception as error:
             log.error("advancing outcall %s failed: %s", outcall_id, type(error).__name__)
+            self._postpone(outcall_id, now)
             return 0
+
+    def _catch_up(self, session: Session, outcall: Outcall, now: datetime) -> None:
+        """Run every step whose time has passed, in order (after downtime, several)."""
+        for _step in range(MAX_STEPS_PER_TICK):
+            event = due_event(outcall, now)
+            apply(session, self.policy, outcall, event, now)
+            if event is Event.REPORT:  # a drill's only deadline is its report
+                drill.report(session, self.policy, outcall, now)
+            if outcall.next_action_at is None or outcall.next_action_at > now:
+                break
+
+    def _postpone(self, outcall_id: int, now: datetime) -> None:
+        """Look at a failing outcall again later instead of at once, forever."""
+        try:
+            with self.db.transaction() as session:
+                postpone(session, outcall_id, now, now + RETRY_BROKEN)
+        except Exception as error:
+            log.error("postponing outcall %s failed: %s", outcall_id, type(error).__name__)
 
     def _expire(self, outcall_id: int, now: datetime) -> int:
         with self.db.transaction() as session:

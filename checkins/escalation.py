@@ -88,6 +88,7 @@ def shred(session: Session, outcall: Outcall) -> None:
     """Destroy the sealed details: the envelope and every sealed copy of its key."""
     session.execute(delete(SealedKey).where(SealedKey.outcall_id == outcall.id))
     session.execute(delete(Envelope).where(Envelope.outcall_id == outcall.id))
+    queries.forget_sealed_keys(session, outcall)
 
 
 def remind_worker(
@@ -122,7 +123,7 @@ def ask_buddies(
     alias, ref, after_sos = worker.alias, outcall.ref, outcall.sos
     buddies = stage_recipients(session, outcall, Notify.BUDDIES)
     for buddy in buddies:
-        _remember_alerted(session, outcall, buddy, index, now)
+        remember_alerted(session, outcall, buddy, index, now)
         tell(
             session,
             policy,
@@ -191,7 +192,7 @@ def alert_admins(
     Admins already alerted in another role (say, as an on-duty responder) are not told twice.
     """
     for admin in roles.admins_of(session, outcall.jurisdiction):
-        if admin.id == worker.id or queries.is_alerted(session, outcall.id, admin.id):
+        if admin.id == worker.id or queries.is_alerted(session, outcall, admin.id):
             continue
         alert_member(session, policy, outcall, worker, admin, None, now, repeat=False, as_=None)
 
@@ -217,7 +218,7 @@ def alert_contact(
     )
     handler_alias = handler.alias if handler else None
     alias, due, sos = worker.alias, outcall.due_at, outcall.sos
-    alerted = len(queries.alerted_members(session, outcall.id))
+    alerted = len(queries.alerted_members(session, outcall))
     _tell_contact(
         session,
         policy,
@@ -300,11 +301,11 @@ def alert_member(
     `as_` says why they are told: as a buddy, as an on-duty responder, or (None, with no
     stage) as an admin when everything else has failed. Each reads what is asked of them.
     """
-    _remember_alerted(session, outcall, member, stage, now, last_resort=as_ is None)
+    remember_alerted(session, outcall, member, stage, now, last_resort=as_ is None)
     ref, alias, due, sos = outcall.ref, worker.alias, outcall.due_at, outcall.sos
     duress = outcall.duress
     marker = f"r{int(now.timestamp())}" if repeat else ("last" if stage is None else f"s{stage}")
-    unlock = session.get(SealedKey, {"outcall_id": outcall.id, "member_id": member.id}) is not None
+    unlock = queries.holds_sealed_copy(session, outcall, member.id)
 
     def build(r: texts.Reader) -> Message:
         if repeat or as_ is Notify.BUDDIES:
@@ -339,7 +340,7 @@ def repeat_alerts(
     confirms, the worker checks in, or the retention limit closes it.
     """
     told_once = _last_resort_ids(session, outcall)
-    alerted = [m for m in queries.alerted_members(session, outcall.id) if m.id not in told_once]
+    alerted = [m for m in queries.alerted_members(session, outcall) if m.id not in told_once]
     if not alerted:
         due = outcall.due_at
         tell(
@@ -356,7 +357,7 @@ def repeat_alerts(
         alert_member(session, policy, outcall, worker, member, outcall.next_stage, now, repeat=True)
 
 
-def _remember_alerted(
+def remember_alerted(
     session: Session,
     outcall: Outcall,
     member: Member,
@@ -366,16 +367,17 @@ def _remember_alerted(
     last_resort: bool = False,
 ) -> None:
     """Record that `member` was alerted (once per outcall), so they hear how it ends."""
-    if not queries.is_alerted(session, outcall.id, member.id):
-        session.add(
-            Alert(
-                outcall_id=outcall.id,
-                member_id=member.id,
-                stage=stage,
-                last_resort=last_resort,
-                alerted_at=now,
-            )
-        )
+    if queries.is_alerted(session, outcall, member.id):
+        return
+    alert = Alert(
+        outcall_id=outcall.id,
+        member_id=member.id,
+        stage=stage,
+        last_resort=last_resort,
+        alerted_at=now,
+    )
+    session.add(alert)
+    queries.note_alert(outcall, alert)
 
 
 def _last_resort_ids(session: Session, outcall: Outcall) -> set[int]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum, StrEnum, auto
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from checkins import escalation
@@ -205,7 +206,7 @@ def apply(
     transition = _transition(State(outcall.state), event)
     if event is Event.ACKNOWLEDGE:
         _check_not_held(outcall, by)
-    outcome = Outcome(event, queries.alerted_members(session, outcall.id))
+    outcome = Outcome(event, queries.alerted_members(session, outcall))
     ladder = escalation.ladder_of(outcall)
     worker = session.get_one(Member, outcall.worker_id)
     if transition.effect is Effect.EXTEND:  # before the due time moves: it names the old one
@@ -250,6 +251,16 @@ def due_event(outcall: Outcall, now: datetime) -> Event:
     if outcall.state == State.ACTIVE and not outcall.reminded and now < outcall.due_at:
         return Event.REMIND
     return Event.STEP
+
+
+def postpone(session: Session, outcall_id: int, now: datetime, until: datetime) -> None:
+    """An outcall the engine failed to advance is looked at again `until`, not at once:
+    retrying a broken row without pause would spin the engine and hold up every other."""
+    session.execute(
+        update(Outcall)
+        .where(Outcall.id == outcall_id, Outcall.next_action_at <= now)
+        .values(next_action_at=until)
+    )
 
 
 def begin(

@@ -499,7 +499,7 @@ class CheckinService:
                 owner = session.get_one(Member, taken.owner_id).alias
                 raise Refusal(texts.already_handled(owner, alias)) from None
             deadline = outcall.next_action_at or now
-            sealed = session.get(SealedKey, (outcall.id, member.id)) is not None
+            sealed = queries.holds_sealed_copy(session, outcall, member.id)
             tell(
                 session,
                 self.policy,
@@ -508,7 +508,7 @@ class CheckinService:
                 now,
                 outcall=outcall,
             )
-            for other in queries.alerted_members(session, outcall.id):
+            for other in queries.alerted_members(session, outcall):
                 if other.id != member.id and not held:
                     tell(
                         session,
@@ -620,7 +620,7 @@ class CheckinService:
         if (
             outcall is None
             or not State(outcall.state).is_alerting
-            or not queries.is_alerted(session, outcall.id, member.id)
+            or not queries.is_alerted(session, outcall, member.id)
         ):
             raise Refusal(_("This alert is no longer active. Nothing more to do here."))
         return outcall

@@ -23,9 +23,7 @@ PENDING, SENT, FAILED = "pending", "sent", "failed"
 
 def add(session: Session, *, now: datetime, dedupe_key: str | None, **fields: Any) -> None:
     """Insert a pending message unless one with the same dedupe key was already queued."""
-    if dedupe_key is not None and session.scalar(
-        select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
-    ):
+    if dedupe_key is not None and _queued(session, dedupe_key, fields.get("outcall_id")):
         return
     session.add(
         OutboxMessage(
@@ -37,6 +35,50 @@ def add(session: Session, *, now: datetime, dedupe_key: str | None, **fields: An
             **fields,
         )
     )
+
+
+def preload_keys(session: Session, outcall_ids: list[int]) -> None:
+    """Remember the dedupe keys of these outcalls' messages, so queueing more messages about
+    them needs no lookup (the engine's batches of stages).
+
+    A message about an outcall carries its id, so its key is among these. Were one not, the
+    table's unique key would refuse the duplicate at commit and the engine would redo those
+    outcalls one at a time, with a lookup per message.
+    """
+    known = _keys(session)
+    known.update(
+        session.scalars(
+            select(OutboxMessage.dedupe_key).where(
+                OutboxMessage.outcall_id.in_(outcall_ids), OutboxMessage.dedupe_key.is_not(None)
+            )
+        )
+    )
+    session.info.setdefault("outbox_outcalls", set()).update(outcall_ids)
+
+
+def _keys(session: Session) -> set[str]:
+    """The dedupe keys this transaction knows exist: preloaded, or added by it."""
+    keys: set[str] = session.info.setdefault("outbox_dedupe_keys", set())
+    return keys
+
+
+def _queued(session: Session, dedupe_key: str, outcall_id: int | None) -> bool:
+    """Whether a message with this key exists, or was added earlier in this transaction.
+
+    The session remembers the keys it added, so the lookup need not flush them first: the
+    messages of a batch of stages then reach the database together at commit.
+    """
+    known = _keys(session)
+    if dedupe_key in known:
+        return True
+    known.add(dedupe_key)
+    if outcall_id is not None and outcall_id in session.info.get("outbox_outcalls", ()):
+        return False
+    with session.no_autoflush:
+        found = session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
+        )
+    return found is not None
 
 
 @dataclass(frozen=True)

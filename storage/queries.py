@@ -1,13 +1,23 @@
-"""Reads the domain needs, named for what they find (writes stay with the domain's transactions)."""
+"""Reads the domain needs, named for what they find (writes stay with the domain's transactions).
+
+The engine runs stages for a batch of outcalls at a time. `lock_due` locks the batch and
+preloads, in a handful of queries, what those stages read: each worker's buddies, who has
+been alerted and who holds a sealed copy. The readers below use those collections when they
+are loaded and ask the database otherwise, so a stage costs no query of its own and its
+inserts reach the database together at commit. A collection is loaded only by `lock_due`;
+whoever changes what one holds in the same transaction keeps it true (`note_alert`) or
+unloads it (`forget_sealed_keys`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import func, inspect, select
+from sqlalchemy.orm import Session, aliased, selectinload
 
-from storage.tables import Alert, BuddyLink, Member, Outcall
+from storage.tables import Alert, BuddyLink, Member, Outcall, SealedKey
 
 OPEN = ("active", "overdue", "acknowledged")
 
@@ -20,6 +30,9 @@ def member_by_identity(session: Session, channel: str, address: str) -> Member |
 
 def buddies_of(session: Session, worker_id: int) -> list[Member]:
     """The worker's current buddies, oldest pairing first."""
+    worker = session.get(Member, worker_id)
+    if worker is not None and _loaded(worker, "buddy_links"):
+        return [link.buddy for link in worker.buddy_links]
     return list(
         session.scalars(
             select(Member)
@@ -73,19 +86,44 @@ def outcall_by_ref(session: Session, ref: str, *, lock: bool = False) -> Outcall
     return session.scalar(query)
 
 
-def alerted_members(session: Session, outcall_id: int) -> list[Member]:
+def alerted_members(session: Session, outcall: Outcall) -> list[Member]:
+    """Everyone alerted about the outcall, in the order they were alerted."""
+    if _loaded(outcall, "alerts"):
+        alerts = sorted(outcall.alerts, key=lambda a: (a.alerted_at, a.member_id))
+        return [session.get_one(Member, alert.member_id) for alert in alerts]
     return list(
         session.scalars(
             select(Member)
             .join(Alert, Alert.member_id == Member.id)
-            .where(Alert.outcall_id == outcall_id)
+            .where(Alert.outcall_id == outcall.id)
             .order_by(Alert.alerted_at, Member.id)
         )
     )
 
 
-def is_alerted(session: Session, outcall_id: int, member_id: int) -> bool:
-    return session.get(Alert, {"outcall_id": outcall_id, "member_id": member_id}) is not None
+def is_alerted(session: Session, outcall: Outcall, member_id: int) -> bool:
+    if _loaded(outcall, "alerts"):
+        return any(alert.member_id == member_id for alert in outcall.alerts)
+    return session.get(Alert, {"outcall_id": outcall.id, "member_id": member_id}) is not None
+
+
+def note_alert(outcall: Outcall, alert: Alert) -> None:
+    """Keep a preloaded `outcall.alerts` true after `alert` was added to the session."""
+    if _loaded(outcall, "alerts"):
+        outcall.alerts.append(alert)
+
+
+def holds_sealed_copy(session: Session, outcall: Outcall, member_id: int) -> bool:
+    """Whether the member holds a sealed copy of the outcall's data key (may Unlock)."""
+    if _loaded(outcall, "sealed_keys"):
+        return any(key.member_id == member_id for key in outcall.sealed_keys)
+    key = {"outcall_id": outcall.id, "member_id": member_id}
+    return session.get(SealedKey, key) is not None
+
+
+def forget_sealed_keys(session: Session, outcall: Outcall) -> None:
+    """The outcall's sealed copies were deleted: later readers ask the database."""
+    session.expire(outcall, ["sealed_keys"])
 
 
 def open_alerts_for(session: Session, member_id: int) -> list[Outcall]:
@@ -112,6 +150,26 @@ def due_outcall_ids(session: Session, now: datetime, limit: int) -> list[int]:
     )
 
 
+def lock_due(session: Session, outcall_ids: Sequence[int], now: datetime) -> list[Outcall]:
+    """Lock those of the outcalls still due that no other engine holds, with what their
+    stages read preloaded (see the module's docstring)."""
+    return list(
+        session.scalars(
+            select(Outcall)
+            .where(Outcall.id.in_(outcall_ids), Outcall.next_action_at <= now)
+            .order_by(Outcall.next_action_at)
+            .with_for_update(skip_locked=True)
+            .options(
+                selectinload(Outcall.worker)
+                .selectinload(Member.buddy_links)
+                .selectinload(BuddyLink.buddy),
+                selectinload(Outcall.alerts).selectinload(Alert.member),
+                selectinload(Outcall.sealed_keys),
+            )
+        )
+    )
+
+
 def lock_if_due(session: Session, outcall_id: int, now: datetime) -> Outcall | None:
     """Lock one due outcall; None if another engine holds it or already advanced it."""
     return session.scalar(
@@ -128,3 +186,7 @@ def earliest_deadline(session: Session) -> datetime | None:
         .order_by(Outcall.next_action_at)
         .limit(1)
     )
+
+
+def _loaded(instance: object, collection: str) -> bool:
+    return collection in inspect(instance).dict

@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from storage.types import UTCDateTime
 
@@ -73,6 +73,12 @@ class Member(Base):
     # Only in decriminalised jurisdictions, and only with this consent.
     emergency_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
+
+    # Read-only views, loaded only when the engine preloads a batch of stages (see
+    # `storage.queries.preload_stages`); every write goes through the link table itself.
+    buddy_links: Mapped[list[BuddyLink]] = relationship(
+        foreign_keys="BuddyLink.worker_id", order_by="BuddyLink.id", viewonly=True
+    )
 
 
 class Role(Base):
@@ -155,6 +161,8 @@ class BuddyLink(Base):
     buddy_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
     created_at: Mapped[datetime]
 
+    buddy: Mapped[Member] = relationship(foreign_keys=[buddy_id], viewonly=True)
+
 
 class Invite(Base):
     """A one-time buddy invitation. Only a keyed hash of the code is stored."""
@@ -206,6 +214,11 @@ class Outcall(Base):
     expires_at: Mapped[datetime | None] = mapped_column(index=True)
     ended_at: Mapped[datetime | None]
 
+    # Read-only views for the engine's preloaded batches (`storage.queries.preload_stages`).
+    worker: Mapped[Member] = relationship(foreign_keys=[worker_id], viewonly=True)
+    alerts: Mapped[list[Alert]] = relationship(viewonly=True)
+    sealed_keys: Mapped[list[SealedKey]] = relationship(viewonly=True)
+
 
 class Envelope(Base):
     """The outcall's details, encrypted once with a random data key (XSalsa20-Poly1305)."""
@@ -251,6 +264,8 @@ class Alert(Base):
     alerted_at: Mapped[datetime]
     # A drill: when they tapped Got it.
     got_it_at: Mapped[datetime | None]
+
+    member: Mapped[Member] = relationship(viewonly=True)
 
 
 class OutboxMessage(Base):
