@@ -28,6 +28,9 @@ pepper_file = "{pepper}"
 kdf = "interactive"
 argon2_memory_mib = 128
 
+[health]
+listen = ""
+
 [jurisdictions.north]
 legal_model = "criminalised"
 timezone = "Europe/London"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +31,8 @@ from bot.config import Settings
 from bot.conversation import Conversation
 from bot.dispatcher import Dispatcher
 from bot.executors import Executors
+from bot.health import Health, HealthServer
+from bot.metrics import Collector, EngineStats
 from checkins.admin import AdminService
 from checkins.argon2_pool import Argon2Pool
 from checkins.context import Clock, Context
@@ -75,8 +78,8 @@ class App:
         self.channels = {**channels, EMERGENCY_CHANNEL: EmergencyChannel(self.policy, channels)}
         self.clock = clock
         cost = KDF_COSTS[settings.crypto.kdf]
-        argon2 = Argon2Pool(cost.mem, settings.crypto.argon2_memory_mib * 2**20)
-        sealer = Sealer(pepper, cost, argon2)
+        self.argon2 = Argon2Pool(cost.mem, settings.crypto.argon2_memory_mib * 2**20)
+        sealer = Sealer(pepper, cost, self.argon2)
         ctx = Context(self.db, sealer, self.policy, clock)
         self.service = CheckinService(ctx)
         self.engine = Engine(self.db, self.policy, clock)
@@ -101,6 +104,19 @@ class App:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._tasks: set[asyncio.Task[None]] = set()
         self._engine_wake = asyncio.Event()
+        self.engine_stats = EngineStats()
+        self.health = HealthServer(
+            Health(self.db, self.channels, self.engine_stats, settings.health, clock),
+            Collector(
+                self.db,
+                self.channels,
+                self.engine_stats,
+                lambda: dict(self.dispatcher.outcomes),
+                self.argon2,
+                clock,
+            ),
+            settings.health,
+        )
 
     async def start(self) -> None:
         """Migrate, free what this instance held when it died, start receiving, then the
@@ -123,9 +139,11 @@ class App:
         self.scheduler.start()
         self._spawn(self._run_engine())
         self._spawn(self.dispatcher.run())
+        await self.health.start()
 
     async def stop(self) -> None:
         """Stop receiving, stop acting on deadlines, give back what the outbox held."""
+        await self.health.stop()
         for channel in self.channels.values():
             await channel.stop()
         self.scheduler.shutdown(wait=False)
@@ -158,8 +176,10 @@ class App:
         """Act on every passed deadline, then sleep until the next one or a poke."""
         while True:
             self._engine_wake.clear()
+            began = time.monotonic()
             try:
                 delay = await self._engine_round()
+                self.engine_stats.record(began)
             except Exception as error:  # a locked or failing database: try again shortly
                 log.error("the engine round failed: %s", type(error).__name__)
                 delay = ENGINE_RETRY

@@ -1,4 +1,4 @@
-"""The `buddycheck` command: demo, run, migrate, check-config, admin."""
+"""The `buddycheck` command: demo, run, status, migrate, check-config, admin, wipe."""
 
 from __future__ import annotations
 
@@ -104,6 +104,38 @@ def run(config_path: str | None) -> None:
         raise click.ClickException(str(error)) from None
     except KeyboardInterrupt:
         pass
+
+
+@main.command()
+@click.option("--config", "config_path", help="Configuration file (or BUDDYCHECK_CONFIG).")
+def status(config_path: str | None) -> None:
+    """Say whether the running bot is healthy (exit 0), not (1), or not answering (2)."""
+    from bot.config import loopback_address
+    from bot.status import describe, fetch
+
+    settings = _settings(config_path)
+    address = loopback_address(settings.health.listen)
+    if address is None:
+        click.echo(
+            _(
+                "[health] listen is empty, so there is nothing to ask. "
+                "Set it (see config.example.toml)."
+            )
+        )
+        sys.exit(2)
+    try:
+        report = fetch(*address)
+    except (OSError, ValueError) as error:
+        click.echo(
+            _(
+                "Nothing answers on {listen} ({error}). Is `buddycheck run` running with "
+                "this configuration?"
+            ).format(listen=settings.health.listen, error=type(error).__name__)
+        )
+        sys.exit(2)
+    described = describe(report)
+    click.echo("\n".join(described.lines))
+    sys.exit(0 if described.healthy else 1)
 
 
 @main.group()

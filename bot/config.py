@@ -8,6 +8,7 @@ from `BUDDYCHECK_PEPPER` or `[crypto] pepper_file`, never from the database.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections import Counter
@@ -16,7 +17,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from checkins.i18n import _
@@ -66,6 +67,8 @@ MAX_ENDED_RETENTION = timedelta(days=30)
 MAX_SENT_RETENTION = timedelta(days=7)
 # An alert retried less often than hourly is as good as lost.
 MAX_BACKOFF = timedelta(hours=1)
+# An alert unsent for longer than this is an emergency for the operator, not a health detail.
+MAX_ALERT_AGE = timedelta(hours=1)
 # Zero here would mean a send or retry that never waits, or a lockout that locks nothing.
 A_SECOND = timedelta(seconds=1)
 
@@ -177,6 +180,47 @@ class OutboxConfig(Section):
     )
 
 
+class HealthConfig(Section):
+    """`[health]`: `/healthz` and `/metrics` for the operator (docs/operating.md).
+
+    - `listen`: "host:port" on a loopback address (127.0.0.1, ::1 or localhost), or "" for
+      none. They say how busy the service is, so they are never served to the network.
+    - `alert_age`: an alert still unsent after this long makes `/healthz` fail.
+    """
+
+    listen: str = "127.0.0.1:9108"
+    alert_age: Annotated[Duration, at_least(A_SECOND), at_most(MAX_ALERT_AGE)] = timedelta(
+        minutes=2
+    )
+
+    @field_validator("listen")
+    @classmethod
+    def _loopback_only(cls, value: str) -> str:
+        if value and loopback_address(value) is None:
+            raise ValueError(
+                _(
+                    'listen must be a loopback host and a port, like "127.0.0.1:9108" '
+                    '(or "" for no health endpoints); got "{value}"'
+                ).format(value=value)
+            )
+        return value
+
+
+def loopback_address(listen: str) -> tuple[str, int] | None:
+    """`listen` split into a loopback host and a port, or None if it is not one."""
+    host, _colon, port = listen.rpartition(":")
+    host = host.strip("[]")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    if host != "localhost":
+        try:
+            if not ipaddress.ip_address(host).is_loopback:
+                return None
+        except ValueError:
+            return None
+    return host, int(port)
+
+
 class Settings(BaseSettings):
     """The whole configuration. Field names match the TOML sections."""
 
@@ -192,6 +236,7 @@ class Settings(BaseSettings):
     security: SecurityConfig = SecurityConfig()
     retention: RetentionConfig = RetentionConfig()
     outbox: OutboxConfig = OutboxConfig()
+    health: HealthConfig = HealthConfig()
     jurisdictions: dict[str, JurisdictionConfig]
 
     @classmethod

@@ -42,6 +42,7 @@ def demo_settings(database_url: str) -> Settings:
         },
         "database": {"url": database_url},
         "crypto": {"kdf": "insecure-fast"},
+        "health": {"listen": ""},  # nothing to watch in a throwaway demo
         "jurisdictions": {
             "demo": {
                 "legal_model": "criminalised",

@@ -20,6 +20,7 @@ import contextlib
 import logging
 import random
 import time
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,6 +56,9 @@ class DrainResult:
     retried: int = 0
     failed: int = 0
 
+    def count(self, result: str) -> None:
+        setattr(self, result, getattr(self, result) + 1)
+
 
 class Dispatcher:
     """Sends what the outbox holds: `run()` as a service, `drain()` as one bounded pass."""
@@ -79,6 +83,8 @@ class Dispatcher:
             for name, channel in channels.items()
         }
         self._result = DrainResult()
+        # Sends by channel and result ("sent", "retried", "failed") since start, for /metrics.
+        self.outcomes: Counter[tuple[str, str]] = Counter()
 
     # -- running -------------------------------------------------------------------------
 
@@ -256,7 +262,7 @@ class Dispatcher:
             if not await asyncio.to_thread(self.engine.may_send, message.kind, message.outcall_id):
                 log.error("refused to send a %s message: not allowed here", message.kind)
                 await asyncio.to_thread(self._settle_failed, message, "refused_by_policy")
-                self._result.failed += 1
+                self._count(message, "failed")
                 return
             await lane.channel.send(to_outbound(message, locale))
         except DeliveryError as error:
@@ -267,7 +273,7 @@ class Dispatcher:
             await self._on_failure(lane, message, DeliveryError("adapter_error"))
             return
         await asyncio.to_thread(self._settle_sent, message)
-        self._result.sent += 1
+        self._count(message, "sent")
 
     async def _on_failure(self, lane: Lane, message: Claimed, error: DeliveryError) -> None:
         log.warning("delivery to a %s recipient failed: %s", message.channel, error)
@@ -276,13 +282,17 @@ class Dispatcher:
             await asyncio.to_thread(
                 self.engine.undeliverable, message.member_id, message.kind, message.outcall_id
             )
-            self._result.failed += 1
+            self._count(message, "failed")
             return
         if error.retry_after is not None:
             lane.gate.pause(error.retry_after, time.monotonic())
         delay = self.backoff(message.attempts, error.retry_after)
         await asyncio.to_thread(self._settle_retry, message, self.clock() + delay, error.reason)
-        self._result.retried += 1
+        self._count(message, "retried")
+
+    def _count(self, message: Claimed, result: str) -> None:
+        self._result.count(result)
+        self.outcomes[(message.channel, result)] += 1
 
     def backoff(self, attempts: int, retry_after: float | None) -> timedelta:
         """Exponential back-off with jitter, capped; the messenger's own wait when it gives one."""

@@ -72,15 +72,26 @@ class Argon2Pool:
         self._clock = clock
         self._spent: dict[Hashable, deque[float]] = {}
         self._lock = threading.Lock()
+        self._waiting = 0
+
+    @property
+    def waiting(self) -> int:
+        """Runs asked for and not finished (running or queued), for `/metrics`."""
+        return self._waiting
 
     def run(self, work: Callable[[], bytes]) -> bytes:
         """Run `work` (one Argon2id call) in the caller's lane and wait for its result."""
         lane = ARGON2_LANE.get() or Argon2Lane()
-        if lane.urgent:
-            return self._urgent.submit(work).result()
-        if lane.owner is not None:
+        if not lane.urgent and lane.owner is not None:
             self._charge(lane.owner)
-        return self._other.submit(work).result()
+        pool = self._urgent if lane.urgent else self._other
+        with self._lock:
+            self._waiting += 1
+        try:
+            return pool.submit(work).result()
+        finally:
+            with self._lock:
+                self._waiting -= 1
 
     def _charge(self, owner: Hashable) -> None:
         """Count one run against `owner`'s budget, or raise `Argon2Budget` if it is spent."""

@@ -244,3 +244,22 @@ def _copy(row: OutboxMessage) -> Claimed:
         input_hint=row.input_hint,
         attempts=row.attempts,
     )
+
+
+def backlog(session: Session) -> dict[str, int]:
+    """How many messages wait to be sent, by kind (for `/metrics`)."""
+    rows = session.execute(
+        select(OutboxMessage.kind, func.count())
+        .where(OutboxMessage.state == PENDING)
+        .group_by(OutboxMessage.kind)
+    )
+    return {kind: int(count) for kind, count in rows}
+
+
+def oldest_pending(session: Session, kinds: tuple[str, ...]) -> datetime | None:
+    """When the oldest message of these kinds still waiting to be sent was queued."""
+    return session.scalar(
+        select(func.min(OutboxMessage.created_at)).where(
+            OutboxMessage.state == PENDING, OutboxMessage.kind.in_(kinds)
+        )
+    )

@@ -190,3 +190,8 @@ def earliest_deadline(session: Session) -> datetime | None:
 
 def _loaded(instance: object, collection: str) -> bool:
     return collection in inspect(instance).dict
+
+
+def count_open(session: Session) -> int:
+    """Outcalls still running (active, overdue or taken), for `/metrics`."""
+    return session.scalar(select(func.count()).where(Outcall.state.in_(OPEN))) or 0

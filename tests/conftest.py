@@ -50,6 +50,7 @@ def core_config(url: str, **service: Any) -> dict[str, Any]:
         "database": {"url": url},
         "crypto": {"kdf": "insecure-fast"},
         "security": {"pin_attempts": 5, "pin_lockout": "30m"},
+        "health": {"listen": ""},  # tests/process/test_health.py serves it on a free port
         "jurisdictions": {
             "north": {
                 "legal_model": "criminalised",
@@ -92,6 +93,8 @@ default_jurisdiction = "north"
 url = "{url}"
 [crypto]
 kdf = "insecure-fast"
+[health]
+listen = ""
 [jurisdictions.north]
 legal_model = "criminalised"
 timezone = "Europe/London"

@@ -75,6 +75,7 @@ class DeliveryError(Exception):
 
 
 InboundHandler = Callable[[Inbound], Awaitable[None]]
+RECEIVING, SEND_ONLY = "receiving", "send-only"
 
 
 @dataclass
@@ -106,6 +107,12 @@ class Channel(abc.ABC):
     async def delete(self, address: str, message_ref: str) -> bool:
         """Delete a message in the person's chat where the messenger allows it."""
         return False
+
+    def receive_state(self) -> str:
+        """Whether messages from people reach us here, for `/healthz`: one of `RECEIVING`,
+        "starting", "restarting", "failing", "stopped", or `SEND_ONLY` (another process
+        receives this channel's updates; this one only sends)."""
+        return RECEIVING
 
     async def probe(self, address: str) -> bool | None:
         """Whether the person can still be reached here, without sending them a message.

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.channels.base import (
+    RECEIVING,
     Channel,
     ChannelLimits,
     DeliveryError,
@@ -41,6 +42,9 @@ class ConsoleChannel(Channel):
 
     async def stop(self) -> None:
         self._on_inbound = None
+
+    def receive_state(self) -> str:
+        return RECEIVING if self._on_inbound is not None else "stopped"
 
     async def send(self, message: Outbound) -> DeliveryReceipt:
         if message.address in self._unreachable:

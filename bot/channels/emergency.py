@@ -13,6 +13,7 @@ from __future__ import annotations
 import httpx
 
 from bot.channels.base import (
+    SEND_ONLY,
     Channel,
     ChannelLimits,
     DeliveryError,
@@ -45,6 +46,9 @@ class EmergencyChannel(Channel):
 
     async def start(self, on_inbound: InboundHandler) -> None:
         """Nothing to receive: the contact never writes back through this channel."""
+
+    def receive_state(self) -> str:
+        return SEND_ONLY
 
     async def stop(self) -> None:
         await self._client.aclose()

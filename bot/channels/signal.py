@@ -157,9 +157,9 @@ class SignalChannel(Channel):
         self._on_inbound = None
         self.state = "stopped"
 
-    def health(self) -> dict[str, str | int]:
-        """For a health endpoint: `state` is starting | receiving | restarting | stopped."""
-        return {"state": self.state, "receive_restarts": self.receive_restarts}
+    def receive_state(self) -> str:
+        """starting | receiving | restarting | stopped (see `Channel.receive_state`)."""
+        return self.state
 
     # -- receiving -----------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import warnings
 from dataclasses import dataclass
 from datetime import timedelta
@@ -49,6 +50,8 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot import logs
 from bot.channels.base import (
+    RECEIVING,
+    SEND_ONLY,
     Channel,
     ChannelLimits,
     DeliveryError,
@@ -73,6 +76,8 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 POLL_TIMEOUT = 10
+# A getUpdates failure this recent means receiving is failing (PTB retries within seconds).
+POLL_FAILING = 3 * POLL_TIMEOUT
 SEND_TIMEOUT = 10.0
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 MAX_CALLBACK_BYTES = 64
@@ -305,6 +310,7 @@ class TelegramChannel(Channel):
             .build()
         )
         self._on_inbound: InboundHandler | None = None
+        self._last_poll_error: float | None = None
         self._ready = asyncio.Lock()
         self._initialized = False
         self._timed: dict[asyncio.Task[None], tuple[str, str]] = {}
@@ -351,10 +357,27 @@ class TelegramChannel(Channel):
             await updater.start_polling(
                 timeout=timedelta(seconds=POLL_TIMEOUT),
                 allowed_updates=list(ALLOWED_UPDATES),
-                error_callback=_polling_error,
+                error_callback=self._polling_error,
             )
         await self.application.start()
         log.info("telegram channel started (%s) as @%s", self.config.mode, self.username)
+
+    def receive_state(self) -> str:
+        """ "failing" while getUpdates has failed within the last `POLL_FAILING` seconds
+        (the updater keeps retrying, so it still counts as running)."""
+        if self.config.mode == "send_only":
+            return SEND_ONLY
+        updater = self.application.updater
+        if updater is None or not updater.running:
+            return "stopped"
+        failed = self._last_poll_error
+        if failed is not None and time.monotonic() - failed < POLL_FAILING:
+            return "failing"
+        return RECEIVING
+
+    def _polling_error(self, error: TelegramError) -> None:
+        self._last_poll_error = time.monotonic()
+        log.warning("telegram polling failed, retrying: %s", type(error).__name__)
 
     async def stop(self) -> None:
         """Stop receiving, delete timed messages now rather than never, and disconnect."""
@@ -608,10 +631,6 @@ async def _answer(query: CallbackQuery, text: str | None = None) -> None:
         await query.answer(text)
     except TelegramError as error:
         log.debug("answering a callback query failed: %s", type(error).__name__)
-
-
-def _polling_error(error: TelegramError) -> None:
-    log.warning("telegram polling failed, retrying: %s", type(error).__name__)
 
 
 def _chat_id(address: str) -> int:

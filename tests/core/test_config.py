@@ -40,6 +40,8 @@ def test_the_example_config_is_valid_and_check_config_prints_the_ladders() -> No
             "notify",
         ),
         (('url = "sqlite', "url = sqlite"), "not valid TOML"),
+        (('listen = "127.0.0.1:9108"', 'listen = "0.0.0.0:9108"'), "must be a loopback host"),
+        (('listen = "127.0.0.1:9108"', 'listen = "127.0.0.1"'), "must be a loopback host"),
     ],
 )
 def test_broken_configs_are_explained(tmp_path: Path, edit: tuple[str, str], message: str) -> None:

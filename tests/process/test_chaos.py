@@ -60,6 +60,8 @@ argon2_memory_mib = 128
 [outbox]
 max_backoff = "2s"
 instance = "{instance}"
+[health]
+listen = ""
 [jurisdictions.chaos]
 legal_model = "criminalised"
 timezone = "UTC"
