@@ -1,10 +1,13 @@
-"""The `buddycheck` command: demo, run, status, migrate, check-config, admin, wipe."""
+"""The `buddycheck` command: demo, run, status, migrate, check-config, admin, backup,
+restore, wipe."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import click
 
@@ -219,6 +222,102 @@ def _admin_service(config_path: str | None) -> AdminService:
     return AdminService(Context(db, sealer, settings.policy(), utc_now))
 
 
+@main.command(name="backup")
+@click.argument("destination", type=click.Path(dir_okay=False))
+@click.option("--config", "config_path", help="Configuration file (or BUDDYCHECK_CONFIG).")
+def backup_command(destination: str, config_path: str | None) -> None:
+    """Back up the database to a new file while the bot runs (PostgreSQL: prints pg_dump)."""
+    from storage import backup
+
+    settings = _settings(config_path)
+    source = backup.sqlite_path(settings.database.url)
+    if source is None:
+        click.echo(
+            _("The database is PostgreSQL: back it up with pg_dump (password in PGPASSWORD):")
+        )
+        click.echo(backup.pg_dump_command(settings.database.url, destination))
+    else:
+        _backup_step(lambda: backup.backup(source, Path(destination)))
+        click.echo(
+            _("Backed up {source} to {destination}.").format(source=source, destination=destination)
+        )
+        _show_contents(f"sqlite:///{Path(destination).resolve()}")
+    click.echo(
+        _(
+            "A backup holds the sealed details of every outcall open when it was taken (as "
+            "ciphertext), nicknames, messenger ids, who is whose buddy, and times. Never keep "
+            "it with the pepper: together they are all an attacker needs to start guessing "
+            'PINs. "I\'m safe" cannot destroy details in a backup, so delete backups soon '
+            "(keep days, not months: docs/operating.md)."
+        )
+    )
+
+
+@main.command()
+@click.argument("backup_file", type=click.Path(dir_okay=False))
+@click.option("--config", "config_path", help="Configuration file (or BUDDYCHECK_CONFIG).")
+def restore(backup_file: str, config_path: str | None) -> None:
+    """Restore a backup into the configured database, which must not exist yet."""
+    from storage import backup
+
+    settings = _settings(config_path)
+    target = backup.sqlite_path(settings.database.url)
+    if target is None:
+        raise click.ClickException(
+            _(
+                "The database is PostgreSQL: restore into a new, empty database with "
+                "pg_restore --dbname=URL {backup}, then run `buddycheck migrate`."
+            ).format(backup=backup_file)
+        )
+    _backup_step(lambda: backup.restore(Path(backup_file), target))
+    Database(settings.database.url).migrate()
+    click.echo(_("Restored {backup} into {target}.").format(backup=backup_file, target=target))
+    _show_contents(settings.database.url)
+    click.echo(
+        _(
+            "Start the bot with the same pepper as before: without it nothing sealed in the "
+            "backup can be opened. Alerts that were waiting are sent when it starts."
+        )
+    )
+
+
+def _backup_step(step: Callable[[], None]) -> None:
+    """Run a backup or restore step; its refusal in words."""
+    from storage.backup import BackupError
+
+    try:
+        step()
+    except BackupError as error:
+        if error.reason == "exists":
+            message = _("{path} already exists. Choose a new path; nothing was overwritten.")
+        elif error.reason == "missing":
+            message = _("There is nothing at {path}. Check the path.")
+        else:
+            message = _("Copying {path} failed ({detail}). Nothing was changed.")
+        raise click.ClickException(message.format(path=error.path, detail=error.detail)) from None
+
+
+def _show_contents(url: str) -> None:
+    from storage.backup import contents
+
+    db = Database(url)
+    try:
+        counted = contents(db)
+    finally:
+        db.dispose()
+    click.echo(
+        _(
+            "In it: members {members}, open outcalls {open}, sealed details {sealed}, "
+            "messages waiting to be sent {pending}."
+        ).format(
+            members=counted.members,
+            open=counted.open_outcalls,
+            sealed=counted.sealed_details,
+            pending=counted.pending_messages,
+        )
+    )
+
+
 WIPE_PHRASE = "destroy all sealed data"
 
 
@@ -243,7 +342,9 @@ def wipe(config_path: str | None, confirmed: bool) -> None:
         typed = click.prompt(_('Type "{phrase}" to go on').format(phrase=WIPE_PHRASE))
         if typed.strip() != WIPE_PHRASE:
             raise click.ClickException(_("Not confirmed. Nothing was destroyed."))
-    report = wipe_all(Database(settings.database.url))
+    from bot.app import utc_now
+
+    report = wipe_all(Database(settings.database.url), utc_now())
     click.echo(
         _(
             "Destroyed: {envelopes} sealed details, {sealed_keys} sealed keys, {invites} buddy "

@@ -10,14 +10,24 @@ details); each member chooses a new PIN, and gets new keys, the next time they w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import datetime
 
 from sqlalchemy import delete, update
 
+from checkins.admin import SERVER
 from storage import outbox
 from storage.db import Database
 from storage.scrub import vacuum
-from storage.tables import Envelope, Invite, Member, OutboxMessage, RoleInvite, SealedKey
+from storage.tables import (
+    AuditEntry,
+    Envelope,
+    Invite,
+    Member,
+    OutboxMessage,
+    RoleInvite,
+    SealedKey,
+)
 
 _TABLES = ("envelopes", "sealed_keys", "invites", "role_invites", "members", "outbox")
 
@@ -32,8 +42,12 @@ class WipeReport:
     messages: int
 
 
-def wipe(db: Database) -> WipeReport:
-    """Destroy all sealed data and keys in one transaction, then rebuild the storage."""
+def wipe(db: Database, now: datetime) -> WipeReport:
+    """Destroy all sealed data and keys in one transaction, then rebuild the storage.
+
+    The audit log records the wipe (when, and how much went), in the same transaction, so
+    admins can see afterwards why everyone was asked for a new PIN.
+    """
     with db.transaction() as session:
 
         def count(statement: object) -> int:
@@ -54,6 +68,17 @@ def wipe(db: Database) -> WipeReport:
                     OutboxMessage.state == outbox.PENDING, OutboxMessage.outcall_id.is_not(None)
                 )
             ),
+        )
+        session.add(
+            AuditEntry(
+                at=now,
+                actor_id=None,
+                actor=SERVER,
+                action="wipe",
+                jurisdiction=None,
+                before=None,
+                after=asdict(report),
+            )
         )
     vacuum(db, _TABLES)
     return report

@@ -21,7 +21,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -48,11 +48,23 @@ class Database:
             yield session
 
     def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision (idempotent)."""
-        with self.engine.begin() as connection:
+        """Bring the schema to the newest Alembic revision (idempotent).
+
+        On SQLite, foreign keys are off while migrating: a migration that changes a table
+        rebuilds it (copy, drop, rename), and dropping `members` or `outcalls` with foreign
+        keys on would cascade and delete every pairing, outcall, alert and queued message.
+        The keys are checked before the migration commits instead.
+        """
+        with (
+            self.engine.connect() as connection,
+            _foreign_keys_off(connection, self.is_sqlite),
+            connection.begin(),
+        ):
             config = alembic_config(self.url)
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+            if self.is_sqlite:
+                _check_foreign_keys(connection)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -78,6 +90,27 @@ def _create_engine(url: str, lock_timeout: float) -> Engine:
     event.listen(engine, "connect", _configure_sqlite)
     event.listen(engine, "begin", _begin_immediate)
     return engine
+
+
+@contextmanager
+def _foreign_keys_off(connection: Connection, sqlite: bool) -> Iterator[None]:
+    """SQLite only honours the pragma outside a transaction, so it goes to the driver's
+    connection before SQLAlchemy begins one, and is switched back on for the pool."""
+    raw = connection.connection.dbapi_connection if sqlite else None
+    if raw is not None:
+        raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=ON")
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        tables = sorted({str(row[0]) for row in broken})
+        raise RuntimeError(f"migrating left rows without their parent in {tables}")
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

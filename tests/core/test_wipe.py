@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -9,7 +10,7 @@ from sqlalchemy import func, select
 from checkins.security import SecurityService
 from checkins.wipe import wipe
 from storage.db import Database
-from storage.tables import Envelope, Invite, Member, SealedKey
+from storage.tables import AuditEntry, Envelope, Invite, Member, SealedKey
 from tests.conftest import ManualClock, make_world
 
 CANARIES = ("CANARYPLATE77", "17 Canary Wharf Mews", "canary-notes-client-phone")
@@ -32,13 +33,15 @@ def test_wipe_leaves_no_ciphertext_or_canary_on_disk_and_members_rekey(
         wrapped = session.scalars(select(Member.wrapped_secret)).first()
     assert wrapped and envelope
 
-    report = wipe(world.db)
+    report = wipe(world.db, world.clock())
 
     assert (report.envelopes, report.sealed_keys, report.invites) == (1, 2, 3)  # 2 used, 1 open
     assert report.member_keys == 3
     with world.db.transaction() as session:
         for table in (Envelope, SealedKey, Invite):
             assert session.scalar(select(func.count()).select_from(table)) == 0
+        audited = session.scalars(select(AuditEntry).where(AuditEntry.action == "wipe")).one()
+        assert audited.actor == "server" and audited.after == asdict(report)
         assert set(session.scalars(select(Member.wrapped_secret))) == {b""}
     disk = raw_bytes(db_file)
     for secret in (*[c.encode() for c in CANARIES], envelope, wrapped):
@@ -86,7 +89,7 @@ def test_wipe_on_postgresql_empties_every_sealed_table_and_key(
     world = make_world(postgres_url, clock)
     try:
         world.service.start_outcall(world.worker, *CANARIES, "1h")
-        report = wipe(world.db)  # VACUUM FULL runs outside a transaction
+        report = wipe(world.db, world.clock())  # VACUUM FULL runs outside a transaction
         assert (report.envelopes, report.sealed_keys, report.member_keys) == (1, 2, 3)
         with world.db.transaction() as session:
             for table in (Envelope, SealedKey, Invite):
