@@ -17,6 +17,7 @@ from bot.config import (
     Settings,
     load_config,
     load_pepper,
+    no_pepper,
     pepper_present,
     production_problems,
 )
@@ -25,6 +26,7 @@ from checkins.context import Context, Refusal
 from checkins.i18n import _
 from checkins.sealing import KDF_COSTS, Sealer
 from storage.db import Database
+from storage.roles import EVERYWHERE
 
 
 def _settings(path: str | None) -> Settings:
@@ -176,7 +178,7 @@ def admin_invite(role: str, jurisdiction: str, config_path: str | None) -> None:
         ).format(
             code=code,
             role=role,
-            place=jurisdiction,
+            place=_("every place") if jurisdiction == EVERYWHERE else jurisdiction,
             time=made.expires_at.strftime("%Y-%m-%d %H:%M"),
         )
     )
@@ -213,9 +215,7 @@ def _admin_service(config_path: str | None) -> AdminService:
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
     if pepper is None:
-        raise click.ClickException(
-            _("No pepper configured. Set BUDDYCHECK_PEPPER or [crypto] pepper_file.")
-        )
+        raise click.ClickException(no_pepper())
     db = Database(settings.database.url)
     db.migrate()
     sealer = Sealer(pepper, KDF_COSTS[settings.crypto.kdf])

@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from checkins.i18n import _
 from checkins.ladder import MAX_EXTENSION, LadderError
@@ -36,7 +38,7 @@ from checkins.sealing import PEPPER_MIN_BYTES
 
 DEFAULT_DATABASE_URL = "sqlite:///data/buddycheck.db"
 TEST_ONLY_KDF = "insecure-fast"
-NEW_PEPPER = 'python -c "import secrets; print(secrets.token_hex(32))"'
+NEW_PEPPER = 'python3 -c "import secrets; print(secrets.token_hex(32))"'
 # A random pepper of 32 or more bytes has far more different characters (hex has 16).
 PEPPER_MIN_DISTINCT = 8
 
@@ -331,7 +333,39 @@ def load_config(path: str | Path) -> Settings:
                 path=path
             )
         ) from None
-    return settings_from(data, str(path))
+    return settings_from(anchor_paths(data, path.resolve().parent), str(path))
+
+
+def anchor_paths(data: dict[str, Any], directory: Path) -> dict[str, Any]:
+    """The file's relative paths (the SQLite database, the pepper file) made relative to
+    the file's own directory, not to wherever the command runs: run from elsewhere, a
+    relative database path silently made a new, empty database. Values given in the
+    environment override these and stay relative to the current directory. Anything
+    malformed is left alone for validation to explain."""
+    anchored = dict(data)
+    database = data.get("database", {})
+    if isinstance(database, dict):
+        url = database.get("url", DEFAULT_DATABASE_URL)
+        anchored["database"] = {**database, "url": _anchored_url(url, directory)}
+    crypto = data.get("crypto")
+    if isinstance(crypto, dict) and isinstance(crypto.get("pepper_file"), str):
+        pepper = Path(crypto["pepper_file"])
+        if str(pepper) and not pepper.is_absolute():
+            anchored["crypto"] = {**crypto, "pepper_file": str(directory / pepper)}
+    return anchored
+
+
+def _anchored_url(url: Any, directory: Path) -> Any:
+    try:
+        parsed = make_url(url) if isinstance(url, str) else None
+    except ArgumentError:
+        return url
+    if parsed is None or parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return url
+    if parsed.database == ":memory:" or Path(parsed.database).is_absolute():
+        return url
+    anchored = parsed.set(database=str(directory / parsed.database))
+    return anchored.render_as_string(hide_password=False)
 
 
 def settings_from(data: dict[str, Any], source: str) -> Settings:
@@ -347,6 +381,19 @@ def settings_from(data: dict[str, Any], source: str) -> Settings:
             + "\n"
             + _("Fix these and run `buddycheck check-config {source}` again.").format(source=source)
         ) from None
+
+
+def no_pepper() -> str:
+    """What to do when there is no pepper: where it goes, and the commands that make one."""
+    return _(
+        "No pepper configured. Make one, in a directory that survives reboots and only you "
+        "can read:\n"
+        '  sudo install -d -m 700 -o "$USER" /etc/buddycheck\n'
+        "  (umask 077; {command} > /etc/buddycheck/pepper)\n"
+        'then set [crypto] pepper_file = "/etc/buddycheck/pepper" (or BUDDYCHECK_PEPPER). '
+        "Keep it outside the database and its backups; losing it makes every sealed key "
+        "unreadable."
+    ).format(command=NEW_PEPPER)
 
 
 def load_pepper(settings: Settings) -> bytes | None:

@@ -33,7 +33,7 @@ from bot.lane import Lane, Queued
 from bot.ratelimit import RateGate
 from checkins.context import Clock
 from checkins.engine import Engine
-from checkins.messages import Button
+from checkins.messages import Button, Kind
 from storage import outbox
 from storage.db import Database
 from storage.outbox import Claim, Claimed
@@ -48,6 +48,9 @@ _BASE_BACKOFF = 2.0
 _REFILL_AT = 0.5  # refill when the queue holds less than this fraction of its depth
 _IDLE_POLL = 1.0  # seconds between looks at the database when nothing is known to be due
 _STOP_WAIT = 5.0  # seconds `stop` waits for sends already in flight
+# Failed sends in a row after which an alert's recipient counts as unreachable for now:
+# with the back-off (2, 4, 8 s) about 15 s of failing, short against any ladder step.
+STUBBORN_FAILURES = 4
 
 
 @dataclass
@@ -286,6 +289,14 @@ class Dispatcher:
             return
         if error.retry_after is not None:
             lane.gate.pause(error.retry_after, time.monotonic())
+        if _not_getting_through(message, error):
+            await asyncio.to_thread(
+                self.engine.undeliverable,
+                message.member_id,
+                message.kind,
+                message.outcall_id,
+                for_good=False,
+            )
         delay = self.backoff(message.attempts, error.retry_after)
         await asyncio.to_thread(self._settle_retry, message, self.clock() + delay, error.reason)
         self._count(message, "retried")
@@ -334,6 +345,20 @@ def _locales(session: Session, member_ids: set[int]) -> dict[int, str]:
         return {}
     rows = session.execute(select(Member.id, Member.locale).where(Member.id.in_(member_ids)))
     return {member_id: locale for member_id, locale in rows}
+
+
+def _not_getting_through(message: Claimed, error: DeliveryError) -> bool:
+    """An alert has failed `STUBBORN_FAILURES` times in a row for a reason that may be the
+    recipient's (not a rate limit): the engine treats them as unreachable for now — the
+    worker is told and the next stage runs if nobody alerted can be reached — while the
+    message keeps being retried. Without this, a messenger that words a recipient who left
+    as a transient failure (signal-cli's bare "Failed to send message" in json-rpc mode)
+    would hold an alert back forever, and nobody would know."""
+    return (
+        message.kind == Kind.ALERT.value
+        and message.attempts + 1 == STUBBORN_FAILURES
+        and error.reason != "rate_limited"
+    )
 
 
 def to_outbound(message: Claimed, locale: str | None) -> Outbound:

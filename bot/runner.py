@@ -7,7 +7,7 @@ import signal
 
 from bot.app import App
 from bot.channels.base import Channel
-from bot.config import ConfigError, Settings, load_pepper, production_problems
+from bot.config import ConfigError, Settings, load_pepper, no_pepper, production_problems
 from checkins.i18n import _
 
 
@@ -30,12 +30,7 @@ async def serve(settings: Settings) -> None:
     crypto fit only for tests (`production_problems`)."""
     pepper = load_pepper(settings)
     if pepper is None:
-        raise ConfigError(
-            _(
-                "No pepper configured. Set BUDDYCHECK_PEPPER or [crypto] pepper_file "
-                "(at least 32 bytes, kept outside the database and its backups)."
-            )
-        )
+        raise ConfigError(no_pepper())
     problems = production_problems(settings)
     if problems:
         raise ConfigError("\n".join(problems))

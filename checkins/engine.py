@@ -124,11 +124,14 @@ class Engine:
                 .values(unreachable_since=None)
             )
 
-    def undeliverable(self, member_id: int | None, kind: str, outcall_id: int | None) -> None:
-        """A recipient can't be reached (blocked the bot, unknown account): fail over.
+    def undeliverable(
+        self, member_id: int | None, kind: str, outcall_id: int | None, *, for_good: bool = True
+    ) -> None:
+        """A recipient can't be reached: fail over. `for_good`: the messenger said so
+        (blocked the bot, unknown account); else sends to them keep failing but are retried.
 
-        The worker is told, and if nobody alerted about this outcall can be reached, its next
-        stage runs now instead of waiting for its time.
+        The worker is told (once per buddy and outcall), and if nobody alerted about this
+        outcall can be reached, its next stage runs now instead of waiting for its time.
         """
         now = self.clock()
         with self.db.transaction() as session:
@@ -144,11 +147,12 @@ class Engine:
                 return
             worker = session.get_one(Member, outcall.worker_id)
             alias = member.alias
+            told = texts.buddy_unreachable if for_good else texts.buddy_not_getting_through
             tell(
                 session,
                 self.policy,
                 worker,
-                lambda r: texts.buddy_unreachable(alias),
+                lambda r: told(alias),
                 now,
                 outcall=outcall,  # silent for a duress outcall
                 dedupe_key=f"unreachable:{outcall.id}:{member.id}",

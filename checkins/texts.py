@@ -303,6 +303,16 @@ def buddy_unreachable(buddy_alias: str) -> Message:
     )
 
 
+def buddy_not_getting_through(buddy_alias: str) -> Message:
+    return Message(
+        _(
+            "⚠️ Your alert is not getting through to {alias} right now. We keep trying. "
+            "If you are safe, check in now. See /buddies."
+        ).format(alias=buddy_alias),
+        kind=Kind.REMINDER,
+    )
+
+
 def unlocked(worker_alias: str, details: Details, visible: timedelta) -> str:
     minutes = max(1, int(visible.total_seconds() // 60))
     lines = [

@@ -478,7 +478,8 @@ def classify_rejection(status: int, error: str, retry_after: float | None = None
     mode a send whose only recipient is unregistered fails with the bare "Failed to send
     message" — the same words as a network failure — and signal-cli-rest-api keeps only the
     JSON-RPC error's message (bbernhard/signal-cli-rest-api#692 shows it for a recipient
-    `/v1/search` calls unregistered). That case is retried, not failed over.
+    `/v1/search` calls unregistered). That case is retried; after a few failures in a row
+    the dispatcher has the engine fail over while it keeps retrying (`STUBBORN_FAILURES`).
     """
     if status == 429:
         return DeliveryError("rate_limited", retry_after=retry_after)

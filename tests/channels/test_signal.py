@@ -512,6 +512,29 @@ async def test_transient_400_alert_is_retried_and_reaches_the_buddy(stack: Stack
     assert not any("couldn't reach" in m.text for m in robin.messages())
 
 
+async def test_an_alert_that_keeps_failing_tells_the_worker_and_keeps_trying(
+    stack: Stack,
+) -> None:
+    """signal-cli in json-rpc mode says only "Failed to send message" for a recipient who
+    left Signal, the same words as a network failure. After a few failures in a row the
+    worker hears their alert is not getting through (and, with nobody reachable, the next
+    stage would run); the alert is still retried and arrives once the failures stop."""
+    robin, sam = stack.user("robin"), stack.user("sam")
+    await onboard(robin, "Robin")
+    await onboard(sam, "Sam")
+    await pair_on_signal(robin, sam)
+    await start_outcall(robin)
+    stack.api.fail_sends_to(sam.uuid, NO_RECIPIENT_REACHED, count=6)
+
+    await miss_check_in(stack, robin)
+    told = await robin.wait_for_message("not getting through to Sam", timeout=WAIT)
+    assert "We keep trying" in told.text
+    await sam.wait_for_message("Robin missed their check-in", timeout=WAIT)
+    statuses = [m.status for m in stack.api.sent if m.recipients == (sam.uuid,)]
+    assert statuses[-7:] == [400] * 6 + [201]
+    assert sum("not getting through" in m.text for m in robin.messages()) == 1
+
+
 @pytest.mark.parametrize("status", [500, 429, 503])
 async def test_transient_send_failure_is_retried_then_delivered(stack: Stack, status: int) -> None:
     robin = stack.user("robin")

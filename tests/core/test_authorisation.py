@@ -526,6 +526,7 @@ def test_server_commands_refuse_to_start_without_the_pepper(
     result = CliRunner().invoke(main, [*command, "--config", str(config)])
     assert result.exit_code != 0
     assert "No pepper configured" in result.output
+    assert "umask 077; python3 -c" in result.output  # and how to make one
 
 
 def test_a_pin_without_the_server_pepper_opens_nothing(tmp_path: Path) -> None:

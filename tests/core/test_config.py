@@ -162,3 +162,24 @@ def test_the_shortest_check_in_cannot_be_longer_than_the_longest() -> None:
             core_config("sqlite:///data/buddycheck.db", min_duration="3h", max_duration="2h"),
             "x.toml",
         )
+
+
+def test_relative_paths_in_the_file_are_found_next_to_it_wherever_the_command_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "deploy"
+    home.mkdir()
+    config = home / "config.toml"
+    text = EXAMPLE.read_text().replace(
+        'pepper_file = "/etc/buddycheck/pepper"', 'pepper_file = "secrets/pepper"'
+    )
+    assert 'pepper_file = "secrets/pepper"' in text
+    config.write_text(text.replace('url = "sqlite:///data/buddycheck.db"', ""))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    settings = load_config("../deploy/config.toml")
+    assert settings.database.url == f"sqlite:///{home / 'data' / 'buddycheck.db'}"
+    assert settings.crypto.pepper_file == home / "secrets" / "pepper"
+    monkeypatch.setenv("BUDDYCHECK_DATABASE__URL", "sqlite:///here.db")  # the environment wins
+    assert load_config(config).database.url == "sqlite:///here.db"

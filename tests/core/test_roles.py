@@ -180,6 +180,7 @@ def test_buddycheck_admin_invite_prints_a_code_that_works(
     found = re.search(r"R-[0-9A-Z]{5}-[0-9A-Z]{5}", result.output)
     assert found is not None, result.output
     assert "/accept" in result.output
+    assert "admin (every place)" in result.output, result.output
 
     db = Database(url)
     sealer = Sealer(pepper.encode(), KDF_COSTS["insecure-fast"])
