@@ -78,7 +78,8 @@ def supported_locale(code: str | None) -> str | None:
     for candidate in (f"{language}_{region.upper()}" if region else language, language):
         if candidate and candidate in available:
             return candidate
-    return None
+    # Another region's catalog of the same language beats English ("pt" → "pt_BR").
+    return next((code for code in available if code.split("_")[0] == language), None)
 
 
 @lru_cache(maxsize=32)

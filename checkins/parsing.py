@@ -20,26 +20,49 @@ MAX_DURATION = timedelta(days=36525)
 _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 _UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1}
-_UNITS = {
-    "h": "h",
-    "hr": "h",
-    "hrs": "h",
-    "hour": "h",
-    "hours": "h",
-    "m": "m",
-    "min": "m",
-    "mins": "m",
-    "minute": "m",
-    "minutes": "m",
-    "s": "s",
-    "sec": "s",
-    "secs": "s",
-    "second": "s",
-    "seconds": "s",
+# The words for hours, minutes and seconds people type, in every shipped language (lower
+# case, after NFKC; a trailing dot is dropped, so "мин." and "ชม." are found).
+_UNIT_WORDS = {
+    "h": (
+        "h hr hrs hour hours"  # English
+        " hora horas"  # Spanish, Portuguese
+        " heure heures"  # French
+        " oră ore ora orã"  # Romanian (with and without the breve)
+        " ч час часа часов"  # Russian
+        " ชม ชั่วโมง"  # Thai
+    ),
+    "m": ("m min mins minute minutes minuto minutos mn minut м мин минута минуты минут минуту นาที"),
+    "s": (
+        "s sec secs second seconds"
+        " seg segundo segundos"
+        " seconde secondes"
+        " secundă secunde secunda"
+        " с сек секунда секунды секунд секунду"
+        " วินาที"
+    ),
 }
-_DURATION_PART = re.compile(r"(\d{1,4})\s*([a-z]+)")
-_HOURS_MINUTES = re.compile(r"(\d{1,2})\s*h\s*(\d{1,2})")
+_UNITS = {word: unit for unit, words in _UNIT_WORDS.items() for word in words.split()}
+# Words that join two parts ("1 hora e 30", "2 ore și 15"): dropped.
+_JOINERS = frozenset(["and", "y", "e", "et", "și", "si", "и", "และ"])
+# Words before a clock time ("at 23:30", "à 23h30", "в 23:30", "ตอน 23.30"): the text is a
+# time of day, never a duration. And the Thai "o'clock" abbreviation after one.
+_CLOCK_BEFORE = frozenset(
+    {
+        *("at", "by"),  # English
+        *("a", "las", "hasta"),  # Spanish
+        *("à", "às", "as", "até"),  # French, Portuguese
+        *("la", "pe", "ora"),  # Romanian
+        *("в", "к", "до"),  # Russian
+        *("ที่", "ตอน", "เวลา", "ก่อน"),  # Thai
+    }
+)
+_CLOCK_AFTER = ("น.", "น")
+_DURATION_PART = re.compile(r"(\d{1,4})([^\d]*)")
 _CLOCK = re.compile(r"(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm)?")
+# "23h30" is a clock time in French and Portuguese, "1h30" a duration everywhere: from 13
+# hours on, no one means a check-in that far ahead.
+_CLOCK_LIKE = re.compile(r"(\d{1,2})h(\d{2})")
+LONGEST_READ_AS_DURATION = 12
 
 
 def normalise(text: str) -> str:
@@ -84,20 +107,23 @@ def readable(text: str) -> bool:
 
 
 def parse_duration(text: str) -> timedelta | None:
-    """`90m`, `2h`, `1h30`, `1 h 30 min`, `45s` → timedelta; anything else → None."""
-    value = normalise(text).lower().replace(" ", "")
-    if not value:
+    """`90m`, `2h`, `1h30`, `1 h 30 min`, `45s`, `2 horas`, `1 ч 30`, `30 นาที` → timedelta;
+    anything else (a time of day like "à 23h30" among it) → None."""
+    words = _words(text)
+    if not words or words[0] in _CLOCK_BEFORE:
         return None
-    short = _HOURS_MINUTES.fullmatch(value)
-    if short:
-        return timedelta(hours=int(short[1]), minutes=int(short[2]))
-    total, position = 0, 0
+    value = "".join(word for word in words if word not in _JOINERS)
+    clock_like = _CLOCK_LIKE.fullmatch(value)
+    if clock_like and int(clock_like[1]) > LONGEST_READ_AS_DURATION:
+        return None
+    total, position, previous = 0, 0, None
     for match in _DURATION_PART.finditer(value):
-        unit = _UNITS.get(match[2])
+        word = match[2].rstrip(".")
+        unit = _UNITS.get(word) if word else _bare_unit(previous, match.end() == len(value))
         if match.start() != position or unit is None:
             return None
         total += int(match[1]) * _UNIT_SECONDS[unit]
-        position = match.end()
+        position, previous = match.end(), unit
         if total > MAX_DURATION.total_seconds():
             return None
     if position != len(value) or total == 0:
@@ -105,10 +131,27 @@ def parse_duration(text: str) -> timedelta | None:
     return timedelta(seconds=total)
 
 
+def _bare_unit(previous: str | None, last: bool) -> str | None:
+    """A number with no unit is minutes only as the last part after hours ("1h30")."""
+    return "m" if previous == "h" and last else None
+
+
+def _words(text: str) -> list[str]:
+    return normalise(text).lower().split()
+
+
 def parse_clock(text: str) -> time | None:
-    """`23:30`, `23.30`, `11pm`, `11:30 pm` → a wall-clock time; anything else → None."""
-    value = normalise(text).lower()
-    match = _CLOCK.fullmatch(value)
+    """`23:30`, `23.30`, `23h30`, `11pm`, `11:30 pm`, `at 23:30`, `в 23:30`, `23.30 น.` → a
+    wall-clock time; anything else → None."""
+    words = _words(text)
+    while len(words) > 1 and words[0] in _CLOCK_BEFORE:  # "a las 23:30", "la ora 23:30"
+        words = words[1:]
+    if words and words[-1] in _CLOCK_AFTER:
+        words = words[:-1]
+    value = " ".join(words)
+    for suffix in _CLOCK_AFTER:  # "23.30น." typed without a space
+        value = value.removesuffix(suffix)
+    match = _CLOCK.fullmatch(value.strip())
     if not match or (match[2] is None and match[3] is None):
         return None
     hour, minute = int(match[1]), int(match[2] or 0)

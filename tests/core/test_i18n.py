@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
+from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 
 from bot.channels.base import Inbound
@@ -39,7 +40,7 @@ from tests.conftest import World
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCALE_DIR = ROOT / "checkins" / "locale"
-TRANSLATED = ["es"]
+TRANSLATED = ["es", "fr", "pt_BR", "ro", "ru", "th"]
 PLATE, ADDRESS = "KX482B", "14 Hollow Lane, flat 3"
 
 # The Signal and Telegram tests' harnesses, reused as they are.
@@ -114,7 +115,7 @@ def test_every_sentence_in_the_code_has_a_translation(locale: str) -> None:
 @pytest.mark.parametrize("locale", TRANSLATED)
 def test_translations_keep_every_placeholder(locale: str) -> None:
     entries = catalog(locale)
-    assert entries.num_plurals == 2
+    assert entries.num_plurals == get_plural(locale).num_plurals  # Babel's rule for it
     wrong = []
     for entry in entries:
         if not entry.id:
@@ -129,11 +130,38 @@ def test_translations_keep_every_placeholder(locale: str) -> None:
     assert not wrong, f"placeholders differ from the English: {wrong}"
 
 
-def test_spanish_is_offered_by_its_own_name() -> None:
-    assert {"en", "es"} <= set(available_locales())
-    assert [language_name(code) for code in ("en", "es")] == ["English", "Español"]
+def test_every_language_is_offered_by_its_own_name() -> None:
+    assert set(available_locales()) == {"en", *TRANSLATED}
+    names = [language_name(code) for code in ("en", "es", "fr", "pt_BR", "ro", "ru", "th")]
+    assert names == [
+        "English",
+        "Español",
+        "Français",
+        "Português (Brasil)",
+        "Română",
+        "Русский",
+        "ไทย",
+    ]
     assert supported_locale("es-MX") == supported_locale("ES") == "es"
-    assert supported_locale("fr") is None
+    assert supported_locale("pt-br") == supported_locale("pt") == "pt_BR"
+    assert supported_locale("de") is None
+
+
+@pytest.mark.parametrize(
+    ("locale", "counts"),
+    [
+        ("ru", {1: "{n} минуту.", 2: "{n} минуты.", 5: "{n} минут.", 21: "{n} минуту."}),
+        ("th", {1: "{n} นาที", 5: "{n} นาที"}),
+    ],
+)
+def test_plural_forms_follow_each_languages_rules(locale: str, counts: dict[int, str]) -> None:
+    singular, plural = (
+        "This message will be deleted in {n} minute.",
+        "This message will be deleted in {n} minutes.",
+    )
+    with use_locale(locale):
+        for n, ending in counts.items():
+            assert ngettext(singular, plural, n).format(n=n).endswith(ending.format(n=n))
 
 
 def test_plural_forms_follow_the_count_in_spanish() -> None:
@@ -243,11 +271,11 @@ async def test_signal_numbered_menu_hint_is_in_the_members_language(
     robin = stack.user("robin")
     await signal_harness.onboard(robin, "Robin")
     offered = await signal_harness.ask(robin, "/language", "Which language")
-    assert "Reply 1 for English, 2 for Español." in offered
+    assert "Reply 1 for English, 2 for Español, 3 for Français," in offered
 
     await signal_harness.ask(robin, "2", "te escribo en español")
     again = await signal_harness.ask(robin, "/language", "qué idioma")
-    assert "Responde 1 para English, 2 para Español." in again
+    assert "Responde 1 para English, 2 para Español, 3 para Français," in again
 
 
 def test_adapter_text_renders_in_the_locale_it_is_asked_for() -> None:

@@ -80,3 +80,70 @@ def test_forged_button_tokens_are_parsed_or_rejected(token: str) -> None:
 def test_safe_keyword_in_any_case(text: str) -> None:
     action = keyword_action(text)
     assert action is not None and action.verb is Verb.SAFE
+
+
+# Per shipped language: the words for hours and minutes people type, and how they write a
+# time of day (checkins/parsing.py keeps the word lists).
+HOURS_MINUTES = {
+    "en": ("hours", "min"),
+    "es": ("horas", "minutos"),
+    "pt_BR": ("horas", "minutos"),
+    "fr": ("heures", "min"),
+    "ro": ("ore", "minute"),
+    "ru": ("часа", "минут"),
+    "th": ("ชั่วโมง", "นาที"),
+}
+JOINED = {"es": "y", "pt_BR": "e", "fr": "et", "ro": "și", "ru": "и"}
+AT_TIME = {
+    "en": "at {h}:{m}",
+    "es": "a las {h}:{m}",
+    "pt_BR": "às {h}h{m}",
+    "fr": "à {h}h{m}",
+    "ro": "la ora {h}:{m}",
+    "ru": "в {h}:{m}",
+    "th": "{h}.{m} น.",
+}
+
+
+@pytest.mark.parametrize("locale", sorted(HOURS_MINUTES))
+@given(hours=st.integers(0, 12), minutes=st.integers(0, 59))
+def test_durations_in_every_shipped_language(locale: str, hours: int, minutes: int) -> None:
+    hour_word, minute_word = HOURS_MINUTES[locale]
+    total = timedelta(hours=hours, minutes=minutes)
+    typed = [f"{hours} {hour_word} {minutes} {minute_word}", f"{hours}{hour_word}{minutes}"]
+    if locale in JOINED:
+        typed.append(f"{hours} {hour_word} {JOINED[locale]} {minutes} {minute_word}")
+    for text in typed:
+        assert parse_duration(text) == (total or None), text
+    assert parse_duration(f"{minutes or 1} {minute_word}") == timedelta(minutes=minutes or 1)
+
+
+@pytest.mark.parametrize("locale", sorted(AT_TIME))
+@given(hour=st.integers(0, 23), minute=st.integers(0, 59))
+def test_times_of_day_in_every_shipped_language(locale: str, hour: int, minute: int) -> None:
+    text = AT_TIME[locale].format(h=hour, m=f"{minute:02d}")
+    assert parse_clock(text) == time(hour, minute), text
+    assert parse_duration(text) is None, text  # never read as "in so many hours"
+    due = resolve_due(text, NOW, "UTC")
+    assert due is not None and due.time() == time(hour, minute)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("23h30", "clock 23:30"),
+        ("13h05", "clock 13:05"),
+        ("2h30", "150 minutes"),
+        ("1 ч 30", "90 minutes"),
+    ],
+)
+def test_nhmm_is_a_duration_up_to_twelve_hours_and_a_time_of_day_after(
+    text: str, expected: str
+) -> None:
+    due = resolve_due(text, NOW, "UTC")
+    assert due is not None
+    if expected.startswith("clock"):
+        hour, minute = map(int, expected.split()[1].split(":"))
+        assert due.time() == time(hour, minute)
+    else:
+        assert due - NOW == timedelta(minutes=int(expected.split()[0]))
