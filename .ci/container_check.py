@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.emulators.signal_api import SignalApiEmulator  # noqa: E402
-from tests.emulators.telegram_api import TelegramApiEmulator  # noqa: E402
+from tests.emulators.signal_api import SignalApiEmulator
+from tests.emulators.telegram_api import TelegramApiEmulator
 
 TOKEN = "4242:container-token"
 BOT_NUMBER = "+15550000001"
