@@ -52,8 +52,8 @@ VOLUME /app/data
 # already allows 90 s without a round, so probing faster finds nothing sooner; timeout 15s:
 # the probe waits up to 10 s for /healthz (3 s of it for the database) plus Python's start;
 # start-period 60s: migrations and the first Signal/Telegram connection, whose failures
-# must not count; retries 3: unhealthy after about 1.5 minutes of failing, before an alert
-# has waited [health] alert_age (2 min) on top of it.
+# must not count; retries 3: "unhealthy" after three failures in a row (about 1.5 minutes),
+# so one slow answer under load does not restart the bot, a real outage is still seen soon.
 HEALTHCHECK --interval=30s --timeout=15s --start-period=60s --retries=3 \
     CMD ["sh", "-c", "buddycheck status --config /config/config.toml || exit 1"]
 
