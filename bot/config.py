@@ -37,6 +37,7 @@ from checkins.rules import (
 from checkins.sealing import PEPPER_MIN_BYTES
 
 DEFAULT_DATABASE_URL = "sqlite:///data/buddycheck.db"
+HOME_VARIABLE = "BUDDYCHECK_HOME"  # where the config file's relative paths start, if set
 TEST_ONLY_KDF = "insecure-fast"
 NEW_PEPPER = 'python3 -c "import secrets; print(secrets.token_hex(32))"'
 # A random pepper of 32 or more bytes has far more different characters (hex has 16).
@@ -333,15 +334,17 @@ def load_config(path: str | Path) -> Settings:
                 path=path
             )
         ) from None
-    return settings_from(anchor_paths(data, path.resolve().parent), str(path))
+    home = os.environ.get(HOME_VARIABLE) or path.resolve().parent
+    return settings_from(anchor_paths(data, Path(home)), str(path))
 
 
 def anchor_paths(data: dict[str, Any], directory: Path) -> dict[str, Any]:
     """The file's relative paths (the SQLite database, the pepper file) made relative to
-    the file's own directory, not to wherever the command runs: run from elsewhere, a
-    relative database path silently made a new, empty database. Values given in the
-    environment override these and stay relative to the current directory. Anything
-    malformed is left alone for validation to explain."""
+    `directory`: the file's own directory, or `BUDDYCHECK_HOME` where that is set (the
+    container sets /app, its read-only configuration living elsewhere), never wherever the
+    command runs: run from elsewhere, a relative database path silently made a new, empty
+    database. Values given in the environment override these and stay relative to the
+    current directory. Anything malformed is left alone for validation to explain."""
     anchored = dict(data)
     database = data.get("database", {})
     if isinstance(database, dict):
