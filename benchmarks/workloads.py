@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from benchmarks.fill import CheckIn
 
@@ -20,7 +20,10 @@ class Workload:
     """`outcalls` alerts due evenly over `spread` seconds; `measured` seconds of them count.
 
     `kill_after`: seconds after the first due time at which the bot is SIGKILLed, and
-    restarted `down` seconds later.
+    restarted `down` seconds later. `processes`: how many `buddycheck run` share the
+    database (two: PostgreSQL only, the documented two-process topology). `prepare`: the
+    seconds per outcall the fill is given before the first alert falls due, where the
+    harness's defaults for the subject would be too short.
     """
 
     name: str
@@ -30,6 +33,20 @@ class Workload:
     measured: float | None = None
     kill_after: float | None = None
     down: float = 5.0
+    processes: int = 1
+    prepare: float | None = None
+
+    def scaled(self, fraction: float) -> Workload:
+        """The same due rate with `fraction` of the outcalls (a small run of a big one)."""
+        if fraction == 1:
+            return self
+        outcalls = max(1, round(self.outcalls * fraction))
+        return replace(
+            self,
+            outcalls=outcalls,
+            spread=self.spread * outcalls / self.outcalls,
+            description=f"{self.description}; scaled to {outcalls:,} active",
+        )
 
     @property
     def window(self) -> float:
@@ -75,6 +92,19 @@ def workloads(minutes: float) -> dict[str, Workload]:
             4 * 3600.0,
             f"100,000 active, due over 4 h (21 alerts/s); the first {minutes:g} min measured",
             measured=minutes * 60,
+        ),
+        # A million active on PostgreSQL, with two `buddycheck run` processes sharing the
+        # database (one receiving and sending, one send-only, 12/s plus a burst of 3 each):
+        # due over 48 h, 17.4 alerts/s, under the 24/s the two send between them.
+        "1m-pg": Workload(
+            "1m-pg",
+            1_000_000,
+            48 * 3600.0,
+            "1,000,000 active, due over 48 h (17.4 alerts/s), two processes; "
+            f"the first {minutes:g} min measured",
+            measured=minutes * 60,
+            processes=2,
+            prepare=0.0015,
         ),
         "storm": Workload("storm", 1000, 10.0, "1,000 check-ins × 3 buddies due within 10 s"),
         "kill": Workload(
