@@ -3,7 +3,9 @@
 Every wait here is bounded: the fake must come up within START_SECONDS; the backlog counts
 as drained when every expected alert has arrived or `grace` seconds after the last one fell
 due, whichever comes first; then SETTLE_SECONDS catch duplicates, and at most
-REPLY_SECONDS the replies to the probes sent while it drained.
+REPLY_SECONDS the replies to the probes sent while it drained. What arrived when is left in
+the run's directory (`arrivals.json`: each expected chat's due time and every send as
+[arrival, chat]), for a closer look with `--keep`.
 """
 
 from __future__ import annotations
@@ -197,6 +199,8 @@ async def measure(
         await api.refresh()
         observed.sends, observed.senders = api.sends, api.senders
         observed.polls, observed.connects = api.polls, api.connects
+    record = {"base": base, "expected": observed.expected, "sends": observed.sends}
+    (directory / "arrivals.json").write_text(json.dumps(record), encoding="utf-8")
     return observed
 
 
