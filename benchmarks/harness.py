@@ -3,7 +3,9 @@
 Every wait here is bounded: the fake must come up within START_SECONDS; the backlog counts
 as drained when every expected alert has arrived or `grace` seconds after the last one fell
 due, whichever comes first; then SETTLE_SECONDS catch duplicates, and at most
-REPLY_SECONDS the replies to the probes sent while it drained.
+REPLY_SECONDS the replies to the probes sent while it drained. What arrived when is left in
+the run's directory (`arrivals.json`: each expected chat's due time and every send as
+[arrival, chat]), for a closer look with `--keep`.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout
 
 from benchmarks import procs
 from benchmarks.config import write_config
-from benchmarks.fakeapi import TOKEN
+from benchmarks.fakeapi import FIRST, TOKEN
 from benchmarks.fill import CheckIn, fill
 from benchmarks.workloads import PROBE_CHATS, Workload
 from bot.config import load_config
@@ -35,6 +38,10 @@ PROBE_SECONDS = 1.0
 # Seconds before the first due time: for the bot to start, plus per outcall to prepare.
 START_MARGIN = 10.0
 PREPARE_SECONDS = {"buddycheck": 0.003, "store": 0.006, "memory": 0.0002}
+# With two processes: the second's name (in its `base_url` and `[outbox] instance`), and
+# each process's share of Telegram's ~30 messages a second (docs/architecture.md).
+SECOND = "second"
+SHARE: dict[str, str | float] = {"messages_per_second": 12.0, "burst": 3}
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,7 @@ class Subject:
     kind: str  # "buddycheck", "store" (JobQueue, persistent) or "memory" (JobQueue)
     limiter: bool = False
     postgres: bool = False
+    processes: int = 1  # buddycheck only: two share one PostgreSQL database
 
 
 @dataclass
@@ -54,10 +62,14 @@ class Observed:
     base: float
     expected: dict[int, float]
     sends: list[tuple[float, int]] = field(default_factory=list)
-    polls: list[float] = field(default_factory=list)
+    senders: list[str] = field(default_factory=list)  # which process made each send
+    polls: list[float] = field(default_factory=list)  # the first process's getUpdates
+    connects: list[tuple[float, str]] = field(default_factory=list)  # each getMe, by whom
     probes: list[tuple[float, int]] = field(default_factory=list)  # (sent at, chat)
-    starts: list[float] = field(default_factory=list)
-    usage: procs.Usage = field(default_factory=procs.Usage)
+    starts: list[float] = field(default_factory=list)  # the first process's (re)starts
+    second_start: float | None = None
+    usage: list[procs.Usage] = field(default_factory=list)  # one per process
+    filled: float = 0.0  # seconds the fill took
 
 
 class FakeApi:
@@ -68,7 +80,9 @@ class FakeApi:
         self.base_url = f"http://127.0.0.1:{port}/bot"
         self._seen = 0
         self.sends: list[tuple[float, int]] = []
+        self.senders: list[str] = []
         self.polls: list[float] = []
+        self.connects: list[tuple[float, str]] = []
 
     async def call(self, method: str, params: dict[str, object]) -> dict[str, object]:
         async with self.session.post(f"{self.base_url}{TOKEN}/{method}", json=params) as answer:
@@ -78,11 +92,13 @@ class FakeApi:
 
     async def refresh(self) -> None:
         """Fetch what arrived since the last refresh."""
-        result = await self.call("benchArrivals", {"since": self._seen})
-        new = [(float(t), int(c)) for t, c in result["sends"]]  # type: ignore[attr-defined]
-        self.sends.extend(new)
+        result: dict[str, Any] = await self.call("benchArrivals", {"since": self._seen})
+        new = result["sends"]
+        self.sends += [(float(t), int(chat)) for t, chat, _by in new]
+        self.senders += [str(by) for _t, _chat, by in new]
         self._seen += len(new)
-        self.polls = [float(t) for t in result["polls"]]  # type: ignore[attr-defined]
+        self.polls = [float(t) for t, by in result["polls"] if by == FIRST]
+        self.connects = [(float(t), str(by)) for t, by in result["connects"]]
 
     async def say(self, chat: int, text: str) -> float:
         """Probe user `chat` sends `text`; when it was handed to the bot."""
@@ -111,10 +127,12 @@ async def fake_api(directory: Path) -> AsyncIterator[FakeApi]:
         procs.stop(process)
 
 
-def _command(subject: Subject, directory: Path, base_url: str, first: bool) -> list[str]:
+def _command(
+    subject: Subject, directory: Path, base_url: str, first: bool, config: str = "config.toml"
+) -> list[str]:
     """How to start the subject; a restart of the baseline schedules nothing."""
     if subject.kind == "buddycheck":
-        return [procs.buddycheck(), "run", "--config", str(directory / "config.toml")]
+        return [procs.buddycheck(), "run", "--config", str(directory / config)]
     args = ["benchmarks.baseline", "--base-url", base_url, "--plan", str(directory / "plan.json")]
     if subject.kind == "store":
         args += ["--store", f"sqlite:///{directory / 'jobs.db'}"]
@@ -136,8 +154,23 @@ def _prepare(
     pepper = directory / "pepper"
     pepper.write_text(secrets.token_hex(32), encoding="utf-8")
     pepper.chmod(0o600)
-    config = write_config(directory, url, base_url, pepper)
-    fill(load_config(config), pepper.read_text(encoding="utf-8").encode(), check_ins)
+    if subject.processes == 1:
+        config = write_config(directory, url, base_url, pepper)
+    else:  # docs/architecture.md, "Two processes": one receives, the other only sends
+        config = write_config(directory, url, base_url, pepper, instance=FIRST, telegram=SHARE)
+        second: dict[str, str | float] = {**SHARE, "mode": "send_only"}
+        root = base_url.removesuffix("/bot")
+        write_config(
+            directory,
+            url,
+            f"{root}/{SECOND}/bot",
+            pepper,
+            name=f"{SECOND}.toml",
+            instance=SECOND,
+            telegram=second,
+        )
+    workers = 2 if subject.postgres else 1  # SQLite takes one writer at a time
+    fill(load_config(config), pepper.read_text(encoding="utf-8").encode(), check_ins, workers)
 
 
 async def measure(
@@ -152,14 +185,22 @@ async def measure(
     due `margin` seconds (plus the time to prepare) from now."""
     directory.mkdir(parents=True, exist_ok=True)
     async with fake_api(directory) as api:
-        lead = margin + workload.outcalls * PREPARE_SECONDS[subject.kind]
+        lead = margin + workload.outcalls * (workload.prepare or PREPARE_SECONDS[subject.kind])
         base = time.time() + lead
         check_ins = workload.check_ins(base)
         observed = Observed(base, workload.expected(check_ins, base))
+        began = time.time()
         await asyncio.to_thread(_prepare, subject, directory, api.base_url, check_ins, url)
+        observed.filled = time.time() - began
+        del check_ins
+        if time.time() > base - margin / 2:
+            print(f"warning: the fill took {observed.filled:.0f} s, past its lead of {lead:.0f} s")
         await _drive(subject, workload, directory, api, observed, grace)
         await api.refresh()
-        observed.sends, observed.polls = api.sends, api.polls
+        observed.sends, observed.senders = api.sends, api.senders
+        observed.polls, observed.connects = api.polls, api.connects
+    record = {"base": base, "expected": observed.expected, "sends": observed.sends}
+    (directory / "arrivals.json").write_text(json.dumps(record), encoding="utf-8")
     return observed
 
 
@@ -175,12 +216,15 @@ async def _drive(
     log = directory / "bot.log"
     observed.starts.append(time.time())
     process = procs.start(_command(subject, directory, api.base_url, True), log)
-    sampler = procs.Sampler(process)
+    samplers = [procs.Sampler(process)]
+    if subject.processes == 2:
+        observed.second_start = time.time()
+        second = _command(subject, directory, api.base_url, True, f"{SECOND}.toml")
+        samplers.append(procs.Sampler(procs.start(second, directory / f"{SECOND}.log")))
+    sampler = samplers[0]
     done, drained = asyncio.Event(), asyncio.Event()
-    tasks = [
-        asyncio.create_task(sampler.run(done)),
-        asyncio.create_task(_probe(api, observed, drained)),
-    ]
+    tasks = [asyncio.create_task(each.run(done)) for each in samplers]
+    tasks.append(asyncio.create_task(_probe(api, observed, drained)))
     try:
         if workload.kill_after is not None:
             tasks.append(
@@ -193,8 +237,9 @@ async def _drive(
         drained.set()
         done.set()
         await asyncio.gather(*tasks, return_exceptions=True)
-        procs.stop(sampler.process)
-        observed.usage = sampler.usage
+        for each in samplers:
+            procs.stop(each.process)
+        observed.usage = [each.usage for each in samplers]
 
 
 async def _kill(

@@ -10,7 +10,8 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from benchmarks.harness import Observed
+from benchmarks.fakeapi import FIRST
+from benchmarks.harness import SECOND, Observed
 from benchmarks.workloads import PROBE_CHATS, Workload
 
 
@@ -27,14 +28,18 @@ class Row:
     worst: float | None
     last: float | None
     rate: float
-    rss_mib: float
-    cpu_percent: float
+    rss_mib: tuple[float, ...]  # peak, of each process
+    cpu_percent: tuple[float, ...]  # of each process
     load: float
     startup: float | None
     resumed: float | None
     probe_p99: float | None
     answered: int
     probes: int
+    # With two processes: the alerts each sent, and the second's start-up (to its getMe).
+    shares: tuple[int, ...] = ()
+    second_startup: float | None = None
+    filled: float = 0.0
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
@@ -82,9 +87,9 @@ def row(subject: str, observed: Observed) -> Row:
         worst=max(latencies, default=None),
         last=max(times) - observed.base if times else None,
         rate=len(times) / span if span else 0.0,
-        rss_mib=observed.usage.peak_rss_mib,
-        cpu_percent=observed.usage.cpu_percent(),
-        load=observed.usage.peak_load,
+        rss_mib=tuple(u.peak_rss_mib for u in observed.usage),
+        cpu_percent=tuple(u.cpu_percent() for u in observed.usage),
+        load=max((u.peak_load for u in observed.usage), default=0.0),
         startup=_first_poll_after(observed.polls, observed.starts[0]),
         resumed=(
             _first_poll_after(observed.polls, observed.starts[-1])
@@ -94,7 +99,28 @@ def row(subject: str, observed: Observed) -> Row:
         probe_p99=percentile(probes, 0.99),
         answered=len(probes),
         probes=len(observed.probes),
+        shares=_shares(observed) if len(observed.usage) > 1 else (),
+        second_startup=_second_startup(observed),
+        filled=observed.filled,
     )
+
+
+def _shares(observed: Observed) -> tuple[int, int]:
+    """How many alerts the first (receiving) and the second (send-only) process sent."""
+    by = Counter(
+        sender
+        for (_t, chat), sender in zip(observed.sends, observed.senders, strict=True)
+        if chat in observed.expected
+    )
+    return by[FIRST], by[SECOND]
+
+
+def _second_startup(observed: Observed) -> float | None:
+    """Seconds from the second process's start to its getMe (it never polls)."""
+    if observed.second_start is None:
+        return None
+    at = [t for t, by in observed.connects if by == SECOND and t >= observed.second_start]
+    return min(at) - observed.second_start if at else None
 
 
 HEADER = (
@@ -115,9 +141,21 @@ def markdown_row(r: Row) -> str:
     """One line of the table."""
     return (
         f"| {r.subject} | {r.delivered}/{r.expected} | {r.duplicates} | {_s(r.p50)} "
-        f"| {_s(r.p99)} | {_s(r.worst)} | {_s(r.last)} | {r.rate:.1f} | {r.rss_mib:.0f} MiB "
-        f"| {r.cpu_percent:.0f} % | {r.load:.2f} | {_s(r.startup)} | {_s(r.resumed)} "
-        f"| {_s(r.probe_p99)} ({r.answered}/{r.probes}) |"
+        f"| {_s(r.p99)} | {_s(r.worst)} | {_s(r.last)} | {r.rate:.1f} "
+        f"| {' + '.join(f'{m:.0f}' for m in r.rss_mib)} MiB "
+        f"| {' + '.join(f'{c:.0f}' for c in r.cpu_percent)} % | {r.load:.2f} "
+        f"| {_s(r.startup)} | {_s(r.resumed)} | {_s(r.probe_p99)} ({r.answered}/{r.probes}) |"
+    )
+
+
+def two_processes(r: Row) -> str:
+    """What a two-process row's cells cannot say."""
+    first, second = r.shares
+    return (
+        f"{r.subject}: RSS and CPU are of the receiving process + the send-only one; the "
+        f"receiving one sent {first} of the alerts, the send-only one {second}; start-up is "
+        f"the receiving one's, the send-only one's (to its getMe: it never polls) "
+        f"{_s(r.second_startup)}; the fill took {r.filled:.0f} s."
     )
 
 
@@ -125,7 +163,8 @@ def table(workload: Workload, rows: list[Row], database: str) -> str:
     """A workload's heading and its table."""
     lines = [f"### {workload.name}: {workload.description} ({database})", "", HEADER]
     lines += [markdown_row(r) for r in rows]
-    return "\n".join(lines)
+    notes = [two_processes(r) for r in rows if r.shares]
+    return "\n".join([*lines, *(["", *notes] if notes else [])])
 
 
 def machine() -> str:

@@ -5,7 +5,8 @@
 For each workload, one after another on a quiet machine: `buddycheck run` (SQLite, and
 PostgreSQL with `--url`), then the python-telegram-bot JobQueue baseline in memory and with
 a persistent job store (and, for the storm, with PTB's rate limiter), each against its own
-fresh fake Bot API. Prints each table as it is done and writes them all to `--output`.
+fresh fake Bot API. Prints each table as it is done and adds them to `--output` below the
+tables of earlier runs (`--replace` drops those), with a line naming the machine.
 """
 
 from __future__ import annotations
@@ -35,8 +36,17 @@ LIMITED = Subject("JobQueue, in memory, AIORateLimiter 30/s", "memory", limiter=
 SLOWEST_RATE = 25
 
 
+TWO_PROCESSES = Subject(
+    "buddycheck, two processes (PostgreSQL)", "buddycheck", postgres=True, processes=2
+)
+
+
 def subjects(workload: Workload, postgres: bool) -> list[Subject]:
     """Who runs this workload, buddycheck first."""
+    if workload.processes == 2:  # the two-process topology alone: it is what is asked
+        if not postgres:
+            raise SystemExit(f"--workload {workload.name} needs --url (a PostgreSQL server)")
+        return [TWO_PROCESSES]
     chosen = [BUDDYCHECK]
     if postgres:
         chosen.append(Subject("buddycheck (PostgreSQL)", "buddycheck", postgres=True))
@@ -90,7 +100,10 @@ async def run_workload(workload: Workload, args: argparse.Namespace, directory: 
         if args.subject and subject.kind not in args.subject:
             continue
         rows.append(await run_subject(subject, workload, directory, args.url, grace))
-    database = "SQLite" + (" and PostgreSQL" if args.url else "")
+    if workload.processes == 2:
+        database = "PostgreSQL"
+    else:
+        database = "SQLite" + (" and PostgreSQL" if args.url else "")
     return table(workload, rows, database)
 
 
@@ -120,12 +133,21 @@ def main() -> None:
     parser.add_argument("--workload", action="append", choices=sorted(workloads(5)))
     parser.add_argument("--subject", action="append", choices=["buddycheck", "memory", "store"])
     parser.add_argument("--url", default="", help="PostgreSQL server to add buddycheck on it")
-    parser.add_argument("--minutes", type=float, default=5.0, help="measured part of 100k")
+    parser.add_argument(
+        "--minutes", type=float, default=5.0, help="measured part of 100k, 100k-4h, 1m-pg"
+    )
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="this fraction of the outcalls, same due rate"
+    )
     parser.add_argument("--grace", type=float, default=None, help="seconds after the last due")
     parser.add_argument("--output", type=Path, default=Path("BENCHMARKS.md"))
     parser.add_argument("--keep", type=Path, default=None, help="keep databases and logs here")
+    parser.add_argument("--note", default="", help="a line to put before this run's tables")
+    parser.add_argument(
+        "--replace", action="store_true", help="drop the earlier runs' tables from --output"
+    )
     args = parser.parse_args()
-    chosen = [workloads(args.minutes)[name] for name in args.workload or ["1k"]]
+    chosen = [workloads(args.minutes)[name].scaled(args.scale) for name in args.workload or ["1k"]]
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         directory = args.keep or Path(scratch)
         directory.mkdir(parents=True, exist_ok=True)
@@ -133,18 +155,21 @@ def main() -> None:
         for workload in chosen:
             tables.append(asyncio.run(run_workload(workload, args, directory)))
             print(tables[-1], flush=True)
-    generated = "\n\n".join([PREAMBLE.strip(), machine(), *tables]) + "\n"
-    args.output.write_text(kept_part(args.output) + generated, encoding="utf-8")
+    measured = [*([args.note] if args.note else []), machine(), *tables]
+    args.output.write_text(updated(args.output, measured, args.replace), encoding="utf-8")
     print(f"written to {args.output}")
 
 
-def kept_part(path: Path) -> str:
-    """What a person wrote above `MARKER` in an existing file (the targets and the
-    analysis), kept when the tables below it are measured again."""
-    if not path.exists():
-        return ""
-    text = path.read_text(encoding="utf-8")
-    return text[: text.index(MARKER) + len(MARKER)] + "\n\n" if MARKER in text else ""
+def updated(path: Path, measured: list[str], replace: bool) -> str:
+    """The file with this run's tables added below the earlier runs' (or, with `replace`,
+    instead of them). What a person wrote above `MARKER` (the targets and the analysis) is
+    always kept."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if MARKER not in text:
+        text = (text.rstrip() + "\n\n" if text.strip() else "") + MARKER
+    if replace or PREAMBLE.strip() not in text:
+        text = text[: text.index(MARKER) + len(MARKER)] + "\n\n" + PREAMBLE.strip()
+    return "\n\n".join([text.rstrip(), *measured]) + "\n"
 
 
 if __name__ == "__main__":

@@ -109,6 +109,19 @@ class DatabaseConfig(Section):
 
 
 class TelegramConfig(Section):
+    """`[telegram]`. The sending pace (`bot/ratelimit.py`):
+
+    - `messages_per_second` (27) is the sustained rate and `burst` (3) how many may go at
+      once after a pause, so the buddies of one stage are alerted together rather than one
+      gate interval apart. Telegram documents about 30 messages a second to different chats
+      (and counts them per second): in any one second the gate sends at most
+      `messages_per_second + burst`, so keep that sum at 30 or under (a 429 pauses every
+      send on the channel). With several processes sending for one bot, split it between
+      them (docs/architecture.md, "Two processes").
+    - `chat_gap`: at least this long between two messages to one chat (Telegram: one a
+      second in a chat).
+    """
+
     token: SecretStr = SecretStr("")
     base_url: str = "https://api.telegram.org/bot"
     # "send_only": this process sends (alerts, the outbox) but another one receives.
@@ -117,10 +130,8 @@ class TelegramConfig(Section):
     webhook_port: int = Field(8443, ge=1, le=65535)
     webhook_url: str = ""
     webhook_secret: SecretStr = SecretStr("")
-    # Telegram's documented limits are about 30 messages a second to different chats and
-    # one a second to one chat; 28 keeps a margin so a 429 (which pauses every send) stays
-    # rare. See docs/telegram.md.
-    messages_per_second: float = Field(28.0, gt=0, le=1000)
+    messages_per_second: float = Field(27.0, gt=0, le=1000)
+    burst: int = Field(3, ge=1, le=30)
     chat_gap: Annotated[Duration, at_most(timedelta(minutes=1))] = A_SECOND
 
 

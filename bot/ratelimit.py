@@ -15,36 +15,52 @@ from bot.channels.base import ChannelLimits
 
 
 class RateGate:
-    """Decides whether a message to `address` may go now, and if not, how long to wait."""
+    """Decides whether a message to `address` may go now, and if not, how long to wait.
+
+    The global limit is a token bucket, kept as its theoretical next-send time (GCRA): a
+    sustained `per_second` rate `r`, and up to `burst` `b` messages at once after an idle
+    spell, so the buddies of one stage go out together instead of one interval apart. In
+    any one second at most r + b messages go (for whole r and b; ⌊r + b + ½⌋ otherwise):
+    the bucket holds b, and r more drip in. Per chat: at least `per_chat_interval` between
+    two messages to one chat, whatever the bucket holds.
+    """
 
     def __init__(self, limits: ChannelLimits) -> None:
         self._interval = 1.0 / limits.per_second
+        # How far ahead of its schedule a send may go: the burst, plus half an interval so
+        # that a pacer waking a little after the gate opened (it always does, by a few ms)
+        # loses nothing: a late send is counted from when it was due, not from when it
+        # went, and the rate is reached. Half an interval can never fit one more message
+        # into a second, which is what keeps the bound above.
+        self._tolerance = (limits.burst - 1 + 0.5) * self._interval
         self._per_chat = limits.per_chat_interval
-        self._next_global = 0.0
+        self._schedule = 0.0  # when the next message would go if each went at the rate
         self._next_chat: dict[str, float] = {}
         self._paused_until = 0.0
 
     def ready_in(self, now: float) -> float:
         """Seconds until the channel may send its next message to anyone."""
-        return max(0.0, max(self._next_global, self._paused_until) - now)
+        opens = max(self._schedule - self._tolerance, self._paused_until)
+        return max(0.0, opens - now)
 
     def gated_chats(self, now: float) -> dict[str, float]:
         """Every chat still inside its gap, with the seconds left."""
         return {a: t - now for a, t in self._next_chat.items() if t > now}
 
     def take(self, address: str, now: float) -> None:
-        """Record a send to `address` at `now`."""
-        # A send that is late by less than one interval (the event loop woke a little after
-        # the gate opened) does not push every later send back: over time the gate's rate
-        # is reached, and no second ever holds more than one message beyond it.
-        self._next_global = max(self._next_global, now - self._interval) + self._interval
+        """Record a send to `address` at `now` (the caller asked `ready_in` first)."""
+        self._schedule = max(self._schedule, now) + self._interval
         self._next_chat[address] = now + self._per_chat
         if len(self._next_chat) > 10_000:  # forget chats whose gap has long passed
             self._next_chat = {a: t for a, t in self._next_chat.items() if t > now}
 
     def pause(self, seconds: float, now: float) -> None:
-        """The messenger asked us to slow down (HTTP 429): hold every send on this channel."""
+        """The messenger asked us to slow down (HTTP 429): hold every send on this channel.
+
+        The bucket is emptied as well: once the pause is over, sends resume at the rate,
+        not with a burst into a messenger that has just said "too many"."""
         self._paused_until = max(self._paused_until, now + seconds)
+        self._schedule = max(self._schedule, self._paused_until + self._tolerance)
 
 
 @dataclass(frozen=True)

@@ -279,6 +279,16 @@ def begin(
     now and is escalated at once by `apply(SOS)`; a drill has no stages left to run, only
     its report after the acknowledgement timeout.
     """
+    outcall = new_outcall(worker, jurisdiction, due_at, now, drill=drill)
+    session.add(outcall)
+    session.flush()
+    return outcall
+
+
+def new_outcall(
+    worker: Member, jurisdiction: Jurisdiction, due_at: datetime, now: datetime, *, drill: bool
+) -> Outcall:
+    """The row `begin` adds, not yet in a session (a bulk fill adds many, then flushes once)."""
     ladder = jurisdiction.ladder
     outcall = Outcall(
         ref=secrets.token_hex(_REF_BYTES),
@@ -299,8 +309,6 @@ def begin(
     outcall.next_action_at = (
         now + ladder.ack_timeout if drill else next_deadline(outcall, ladder, now)
     )
-    session.add(outcall)
-    session.flush()
     return outcall
 
 

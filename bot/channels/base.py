@@ -80,10 +80,13 @@ RECEIVING, SEND_ONLY = "receiving", "send-only"
 
 @dataclass
 class ChannelLimits:
-    """Sending limits the outbox obeys for a channel (messages per second overall / per chat)."""
+    """Sending limits the outbox obeys for a channel: messages per second overall (sustained),
+    how many of them may go at once after a pause (`burst`; 1 = evenly spaced), and the
+    seconds between two messages to one chat. `bot/ratelimit.py` says what they promise."""
 
     per_second: float = 25.0
     per_chat_interval: float = 1.0
+    burst: int = 1
 
 
 class Channel(abc.ABC):

@@ -116,7 +116,9 @@ class SignalChannel(Channel):
 
     def __init__(self, options: SignalOptions) -> None:
         self.options = options
-        self.limits = ChannelLimits(per_second=5.0, per_chat_interval=1.0)
+        # Signal publishes no sending limits and rate-limits (or asks for a captcha) without
+        # warning, and signal-cli sends through one account: an even pace, no burst.
+        self.limits = ChannelLimits(per_second=5.0, per_chat_interval=1.0, burst=1)
         self.receive_restarts = 0
         self.state = "stopped"
         self._menus = NumberedMenus()

@@ -294,6 +294,7 @@ class TelegramChannel(Channel):
         self.limits = ChannelLimits(
             per_second=config.messages_per_second,
             per_chat_interval=config.chat_gap.total_seconds(),
+            burst=config.burst,
         )
         self.config = config
         self.default_locale = default_locale

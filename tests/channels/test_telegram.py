@@ -385,11 +385,15 @@ def test_webhook_mode_needs_a_url_and_a_shared_secret(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="webhook_secret"):
         build_channel(fast_settings(tmp_path, url, mode="webhook", webhook_url="http://x/h"))
     channel = build_channel(fast_settings(tmp_path, url))
-    # Telegram's documented ~30/s overall and 1/s per chat, with a margin.
-    assert channel.limits == ChannelLimits(per_second=28, per_chat_interval=1.0)
+    # Telegram's documented ~30/s overall and 1/s per chat: 27 sustained plus a burst of 3
+    # never puts more than 30 into one second.
+    assert channel.limits == ChannelLimits(per_second=27, per_chat_interval=1.0, burst=3)
+    assert channel.limits.per_second + channel.limits.burst <= 30
     assert channel.application.bot.base_url.startswith(url)
-    raised = build_channel(fast_settings(tmp_path, url, messages_per_second=100, chat_gap="3s"))
-    assert raised.limits == ChannelLimits(per_second=100, per_chat_interval=3.0)
+    raised = build_channel(
+        fast_settings(tmp_path, url, messages_per_second=100, burst=1, chat_gap="3s")
+    )
+    assert raised.limits == ChannelLimits(per_second=100, per_chat_interval=3.0, burst=1)
 
 
 async def test_a_send_only_process_sends_but_never_polls(

@@ -295,6 +295,9 @@ def _matcher(match: MessageMatch) -> Callable[[ChatMessage], bool]:
 class TelegramApiEmulator:
     """The Bot API server on 127.0.0.1, an async context manager, plus test-side controls."""
 
+    # Where the Bot API is served (a subclass may serve it under more paths).
+    ROUTES: tuple[str, ...] = ("/bot{token}/{method}",)
+
     def __init__(
         self,
         token: str = "123:ABC",
@@ -359,7 +362,8 @@ class TelegramApiEmulator:
     async def __aenter__(self) -> Self:
         """Start serving on an ephemeral loopback port."""
         app = web.Application()
-        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        for route in self.ROUTES:
+            app.router.add_route("*", route, self._handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
