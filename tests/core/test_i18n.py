@@ -9,6 +9,7 @@ messenger speaks Spanish, the Spanish keywords, and the words the Signal adapter
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import string
 from functools import lru_cache
@@ -309,3 +310,47 @@ async def test_telegram_notices_follow_the_language_the_member_chose(telegram: H
     await alice.wait_for_message(
         "No hago caso a los mensajes editados", after=newest.message_id if newest else 0
     )
+
+
+# Where text goes to a person or an operator; a sentence written there as a plain string
+# literal would never reach the catalogs.
+SINKS = frozenset(
+    {"Message", "Refusal", "ConfigError", "ClickException", "UsageError", "echo", "say"}
+    | {"tell_directly", "Button", "Outbound"}
+)
+
+
+def literal_sentences(node: ast.AST) -> list[str]:
+    """The plain (not `_()`-wrapped) sentences in a call's text: string constants and the
+    literal parts of f-strings with at least three words (a `key=` is not a word)."""
+    parts = [node] if isinstance(node, ast.Constant) else []
+    parts += [value for value in ast.walk(node) if isinstance(value, ast.JoinedStr)]
+    found = []
+    for part in parts:
+        if isinstance(part, ast.Constant) and isinstance(part.value, str):
+            text = part.value
+        elif isinstance(part, ast.JoinedStr):
+            text = " ".join(v.value for v in part.values if isinstance(v, ast.Constant))
+        else:
+            continue
+        words = [w for w in text.split() if w.isalpha() and len(w) > 1]
+        if len(words) >= 3:
+            found.append(text)
+    return found
+
+
+def test_no_sentence_reaches_a_person_without_gettext() -> None:
+    unextracted = []
+    for path in sorted([*ROOT.glob("bot/**/*.py"), *ROOT.glob("checkins/**/*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            if called not in SINKS:
+                continue
+            texts = node.args[:1] + [k.value for k in node.keywords if k.arg in ("text", "label")]
+            for text in texts:
+                for sentence in literal_sentences(text):
+                    unextracted.append(f"{path.relative_to(ROOT)}:{node.lineno}: {sentence!r}")
+    assert not unextracted, "sentences that skip gettext:\n" + "\n".join(unextracted)
