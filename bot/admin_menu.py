@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bot.commands import Audience, Call, Command
 from bot.conversation import Conversation, Pending
 from checkins import texts
+from checkins.actions import AdminOp, Menu, Timing, admin_token
 from checkins.admin import AdminService, is_role_code, read_locale
 from checkins.context import Refusal
-from checkins.i18n import _
+from checkins.i18n import N_, _
 from checkins.messages import Button, Identity
 from checkins.rules import RIGHTS_MAX_CHARS
 from checkins.service import MemberView
@@ -30,51 +32,51 @@ class AdminMenu:
         self.conversation = conversation
         self.admin = admin
 
-    async def open(self, who: Identity, member: MemberView, rest: str) -> None:
-        await self.conversation.close(who)
-        await self.conversation.run(self.admin.open_menu, who)
+    async def open(self, call: Call) -> None:
+        await self.conversation.close(call.who)
+        await self.conversation.run(self.admin.open_menu, call.who)
 
-    async def rights(self, who: Identity, member: MemberView, rest: str) -> None:
-        await self.conversation.run(self.admin.show_rights, who)
+    async def rights(self, call: Call) -> None:
+        await self.conversation.run(self.admin.show_rights, call.who)
 
     async def accept(self, who: Identity, code: str) -> None:
         await self.conversation.run(self.admin.accept_role, who, code)
 
     async def press(self, who: Identity, member: MemberView, token: str) -> None:
-        """One button of the menu: `op:jurisdiction:arg…` (see `texts.admin_token`)."""
+        """One button of the menu: `op:jurisdiction:arg…` (see `actions.AdminOp`)."""
         op, *args = token.split(":")
         admin = self.admin
-        if op == "stop":
+        if op == AdminOp.STOP:
             await self.conversation.close(who)
             await self.conversation.say(who, _("Stopped. Nothing was changed."))
             return
-        if op == "rv" and len(args) == 1 and args[0].isdigit():
+        if op == AdminOp.REVOKE and len(args) == 1 and args[0].isdigit():
             await self.conversation.run(admin.revoke, who, int(args[0]))
             return
         if not args:
             raise Refusal(texts.stale_button())
         place, arg = args[0], args[1:]
         index = _index(arg)
-        simple = {
-            "j": admin.show_rules,
-            "seal": admin.toggle_sealing,
-            "ppl": admin.show_roles,
+        simple: dict[str, Callable[[Identity, str], None]] = {
+            AdminOp.RULES: admin.show_rules,
+            AdminOp.SEALING: admin.toggle_sealing,
+            AdminOp.PEOPLE: admin.show_roles,
         }
         if op in simple and not arg:
             await self.conversation.run(simple[op], who, place)
-        elif op in ("st", "sr") and index is not None:
-            call = admin.show_stage if op == "st" else admin.remove_stage
+        elif op in (AdminOp.STAGE, AdminOp.REMOVE_STAGE) and index is not None:
+            call = admin.show_stage if op == AdminOp.STAGE else admin.remove_stage
             await self.conversation.run(call, who, place, index)
-        elif op == "sn" and len(arg) == 2 and index is not None:
+        elif op == AdminOp.SET_STAGE_WHO and len(arg) == 2 and index is not None:
             await self.conversation.run(admin.set_stage_notify, who, place, index, arg[1])
-        elif op == "inv" and len(arg) == 1:
+        elif op == AdminOp.INVITE and len(arg) == 1:
             await self.conversation.run(admin.invite, who, arg[0], place)
-        elif op == "rsy" and not arg:
+        elif op == AdminOp.RESET_YES and not arg:
             await self.conversation.run(admin.reset, who, place)
-        elif op == "rx" and len(arg) == 1:
+        elif op == AdminOp.REMOVE_RIGHTS and len(arg) == 1:
             await self.conversation.close(who)
             await self.conversation.run(admin.set_rights, who, place, arg[0], None)
-        elif op == "save" and len(arg) == 1:
+        elif op == AdminOp.SAVE and len(arg) == 1:
             await self._save_rights(who, place, arg[0])
         else:
             await self._ask(who, op, place, arg)
@@ -83,32 +85,32 @@ class AdminMenu:
         """Buttons that lead to a question: check the caller may answer it, then ask."""
         await self.conversation.run(self.admin.require_admin, who, place)
         values = {"op": op, "place": place}
-        if op == "sa" and _index(arg) is not None:
+        if op == AdminOp.STAGE_AFTER and _index(arg) is not None:
             values["index"] = arg[0]
             await self._begin(
                 who, values, _("How late should this step come? Send a time like 10m, 45m or 1h30.")
             )
-        elif op == "sw" and _index(arg) is not None:
+        elif op == AdminOp.STAGE_WHO and _index(arg) is not None:
             await self._choose_target(
-                who, place, lambda notify: texts.admin_token("sn", place, arg[0], notify)
+                who, place, lambda notify: admin_token(AdminOp.SET_STAGE_WHO, place, arg[0], notify)
             )
-        elif op == "add" and not arg:
+        elif op == AdminOp.ADD_STAGE and not arg:
             await self._choose_target(
-                who, place, lambda notify: texts.admin_token("an", place, notify)
+                who, place, lambda notify: admin_token(AdminOp.ADD_STAGE_WHO, place, notify)
             )
-        elif op == "an" and len(arg) == 1:
+        elif op == AdminOp.ADD_STAGE_WHO and len(arg) == 1:
             values["notify"] = arg[0]
             await self._begin(
                 who,
                 values,
                 _("How late should the new step come? Send a time like 10m, 45m or 1h30."),
             )
-        elif op == "d" and len(arg) == 1:
+        elif op == AdminOp.DURATION and len(arg) == 1:
             values["key"] = arg[0]
             await self._begin(who, values, _duration_question(arg[0]))
-        elif op == "rt" and not arg:
+        elif op == AdminOp.RIGHTS and not arg:
             await self._choose_language(who, place)
-        elif op == "rl" and len(arg) == 1:
+        elif op == AdminOp.RIGHTS_LANGUAGE and len(arg) == 1:
             values.update(language=arg[0], text="")
             await self._begin(
                 who,
@@ -121,15 +123,15 @@ class AdminMenu:
                 (
                     Button(
                         _("Remove the text in this language"),
-                        texts.admin_token("rx", place, arg[0]),
+                        admin_token(AdminOp.REMOVE_RIGHTS, place, arg[0]),
                     ),
                 ),
             )
-        elif op == "ol" and not arg:
+        elif op == AdminOp.OTHER_LANGUAGE and not arg:
             await self._begin(
                 who, values, _("Which language? Send its code, like en, es, pt or th.")
             )
-        elif op == "rs" and not arg:
+        elif op == AdminOp.RESET and not arg:
             await self.conversation.say(
                 who,
                 _(
@@ -137,8 +139,8 @@ class AdminMenu:
                     "configuration file again? Check-ins already running keep their rules."
                 ),
                 (
-                    (Button(_("Yes, reset"), texts.admin_token("rsy", place)),),
-                    (Button(_("No, keep them"), texts.admin_token("j", place)),),
+                    (Button(_("Yes, reset"), admin_token(AdminOp.RESET_YES, place)),),
+                    (Button(_("No, keep them"), admin_token(AdminOp.RULES, place)),),
                 ),
             )
         else:
@@ -148,17 +150,17 @@ class AdminMenu:
         """What the admin typed after a question from `_ask`."""
         values, admin = pending.values, self.admin
         op, place = values["op"], values["place"]
-        if op == "rl":
+        if op == AdminOp.RIGHTS_LANGUAGE:
             await self._add_rights_part(who, pending, text)
             return
-        if op == "ol":
+        if op == AdminOp.OTHER_LANGUAGE:
             await self.conversation.close(who)
-            await self._ask(who, "rl", place, [read_locale(text)])
+            await self._ask(who, AdminOp.RIGHTS_LANGUAGE, place, [read_locale(text)])
             return
-        if op == "sa":
+        if op == AdminOp.STAGE_AFTER:
             index = int(values["index"])
             await self.conversation.run(admin.set_stage_after, who, place, index, text)
-        elif op == "an":
+        elif op == AdminOp.ADD_STAGE_WHO:
             await self.conversation.run(admin.add_stage, who, place, text, values["notify"])
         else:
             await self.conversation.run(admin.set_duration, who, place, values["key"], text)
@@ -182,8 +184,8 @@ class AdminMenu:
                 n=len(draft), most=RIGHTS_MAX_CHARS
             ),
             (
-                (Button(_("Save"), texts.admin_token("save", place, language)),),
-                (Button(_("Stop"), texts.admin_token("stop")),),
+                (Button(_("Save"), admin_token(AdminOp.SAVE, place, language)),),
+                (Button(_("Stop"), admin_token(AdminOp.STOP)),),
             ),
         )
 
@@ -191,7 +193,7 @@ class AdminMenu:
         pending = self.conversation.pending(who)
         values = pending.values if pending is not None and pending.step == STEP else {}
         if (values.get("op"), values.get("place"), values.get("language")) != (
-            "rl",
+            AdminOp.RIGHTS_LANGUAGE,
             place,
             language,
         ):
@@ -209,7 +211,7 @@ class AdminMenu:
         await self.conversation.begin(who, Pending(step=STEP, values=values))
         rows = (extra,) if extra else ()
         await self.conversation.say(
-            who, question, (*rows, (Button(_("Stop"), texts.admin_token("stop")),))
+            who, question, (*rows, (Button(_("Stop"), admin_token(AdminOp.STOP)),))
         )
 
     async def _choose_target(self, who: Identity, place: str, make: Callable[[str], str]) -> None:
@@ -220,19 +222,20 @@ class AdminMenu:
             _("Who should this step alert?"),
             (
                 *((Button(texts.who_is_told(n), make(n.value)),) for n in choices),
-                (Button(_("Back to the rules"), texts.admin_token("j", place)),),
+                (Button(_("Back to the rules"), admin_token(AdminOp.RULES, place)),),
             ),
         )
 
     async def _choose_language(self, who: Identity, place: str) -> None:
         languages = await self.conversation.run(self.admin.rights_languages, who, place)
         rows = tuple(
-            (Button(language, texts.admin_token("rl", place, language)),) for language in languages
+            (Button(language, admin_token(AdminOp.RIGHTS_LANGUAGE, place, language)),)
+            for language in languages
         )
         await self.conversation.say(
             who,
             _("Which language do you want to write the text in?"),
-            (*rows, (Button(_("Another language"), texts.admin_token("ol", place)),)),
+            (*rows, (Button(_("Another language"), admin_token(AdminOp.OTHER_LANGUAGE, place)),)),
         )
 
 
@@ -241,20 +244,20 @@ def _index(arg: list[str]) -> int | None:
 
 
 def _duration_question(key: str) -> str:
-    questions = {
-        "rb": _(
+    questions: dict[str, str] = {
+        Timing.REMINDER: _(
             "How long before the check-in time should the worker get a reminder? "
             "Send a time like 10m (0 for no reminder)."
         ),
-        "at": _(
+        Timing.ACK_TIMEOUT: _(
             'After someone taps "I\'m on it", how long should we wait before the next step? '
             "Send a time like 15m."
         ),
-        "mx": _(
+        Timing.MAX_EXTENSION: _(
             "How much extra time in total may a worker add to one check-in? "
             "Send a time like 2h (0 for none)."
         ),
-        "kp": _(
+        Timing.RETENTION: _(
             "How long may sealed details be kept if nobody ends the outcall? After this the "
             "alert is closed and the details destroyed. Send a time from 1h to 168h, like 48h."
         ),
@@ -267,9 +270,11 @@ def _duration_question(key: str) -> str:
 def install(conversation: Conversation, admin: AdminService) -> AdminMenu:
     """Plug `/admin`, `/rights`, the menu's buttons and role codes into the conversation."""
     menu = AdminMenu(conversation, admin)
-    conversation.add_command("admin", menu.open)
-    conversation.add_command("rights", menu.rights)
-    conversation.add_buttons(texts.ADMIN_BUTTONS, menu.press)
+    conversation.add_command(
+        Command("admin", menu.open, N_("Organisation admins: rules and roles"), Audience.ADMIN)
+    )
+    conversation.add_command(Command("rights", menu.rights, N_("Know your rights where you work")))
+    conversation.add_buttons(Menu.ADMIN, menu.press)
     conversation.add_step(STEP, menu.answer)
     conversation.add_code(is_role_code, menu.accept)
     return menu

@@ -8,9 +8,10 @@ however the step ends: done, stopped, refused, replaced or timed out. Keywords (
 SOS, ON IT, UNLOCK) work at any step, so a frightened person never has to finish a form
 first.
 
-Features beyond the core loop (settings, admin menus, …) live in their own modules and plug
-in with `add_command`, `add_step` and `add_buttons`; they share this routing, its per-person
-lock and its rule that every event gets a reply.
+Every command is one `Command` in the conversation's `CommandTable` (`bot/commands.py`):
+the core ones are declared in `_core_commands`, the features' (settings, admin menus, …) in
+their own modules with `add_command`. Features also plug in `add_step` and `add_buttons`;
+they share this routing, its per-person lock and its rule that every event gets a reply.
 
 ```mermaid
 stateDiagram-v2
@@ -42,13 +43,14 @@ from typing import Any, TypeVar
 
 from bot import executors
 from bot.channels.base import Channel, Inbound, Outbound
+from bot.commands import Audience, Call, Command, CommandTable, command_name
 from bot.executors import Executors, Lane
 from bot.ratelimit import CommandLimiter
 from checkins import texts
-from checkins.actions import Action, Verb, parse_action
+from checkins.actions import Action, Control, Menu, Verb, answer_token, menu_token, parse_action
 from checkins.argon2_pool import Argon2Budget
 from checkins.context import Refusal
-from checkins.i18n import _, current_locale, ngettext, supported_locale, use_locale
+from checkins.i18n import N_, _, current_locale, ngettext, supported_locale, use_locale
 from checkins.messages import Button, Identity, Message
 from checkins.parsing import normalise, parse_outcall_form
 from checkins.security import SecurityService
@@ -64,7 +66,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 STEP_TTL = 15 * 60
 MAX_INPUT_CHARS = 2000
-_ABORT, _SKIP, _DUE, _NO_PIN = "c:abort", "c:skip", "c:due:", "c:nopin"
+_ABORT, _SKIP, _DUE, _NO_PIN = Control.STOP, Control.SKIP, f"{Control.ANSWER}:", Control.NO_PIN
 
 
 class Step(Enum):
@@ -95,8 +97,6 @@ class Pending:
     pin_answer: bool = False
 
 
-CommandHandler = Callable[[Identity, MemberView, str], Awaitable[None]]
-"""A registered command: who sent it, their member record, and the text after the command."""
 StepHandler = Callable[[Identity, Pending, str], Awaitable[None]]
 """A feature's guided step: who answered, what they are in the middle of, and their answer."""
 ButtonHandler = Callable[[Identity, MemberView, str], Awaitable[None]]
@@ -120,22 +120,42 @@ class Conversation:
         self._pending: dict[Identity, Pending] = {}
         self._locks: dict[Identity, asyncio.Lock] = {}
         self._waiting: dict[Identity, int] = {}
-        self._commands: dict[str, CommandHandler] = {}
+        self.commands = CommandTable()
         self._steps: dict[str, StepHandler] = {}
         self._buttons: dict[str, ButtonHandler] = {}
         self.security = SecurityService(service)
         self.limiter = CommandLimiter()
         self._codes: list[tuple[Callable[[str], bool], CodeHandler]] = []
         self._expiring: set[asyncio.Task[None]] = set()
+        for command in self._core_commands():
+            self.commands.add(command)
 
-    def add_command(self, name: str, handler: CommandHandler) -> None:
-        """Route `/name` from a registered member to `handler`."""
-        self._commands[name] = handler
+    def _core_commands(self) -> list[Command]:
+        """The commands of the core loop; features add theirs with `add_command`."""
+        safety = self._safety_command
+        return [
+            Command(
+                "outcall",
+                self._outcall,
+                N_("Before a booking: plate, address, check-in time"),
+                shortcut=True,
+            ),
+            safety("safe", Verb.SAFE, N_("I'm out and safe"), urgent=True),
+            safety("sos", Verb.SOS, N_("Alert my buddies now"), urgent=True),
+            Command("status", self._status, N_("What's running now"), shortcut=True),
+            Command("invite", self._invite, N_("Get a code for a new buddy"), shortcut=True),
+            Command("accept", self._accept_command, N_("Become someone's buddy with their code")),
+            Command("buddies", self._buddies, N_("See or remove buddies"), shortcut=True),
+            safety("unlock", Verb.UNLOCK, N_("Open the details of an alert")),
+            safety("onit", Verb.ON_IT, N_("I'm handling an alert")),
+            Command("cancel", self._cancel, N_("Stop what I'm doing"), safety=Verb.CANCEL),
+            Command("start", self._start, N_("Register"), Audience.ANYONE),
+            Command("help", self._help, N_("What I can do"), Audience.ANYONE),
+        ]
 
-    def command_names(self) -> list[str]:
-        """The commands features registered with `add_command` (read-only, for THREATS.md's
-        authorisation table test; the core commands are routed in `_on_command`)."""
-        return sorted(self._commands)
+    def add_command(self, command: Command) -> None:
+        """Answer `/command.name` (and its aliases) with `command.handler`."""
+        self.commands.add(command)
 
     def add_step(self, name: str, handler: StepHandler) -> None:
         """Route the next text of someone whose `Pending.step` is `name` to `handler`."""
@@ -188,7 +208,7 @@ class Conversation:
         self._waiting[who] = self._waiting.get(who, 0) + 1
         try:
             async with lock:
-                safety = safety_action(event, self._current(who))
+                safety = safety_action(event, self._current(who), self.commands)
                 with self.executors.lane(who, safety, self._taking_longer) as lane:
                     lane.locale = self._new_person_locale(event)  # the member's, once known
                     try:
@@ -278,7 +298,7 @@ class Conversation:
         """Per-person limits; safety actions and PIN answers always pass. Over the limit,
         the person is told once how long to wait, and the event is not handled."""
         pending = self._current(who)
-        if urgent(event) or (pending is not None and _is_pin_answer(event, pending)):
+        if urgent(event, self.commands) or (pending is not None and _is_pin_answer(event, pending)):
             return True
         verdict = self.limiter.check(who, time.monotonic())
         if verdict.tell:
@@ -309,7 +329,12 @@ class Conversation:
 
     async def _route(self, event: Inbound, who: Identity, member: MemberView | None) -> None:
         pending = self._current(who)
-        if member is not None and member.needs_new_pin and pending is None and not urgent(event):
+        if (
+            member is not None
+            and member.needs_new_pin
+            and pending is None
+            and not urgent(event, self.commands)
+        ):
             await self.ask_new_pin(who)
             return
         if event.action:
@@ -327,7 +352,7 @@ class Conversation:
             return
         keyword = keyword_action(text)
         if keyword is not None and member is not None:
-            await self._on_action(event, who, member, keyword)
+            await self._on_action(who, member, keyword)
             return
         if pending is not None:
             await self._on_step(event, who, member, pending, text)
@@ -335,7 +360,7 @@ class Conversation:
         if member is None:
             await self.say(who, _("Hello! Send /start to begin."))
             return
-        await self.say(who, _("Sorry, I didn't understand that.") + "\n\n" + help_text())
+        await self.say(who, _("Sorry, I didn't understand that.") + "\n\n" + self.help_text())
 
     def _current(self, who: Identity) -> Pending | None:
         pending = self._pending.get(who)
@@ -347,38 +372,65 @@ class Conversation:
     async def _on_command(
         self, event: Inbound, who: Identity, member: MemberView | None, text: str
     ) -> None:
-        head, _sep, rest = text.partition(" ")
-        command = head[1:].split("@", 1)[0].lower()
-        rest = rest.strip()
-        if command == "start":
-            await self._start(who, member, rest)
-            return
-        if command == "help":
-            await self.say(who, help_text())
-            return
-        if member is None:
+        """Look the command up in the table; only `ANYONE` commands answer non-members."""
+        command = self.commands.get(command_name(text))
+        if member is None and (command is None or command.audience is not Audience.ANYONE):
             await self.say(who, _("You're not registered yet. Send /start to begin."))
             return
-        if command == "cancel" and self._current(who) is not None:
-            await self.say(who, _("Stopped. Nothing was saved."))
-            await self.close(who)
+        if command is None:
+            await self.say(who, _("I don't know that command.") + "\n\n" + self.help_text())
             return
-        if command in SAFETY_COMMANDS:
-            await self._on_action(event, who, member, Action(SAFETY_COMMANDS[command]))
-        elif command == "outcall":
-            await self._outcall(event, who, rest)
-        elif command == "invite":
-            await self.run(self.service.create_invite, who)
-        elif command == "accept":
-            await self._accept(who, rest)
-        elif command == "buddies":
-            await self._buddies(who)
-        elif command == "status":
-            await self._status(who)
-        elif command in self._commands:
-            await self._commands[command](who, member, rest)
-        else:
-            await self.say(who, _("I don't know that command.") + "\n\n" + help_text())
+        rest = text.partition(" ")[2].strip()
+        await command.handler(Call(who, member, rest, event.message_ref))
+
+    def help_text(self) -> str:
+        """/help's text, from the command table."""
+        return self.commands.help_text()
+
+    async def _help(self, call: Call) -> None:
+        """/help: the command list, with the everyday commands as buttons (numbered on
+        Signal and the console, so "1" starts an outcall)."""
+        shortcuts = tuple(
+            (Button(_(c.description), menu_token(Menu.COMMAND, c.name)),)
+            for c in self.commands
+            if c.shortcut
+        )
+        await self.say(call.who, self.help_text(), shortcuts if call.member else ())
+
+    def _safety_command(
+        self, name: str, verb: Verb, description: str, *, urgent: bool = False
+    ) -> Command:
+        """/safe, /sos, /unlock, /onit: the same as their buttons and keywords."""
+
+        async def handle(call: Call) -> None:
+            await self._act(call, verb)
+
+        return Command(name, handle, description, safety=verb, urgent=urgent)
+
+    async def _act(self, call: Call, verb: Verb) -> None:
+        assert call.member is not None  # member commands only reach registered members
+        await self._on_action(call.who, call.member, Action(verb))
+
+    async def _cancel(self, call: Call) -> None:
+        """/cancel stops what is being typed; with nothing being typed, the outcall."""
+        if self._current(call.who) is not None:
+            await self.say(call.who, _("Stopped. Nothing was saved."))
+            await self.close(call.who)
+            return
+        await self._act(call, Verb.CANCEL)
+
+    async def _invite(self, call: Call) -> None:
+        await self.run(self.service.create_invite, call.who)
+
+    async def _accept_command(self, call: Call) -> None:
+        await self._accept(call.who, call.rest)
+
+    async def _run_shortcut(self, who: Identity, member: MemberView, name: str) -> None:
+        """A /help button: run its command as if typed."""
+        command = self.commands.get(name)
+        if command is None or not command.shortcut:
+            raise Refusal(_("This button is no longer active. Send /help to start again."))
+        await command.handler(Call(who, member, ""))
 
     async def _on_button(
         self, event: Inbound, who: Identity, member: MemberView | None, pending: Pending | None
@@ -401,6 +453,9 @@ class Conversation:
             await self._on_step(event, who, member, pending, token.removeprefix(_DUE))
             return
         prefix, _sep, rest = token.partition(":")
+        if prefix == Menu.COMMAND and member is not None:
+            await self._run_shortcut(who, member, rest)
+            return
         if prefix in self._buttons and member is not None:
             await self._buttons[prefix](who, member, rest)
             return
@@ -408,11 +463,9 @@ class Conversation:
         if action is None or member is None:
             await self.say(who, _("This button is no longer active. Send /help to start again."))
             return
-        await self._on_action(event, who, member, action)
+        await self._on_action(who, member, action)
 
-    async def _on_action(
-        self, event: Inbound, who: Identity, member: MemberView, action: Action
-    ) -> None:
+    async def _on_action(self, who: Identity, member: MemberView, action: Action) -> None:
         service, ref = self.service, action.ref or None
         if action.verb is Verb.SAFE:
             own = await self._has_own_outcall(who)
@@ -494,13 +547,15 @@ class Conversation:
 
     # -- onboarding and buddies ----------------------------------------------------------
 
-    async def _start(self, who: Identity, member: MemberView | None, code: str) -> None:
+    async def _start(self, call: Call) -> None:
+        who, member, code = call.who, call.member, call.rest
         if member is not None:
             if code:
                 await self._accept(who, code)
                 return
             await self.say(
-                who, _("Welcome back, {alias}.").format(alias=member.alias) + "\n\n" + help_text()
+                who,
+                _("Welcome back, {alias}.").format(alias=member.alias) + "\n\n" + self.help_text(),
             )
             return
         await self.begin(who, Pending(Step.ALIAS, values={"code": code[:40]}))
@@ -525,7 +580,8 @@ class Conversation:
                 return
         await self.run(self.service.accept_invite, who, code)
 
-    async def _buddies(self, who: Identity) -> None:
+    async def _buddies(self, call: Call) -> None:
+        who = call.who
         pairings = await self.run(self.service.pairings, who)
         if not pairings:
             await self.say(who, _("You have no buddies yet. Send /invite to get a code."))
@@ -540,7 +596,8 @@ class Conversation:
             buttons.append((Button(label, Action(Verb.REMOVE_LINK, str(pairing.link_id)).token()),))
         await self.say(who, "\n".join(lines), tuple(buttons))
 
-    async def _status(self, who: Identity) -> None:
+    async def _status(self, call: Call) -> None:
+        who = call.who
         current = await self.run(self.service.current_outcall, who)
         member = await self.run(self.service.member, who)
         if current is None or member is None:
@@ -555,11 +612,12 @@ class Conversation:
 
     # -- outcalls ------------------------------------------------------------------------
 
-    async def _outcall(self, event: Inbound, who: Identity, rest: str) -> None:
+    async def _outcall(self, call: Call) -> None:
+        who = call.who
         pending = Pending(Step.PLATE)
-        if event.message_ref:
-            pending.refs.append(event.message_ref)
-        form = parse_outcall_form(rest)
+        if call.message_ref:
+            pending.refs.append(call.message_ref)
+        form = parse_outcall_form(call.rest)
         for key, value in (("plate", form.plate), ("address", form.address)):
             if value:
                 pending.values[key] = value
@@ -731,9 +789,9 @@ class Conversation:
 def due_buttons(stop: tuple[Button, ...]) -> tuple[tuple[Button, ...], ...]:
     return (
         (
-            Button(_("30 min"), _DUE + "30m"),
-            Button(_("1 hour"), _DUE + "1h"),
-            Button(_("2 hours"), _DUE + "2h"),
+            Button(_("30 min"), answer_token("30m")),
+            Button(_("1 hour"), answer_token("1h")),
+            Button(_("2 hours"), answer_token("2h")),
         ),
         stop,
     )
@@ -788,14 +846,6 @@ def _deletion_notice(pending: Pending) -> str:
     return _("I deleted the messages with your PIN from this chat.")
 
 
-# The commands that are safety actions, as the buttons and keywords that do the same.
-SAFETY_COMMANDS = {
-    "safe": Verb.SAFE,
-    "sos": Verb.SOS,
-    "cancel": Verb.CANCEL,
-    "unlock": Verb.UNLOCK,
-    "onit": Verb.ON_IT,
-}
 _SAFETY_STEPS = {Step.SAFE_PIN: Verb.SAFE, Step.UNLOCK_PIN: Verb.UNLOCK}
 
 
@@ -806,7 +856,7 @@ def _is_pin_answer(event: Inbound, pending: Pending) -> bool:
     return expects and not event.action and bool(typed) and not typed.startswith("/")
 
 
-def safety_action(event: Inbound, pending: Pending | None) -> Verb | None:
+def safety_action(event: Inbound, pending: Pending | None, commands: CommandTable) -> Verb | None:
     """The safety action an event is, if any: it runs on its own threads, and is retried
     through database trouble (`bot/executors.py`). A PIN typed to check in or to unlock is
     one too."""
@@ -817,7 +867,8 @@ def safety_action(event: Inbound, pending: Pending | None) -> Verb | None:
         return action.verb if action and action.verb is not Verb.REMOVE_LINK else None
     text = (event.text or "").strip()
     if text.startswith("/"):
-        return SAFETY_COMMANDS.get(text[1:].partition(" ")[0].split("@", 1)[0].lower())
+        command = commands.get(command_name(text))
+        return command.safety if command else None
     keyword = keyword_action(text[:40])
     if keyword is not None:
         return keyword.verb
@@ -837,7 +888,7 @@ def _pin_budget_spent(retry_after: float) -> str:
     ).format(n=minutes)
 
 
-def urgent(event: Inbound) -> bool:
+def urgent(event: Inbound, commands: CommandTable) -> bool:
     """Safety actions: every alert and check-in button, SAFE, SOS, +30, ON IT, /safe, /sos.
 
     They are never rate-limited and never wait behind a settings step.
@@ -845,30 +896,5 @@ def urgent(event: Inbound) -> bool:
     if event.action:
         return parse_action(event.action) is not None or event.action == _NO_PIN
     text = (event.text or "").strip()
-    command = text[1:].partition(" ")[0].split("@", 1)[0].lower() if text.startswith("/") else ""
-    return command in ("safe", "sos") or keyword_action(text[:40]) is not None
-
-
-def help_text() -> str:
-    return (
-        _(
-            "What you can send:\n"
-            "/outcall — before a booking: the car plate, the address, and when you'll be done\n"
-            "SAFE — you're out and safe\n"
-            "+30 — you need 30 more minutes\n"
-            "SOS — alert your buddies now\n"
-            "/invite — get a code for a new buddy\n"
-            "/accept CODE — become someone's buddy\n"
-            "/buddies — see or remove buddies\n"
-            "/settings — your PIN, a duress PIN, or delete your account\n"
-            "/status — what's running now\n"
-            "/language — choose your language\n"
-            "/rights — know your rights where you work"
-        )
-        + "\n"
-        + _(
-            "/drill — a practice alert, to check your buddies get it\n"
-            "/emergency — where available: also tell an emergency contact\n"
-            "/duty — responders: go on or off duty"
-        )
-    )
+    command = commands.get(command_name(text))
+    return (command is not None and command.urgent) or keyword_action(text[:40]) is not None

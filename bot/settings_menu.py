@@ -13,26 +13,25 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.channels.base import Outbound
+from bot.commands import Call, Command
 from bot.conversation import Conversation, Pending
 from checkins import texts
+from checkins.actions import Control, Menu, SettingsKey, menu_token
 from checkins.context import Refusal
-from checkins.i18n import _
+from checkins.i18n import N_, _
 from checkins.messages import Button, Identity
 from checkins.security import SecuritySettings
 from checkins.service import MemberView, check_pin
 
-PREFIX = "set"
 DURESS_CONFIRMATION_SECONDS = 60
 _STEP = "settings"
-_STOP = "c:abort"
-_FORGET = "forget"
 
 
 @dataclass(frozen=True)
 class Entry:
     """One menu line: `label` is rendered in the member's language from their settings."""
 
-    key: str
+    key: SettingsKey
     label: Callable[[SecuritySettings], str]
     start: Callable[[Identity], Awaitable[None]]
 
@@ -79,11 +78,11 @@ class SettingsMenu:
         self.conversation = conversation
         self.security = conversation.security
         self.entries: list[Entry] = [
-            Entry("checkin", _checkin_label, self._toggle_checkin_pin),
-            Entry("duress", _duress_label, self._flow_starter("duress")),
-            Entry("change", lambda s: _("Change my PIN"), self._flow_starter("change")),
-            Entry("forgot", _forgot_label, self._forgot),
-            Entry(_FORGET, lambda s: _("Delete my account"), self._confirm_forget),
+            Entry(SettingsKey.CHECKIN_PIN, _checkin_label, self._toggle_checkin_pin),
+            Entry(SettingsKey.DURESS, _duress_label, self._flow_starter("duress")),
+            Entry(SettingsKey.CHANGE, lambda s: _("Change my PIN"), self._flow_starter("change")),
+            Entry(SettingsKey.FORGOT, _forgot_label, self._forgot),
+            Entry(SettingsKey.FORGET, lambda s: _("Delete my account"), self._confirm_forget),
         ]
         self._flows: dict[str, tuple[tuple[Ask, ...], Finish]] = {
             "pin_on": ((_CURRENT,), self._finish_checkin(True)),
@@ -92,15 +91,15 @@ class SettingsMenu:
             "change": ((_CURRENT, _NEW, _NEW_AGAIN), self._finish_change),
             "forget": ((_CURRENT,), self._finish_forget),
         }
-        self._starts = {
-            "forgot_yes": self._request_reset,
-            "reset_stop": self._stop_reset,
-            "forget_yes": self._flow_starter("forget"),
+        self._starts: dict[str, Callable[[Identity], Awaitable[None]]] = {
+            SettingsKey.RESET_YES: self._request_reset,
+            SettingsKey.RESET_STOP: self._stop_reset,
+            SettingsKey.FORGET_YES: self._flow_starter("forget"),
         }
 
-    async def forget_me(self, who: Identity, member: MemberView, _rest: str) -> None:
+    async def forget_me(self, call: Call) -> None:
         """/forgetme: straight to what "Delete my account" explains and asks to confirm."""
-        await self._confirm_forget(who)
+        await self._confirm_forget(call.who)
 
     def add_entry(self, entry: Entry) -> None:
         """Add a line to the menu, just above "Delete my account"."""
@@ -108,10 +107,10 @@ class SettingsMenu:
 
     # -- menu ----------------------------------------------------------------------------
 
-    async def show(self, who: Identity, member: MemberView, _rest: str) -> None:
-        settings = await self.conversation.run(self.security.settings, who)
-        buttons = tuple((Button(e.label(settings), f"{PREFIX}:{e.key}"),) for e in self.entries)
-        await self.conversation.say(who, _("Settings. What do you want to change?"), buttons)
+    async def show(self, call: Call) -> None:
+        settings = await self.conversation.run(self.security.settings, call.who)
+        buttons = tuple((Button(e.label(settings), _token(e.key)),) for e in self.entries)
+        await self.conversation.say(call.who, _("Settings. What do you want to change?"), buttons)
 
     async def on_button(self, who: Identity, member: MemberView, token: str) -> None:
         entry = next((e for e in self.entries if e.key == token), None)
@@ -138,8 +137,12 @@ class SettingsMenu:
                 "sealed to you before can't be opened any more. Your buddies and settings stay."
             ).format(span=texts.span(self.security.policy.limits.pin_reset_cooling_off)),
             (
-                (Button(_("Start the PIN reset"), f"{PREFIX}:forgot_yes"),),
-                (Button(_("Stop"), _STOP),),
+                (
+                    Button(
+                        _("Start the PIN reset"), menu_token(Menu.SETTINGS, SettingsKey.RESET_YES)
+                    ),
+                ),
+                (Button(_("Stop"), Control.STOP),),
             ),
         )
 
@@ -160,8 +163,13 @@ class SettingsMenu:
                 "You'll need your PIN to confirm. This can't be undone."
             ),
             (
-                (Button(_("Yes, delete everything"), f"{PREFIX}:forget_yes"),),
-                (Button(_("Stop"), _STOP),),
+                (
+                    Button(
+                        _("Yes, delete everything"),
+                        menu_token(Menu.SETTINGS, SettingsKey.FORGET_YES),
+                    ),
+                ),
+                (Button(_("Stop"), Control.STOP),),
             ),
         )
 
@@ -180,7 +188,7 @@ class SettingsMenu:
 
     async def _ask(self, who: Identity, ask: Ask) -> None:
         await self.conversation.say(
-            who, ask.prompt(), ((Button(_("Stop"), _STOP),),), input_hint="pin"
+            who, ask.prompt(), ((Button(_("Stop"), Control.STOP),),), input_hint="pin"
         )
 
     async def on_answer(self, who: Identity, pending: Pending, text: str) -> None:
@@ -238,6 +246,10 @@ class SettingsMenu:
             await channel.send(Outbound(who.channel, who.address, texts.forgotten()))
 
 
+def _token(key: SettingsKey) -> str:
+    return menu_token(Menu.SETTINGS, key)
+
+
 def _checkin_label(settings: SecuritySettings) -> str:
     if settings.checkin_pin:
         return _("Ask for my PIN at I'm safe: ON (tap to turn off)")
@@ -258,8 +270,17 @@ def _forgot_label(settings: SecuritySettings) -> str:
 def install(conversation: Conversation) -> SettingsMenu:
     """Plug /settings into the conversation; returns the menu so features can add entries."""
     menu = SettingsMenu(conversation)
-    conversation.add_command("settings", menu.show)
-    conversation.add_command("forgetme", menu.forget_me)
-    conversation.add_buttons(PREFIX, menu.on_button)
+    conversation.add_command(
+        Command(
+            "settings",
+            menu.show,
+            N_("PIN, duress PIN, emergency contact, delete my account"),
+            shortcut=True,
+        )
+    )
+    conversation.add_command(
+        Command("forgetme", menu.forget_me, N_("Delete my account"), listed=False)
+    )
+    conversation.add_buttons(Menu.SETTINGS, menu.on_button)
     conversation.add_step(_STEP, menu.on_answer)
     return menu
