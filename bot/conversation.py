@@ -1,33 +1,41 @@
-"""The conversations every channel shares: commands, keywords, buttons and guided steps.
+"""The conversations every channel shares: commands, keywords, buttons and guided forms.
 
 Adapters hand in `Inbound` events; this module turns them into service calls and replies.
 Whatever a person is in the middle of typing (an outcall's plate, a PIN) is held only in
 memory, only for `STEP_TTL`, and never written anywhere: after a restart the person is asked
 again. The messages that carried it are deleted from the chat (where the messenger allows)
-however the step ends: done, stopped, refused, replaced or timed out. Keywords (SAFE, +30,
-SOS, ON IT, UNLOCK) work at any step, so a frightened person never has to finish a form
+however the form ends: done, stopped, refused, replaced or timed out. Keywords (SAFE, +30,
+SOS, ON IT, UNLOCK) work in any form, so a frightened person never has to finish a form
 first.
 
 Every command is one `Command` in the conversation's `CommandTable` (`bot/commands.py`):
 the core ones are declared in `_core_commands`, the features' (settings, admin menus, …) in
-their own modules with `add_command`. Features also plug in `add_step` and `add_buttons`;
-they share this routing, its per-person lock and its rule that every event gets a reply.
+their own modules with `add_command`. Every guided form is one `Form` (`bot/forms.py`), run
+by `start_form` with the same Back, Skip, Stop, re-asking and timeout everywhere. Features
+plug in their buttons with `add_buttons`; they share this routing, its per-person lock and
+its rule that every event gets a reply.
 
 ```mermaid
 stateDiagram-v2
-    [*] --> ALIAS: /start (new)
-    ALIAS --> PIN
-    PIN --> PIN_AGAIN
-    PIN_AGAIN --> [*]: registered
-    PIN_AGAIN --> PIN: mismatch
-    [*] --> PLATE: /outcall
-    PLATE --> ADDRESS
-    ADDRESS --> NOTES
-    NOTES --> DUE
-    DUE --> [*]: sealed
-    [*] --> UNLOCK_PIN: Unlock
-    UNLOCK_PIN --> [*]
+    [*] --> alias: /start (new)
+    alias --> pin
+    pin --> again
+    again --> [*]: registered
+    again --> pin: mismatch
+    [*] --> plate: /outcall
+    plate --> address
+    address --> notes
+    notes --> due: answer or Skip
+    due --> [*]: sealed
+    due --> due: time refused
+    [*] --> unlock_pin: Unlock
+    unlock_pin --> unlock_pin: wrong PIN, tries left
+    unlock_pin --> [*]
+    [*] --> checkin_pin: I'm safe (check-in PIN on)
+    checkin_pin --> checkin_pin: wrong PIN, tries left
+    checkin_pin --> [*]
 ```
+Every field also has Stop, and every field after the first has Back.
 """
 
 from __future__ import annotations
@@ -37,19 +45,27 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from enum import Enum, auto
 from typing import Any, TypeVar
 
 from bot import executors
 from bot.channels.base import Channel, Inbound, Outbound
 from bot.commands import Audience, Call, Command, CommandTable, command_name
 from bot.executors import Executors, Lane
+from bot.forms import Field, Form, Pending, Values
 from bot.ratelimit import CommandLimiter
 from checkins import texts
-from checkins.actions import Action, Control, Menu, Verb, answer_token, menu_token, parse_action
+from checkins.actions import (
+    Action,
+    Control,
+    Menu,
+    Verb,
+    answer_token,
+    is_control,
+    menu_token,
+    parse_action,
+)
 from checkins.argon2_pool import Argon2Budget
-from checkins.context import Refusal
+from checkins.context import Refusal, WrongPinRetry
 from checkins.i18n import N_, _, current_locale, ngettext, supported_locale, use_locale
 from checkins.messages import Button, Identity, Message
 from checkins.parsing import normalise, parse_outcall_form
@@ -66,39 +82,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 STEP_TTL = 15 * 60
 MAX_INPUT_CHARS = 2000
-_ABORT, _SKIP, _DUE, _NO_PIN = Control.STOP, Control.SKIP, f"{Control.ANSWER}:", Control.NO_PIN
 
 
-class Step(Enum):
-    ALIAS = auto()
-    PIN = auto()
-    PIN_AGAIN = auto()
-    PLATE = auto()
-    ADDRESS = auto()
-    NOTES = auto()
-    DUE = auto()
-    UNLOCK_PIN = auto()
-    SAFE_PIN = auto()
-
-
-@dataclass
-class Pending:
-    """What someone is in the middle of. Lives in memory only.
-
-    `step` is a core `Step`, or the name a feature registered with `add_step`.
-    """
-
-    step: Step | str
-    started: float = field(default_factory=time.monotonic)
-    values: dict[str, str] = field(default_factory=dict)
-    # The person's messages that carried details or a PIN, deleted when this ends.
-    refs: list[str] = field(default_factory=list)
-    # The next answer is a PIN: never rate-limited (the PIN lockout bounds guessing).
-    pin_answer: bool = False
-
-
-StepHandler = Callable[[Identity, Pending, str], Awaitable[None]]
-"""A feature's guided step: who answered, what they are in the middle of, and their answer."""
 ButtonHandler = Callable[[Identity, MemberView, str], Awaitable[None]]
 """A feature's buttons: the token after the registered `prefix:`."""
 CodeHandler = Callable[[Identity, str], Awaitable[None]]
@@ -121,7 +106,6 @@ class Conversation:
         self._locks: dict[Identity, asyncio.Lock] = {}
         self._waiting: dict[Identity, int] = {}
         self.commands = CommandTable()
-        self._steps: dict[str, StepHandler] = {}
         self._buttons: dict[str, ButtonHandler] = {}
         self.security = SecurityService(service)
         self.limiter = CommandLimiter()
@@ -129,6 +113,11 @@ class Conversation:
         self._expiring: set[asyncio.Task[None]] = set()
         for command in self._core_commands():
             self.commands.add(command)
+        self._onboarding = self._onboarding_form()
+        self._new_pin = self._new_pin_form()
+        self._outcall_form = self._outcall_details_form()
+        self._checkin_pin = self._checkin_pin_form()
+        self._unlock_pin = self._unlock_pin_form()
 
     def _core_commands(self) -> list[Command]:
         """The commands of the core loop; features add theirs with `add_command`."""
@@ -157,10 +146,6 @@ class Conversation:
         """Answer `/command.name` (and its aliases) with `command.handler`."""
         self.commands.add(command)
 
-    def add_step(self, name: str, handler: StepHandler) -> None:
-        """Route the next text of someone whose `Pending.step` is `name` to `handler`."""
-        self._steps[name] = handler
-
     def add_buttons(self, prefix: str, handler: ButtonHandler) -> None:
         """Route button tokens `prefix:rest` from a registered member to `handler`."""
         self._buttons[prefix] = handler
@@ -174,25 +159,121 @@ class Conversation:
         return self._current(who)
 
     async def begin(self, who: Identity, pending: Pending) -> None:
-        """Start what `who` is in the middle of; a step it replaces is closed first, and an
-        outcall form left half-typed is said to be unsaved (nobody would be alerted)."""
+        """Start what `who` is in the middle of; a form it replaces is closed first, and is
+        said to be lost where that matters (a half-typed outcall would alert nobody)."""
         replaced = self._current(who)
-        if replaced is not None and replaced.step in _FORM_STEPS:
-            await self.say(who, _("The outcall you were typing was not saved."))
+        if replaced is not None and replaced.form.replaced is not None:
+            await self.say(who, replaced.form.replaced())
         await self.close(who)
         self._pending[who] = pending
 
-    def finish(self, who: Identity) -> Pending | None:
-        """A step was completed: forget it and return it (its messages are the caller's to
-        delete, with the words that fit what was done)."""
-        return self._pending.pop(who, None)
-
     async def close(self, who: Identity) -> None:
-        """A step ends unfinished (stopped, refused, replaced): forget it and delete the
+        """A form ends unfinished (stopped, refused, replaced): forget it and delete the
         messages that carried its details or PINs from the chat, saying so."""
         pending = self._pending.pop(who, None)
         if pending is not None:
-            await self.delete_messages(who, pending.refs, _deletion_notice(pending))
+            await self._delete_refs(who, pending)
+
+    async def _delete_refs(self, who: Identity, pending: Pending) -> None:
+        notice = pending.form.deleted
+        await self.delete_messages(who, pending.refs, notice() if notice else None)
+
+    # -- guided forms --------------------------------------------------------------------
+
+    async def start_form(
+        self,
+        who: Identity,
+        form: Form,
+        values: Values | None = None,
+        refs: list[str] | None = None,
+    ) -> None:
+        """Begin `form` with what is already known (`values`), asking the first missing field."""
+        pending = Pending(form, dict(values or {}), refs=list(refs or []))
+        await self.begin(who, pending)
+        await self._advance(who, pending, 0)
+
+    async def _advance(self, who: Identity, pending: Pending, start: int) -> None:
+        """Ask the first unanswered field from `start` on, or finish once all are answered."""
+        at = pending.next_missing(start)
+        if at is None:
+            await self._complete(who, pending)
+            return
+        pending.at = at
+        await self._ask(who, pending)
+
+    async def _ask(self, who: Identity, pending: Pending, wrong: str = "") -> None:
+        """Ask the current field; after a bad answer, say what was wrong first."""
+        question = pending.current
+        prompt = question.prompt
+        if wrong and question.again is not None:
+            prompt = question.again
+        text = f"{wrong}\n\n{prompt(pending.values)}" if wrong else prompt(pending.values)
+        hint = "pin" if question.pin else None
+        await self.say(who, text, pending.buttons(), input_hint=hint)
+
+    async def _answer(self, who: Identity, pending: Pending, text: str) -> None:
+        """One answer to the current field: checked, kept, and the form moves on."""
+        question = pending.current
+        if question.same_as is not None and text != pending.values.get(question.same_as):
+            pending.values.pop(question.same_as, None)
+            pending.at = pending.form.index(question.same_as)
+            await self._ask(who, pending, _("The PINs didn't match. Let's try again."))
+            return
+        try:
+            pending.values[question.key] = question.parse(text, pending.values)
+        except Refusal as refusal:
+            await self._ask(who, pending, str(refusal))
+            return
+        if question.many:  # more may follow, until Done
+            await self._ask(who, pending)
+            return
+        await self._advance(who, pending, pending.at + 1)
+
+    async def _complete(self, who: Identity, pending: Pending) -> None:
+        """Every field is answered: finish the form. A refusal in the form's `retry` asks
+        that field again and keeps the form open; any other ends it."""
+        try:
+            await pending.form.finish(who, pending.values)
+        except Refusal as refusal:
+            again = pending.form.retry_field(refusal)
+            if self._pending.get(who) is not pending:
+                raise
+            if again is None:
+                await self.say(who, str(refusal))
+                await self.close(who)
+                return
+            del pending.values[pending.form.fields[again].key]
+            pending.at = again
+            await self._ask(who, pending, str(refusal))
+            return
+        if self._pending.get(who) is pending:
+            del self._pending[who]
+        await self._delete_refs(who, pending)
+
+    async def _on_control(self, who: Identity, pending: Pending | None, token: str) -> None:
+        """A form's own button: Stop, Skip, Back, Done, or a button that answers."""
+        if token == Control.STOP:
+            await self.say(
+                who, pending.form.stopped() if pending else _("Stopped. Nothing was saved.")
+            )
+            await self.close(who)
+            return
+        if pending is None:
+            raise Refusal(_("This button is no longer active. Send /help to start again."))
+        question = pending.current
+        if token == Control.SKIP and question.optional:
+            pending.values[question.key] = ""
+            await self._advance(who, pending, pending.at + 1)
+        elif token == Control.BACK and pending.at > 0:
+            pending.at -= 1
+            pending.values.pop(pending.current.key, None)
+            await self._ask(who, pending)
+        elif token == Control.DONE and question.many and question.key in pending.values:
+            await self._advance(who, pending, pending.at + 1)
+        elif token.startswith(f"{Control.ANSWER}:"):
+            await self._answer(who, pending, token.removeprefix(f"{Control.ANSWER}:"))
+        else:
+            raise Refusal(_("This button is no longer active. Send /help to start again."))
 
     async def run(self, call: Callable[..., T], *args: Any) -> T:
         """Run a blocking service call for the event being handled, on its own threads (a
@@ -233,7 +314,7 @@ class Conversation:
         """Forget a step left too long; tell its person and delete its messages in the
         background, so nobody else's event (an SOS) waits for that."""
         del self._pending[who]
-        if pending.refs or pending.step in _FORM_STEPS:
+        if pending.refs or pending.form.expired is not None:
             task = asyncio.get_running_loop().create_task(self._tell_expired(who, pending))
             self._expiring.add(task)
             task.add_done_callback(self._expiring.discard)
@@ -242,15 +323,9 @@ class Conversation:
         try:
             member = await self.run(self.service.member, who)
             with use_locale(member.locale if member else self._default_locale()):
-                if pending.step in _FORM_STEPS:
-                    await self.say(
-                        who,
-                        _(
-                            "You didn't finish the outcall, so nothing was saved and nobody "
-                            "will be alerted. Send /outcall to start again."
-                        ),
-                    )
-                await self.delete_messages(who, pending.refs, _deletion_notice(pending))
+                if pending.form.expired is not None:
+                    await self.say(who, pending.form.expired())
+                await self._delete_refs(who, pending)
         except Exception as error:  # a failed clean-up must not surface in another's event
             log.warning("closing a timed-out step failed: %s", type(error).__name__)
 
@@ -355,7 +430,9 @@ class Conversation:
             await self._on_action(who, member, keyword)
             return
         if pending is not None:
-            await self._on_step(event, who, member, pending, text)
+            if event.message_ref and (pending.current.secret or pending.current.pin):
+                pending.refs.append(event.message_ref)
+            await self._answer(who, pending, text)
             return
         if member is None:
             await self.say(who, _("Hello! Send /start to begin."))
@@ -436,21 +513,14 @@ class Conversation:
         self, event: Inbound, who: Identity, member: MemberView | None, pending: Pending | None
     ) -> None:
         token = event.action or ""
-        if token == _ABORT:
-            await self.say(who, _("Stopped. Nothing was saved."))
-            await self.close(who)
+        if is_control(token) and token != Control.NO_PIN:
+            await self._on_control(who, pending, token)
             return
-        if token == _NO_PIN and member is not None:
+        if token == Control.NO_PIN and member is not None:
             try:
                 await self.run(self.security.ask_buddies_to_confirm, who)
             finally:
                 await self.close(who)
-            return
-        if pending is not None and pending.step is Step.NOTES and token == _SKIP:
-            await self._on_step(event, who, member, pending, "")
-            return
-        if pending is not None and pending.step is Step.DUE and token.startswith(_DUE):
-            await self._on_step(event, who, member, pending, token.removeprefix(_DUE))
             return
         prefix, _sep, rest = token.partition(":")
         if prefix == Menu.COMMAND and member is not None:
@@ -511,36 +581,15 @@ class Conversation:
         elif verb is Verb.CONFIRM_SAFE:
             await self.run(self.service.confirm_safe, who, ref)
         else:
-            await self.begin(who, Pending(Step.UNLOCK_PIN, values={"ref": ref}))
-            await self.say(
-                who,
-                _("Send your PIN to unlock the details."),
-                ((Button(_("Stop"), _ABORT),),),
-                input_hint="pin",
-            )
+            await self.start_form(who, self._unlock_pin, {"ref": ref})
 
     async def _ask_checkin_pin(self, who: Identity, ref: str | None) -> None:
         """Check-in PIN on: the same prompt whatever comes next (PIN, duress PIN, or none)."""
-        await self.begin(who, Pending(Step.SAFE_PIN, values={"ref": ref or ""}, pin_answer=True))
-        await self.say(
-            who,
-            _("Send your PIN to check in."),
-            ((Button(_("I can't give my PIN"), _NO_PIN),), (Button(_("Stop"), _ABORT),)),
-            input_hint="pin",
-        )
+        await self.start_form(who, self._checkin_pin, {"ref": ref or ""})
 
     async def ask_new_pin(self, who: Identity) -> None:
         """New keys under a new PIN: after a panic wipe, or when the PIN is forgotten."""
-        await self.begin(who, Pending(Step.PIN, values={"rekey": "1"}, pin_answer=True))
-        await self.say(
-            who,
-            _(
-                "Choose a new PIN of 6 to 12 digits. You'll get new keys: details sealed to "
-                "your old keys can't be opened any more."
-            ),
-            ((Button(_("Stop"), _ABORT),),),
-            input_hint="pin",
-        )
+        await self.start_form(who, self._new_pin)
 
     async def _has_own_outcall(self, who: Identity) -> bool:
         return await self.run(self.service.current_outcall, who) is not None
@@ -558,17 +607,7 @@ class Conversation:
                 _("Welcome back, {alias}.").format(alias=member.alias) + "\n\n" + self.help_text(),
             )
             return
-        await self.begin(who, Pending(Step.ALIAS, values={"code": code[:40]}))
-        await self.say(
-            who,
-            _(
-                "Welcome to buddycheck.\n"
-                "Before a booking, you tell me the client's car plate and the address. "
-                "If you don't check in on time, your buddies are alerted. "
-                "Only they can read the details, and only then.\n\n"
-                "First, choose a nickname. Not your real name."
-            ),
-        )
+        await self.start_form(who, self._onboarding, {"code": code[:40]})
 
     async def _accept(self, who: Identity, code: str) -> None:
         if not code:
@@ -613,77 +652,23 @@ class Conversation:
     # -- outcalls ------------------------------------------------------------------------
 
     async def _outcall(self, call: Call) -> None:
-        who = call.who
-        pending = Pending(Step.PLATE)
-        if call.message_ref:
-            pending.refs.append(call.message_ref)
+        """/outcall, with any details sent along (`/outcall KX482B | 14 Hollow Lane | 1h`)."""
         form = parse_outcall_form(call.rest)
-        for key, value in (("plate", form.plate), ("address", form.address)):
-            if value:
-                pending.values[key] = value
+        given = {"plate": form.plate, "address": form.address}
+        values = {key: value for key, value in given.items() if value}
         if form.due is not None:
-            pending.values["notes"] = form.notes
-            pending.values["due"] = form.due
-        await self.begin(who, pending)
-        await self._continue_outcall(who, pending)
+            values.update(notes=form.notes, due=form.due)
+        refs = [call.message_ref] if call.message_ref else []
+        await self.start_form(call.who, self._outcall_form, values, refs)
 
-    async def _continue_outcall(self, who: Identity, pending: Pending) -> None:
-        """Ask for the first missing part, or seal the outcall once nothing is missing."""
-        stop = (Button(_("Stop"), _ABORT),)
-        values = pending.values
-        if "plate" not in values:
-            pending.step = Step.PLATE
-            await self.say(
-                who, _("What is the client's car plate? (Send ? if you don't know.)"), (stop,)
-            )
-        elif "address" not in values:
-            pending.step = Step.ADDRESS
-            await self.say(
-                who, _("What is the address? Add the flat or room if you know it."), (stop,)
-            )
-        elif "notes" not in values:
-            pending.step = Step.NOTES
-            await self.say(
-                who,
-                _(
-                    "Anything else your buddies should know? (client's name, phone, what the car "
-                    "looks like). Or tap Skip."
-                ),
-                ((Button(_("Skip"), _SKIP),), stop),
-            )
-        elif "due" not in values:
-            pending.step = Step.DUE
-            await self.say(
-                who,
-                _("How long until you check in? Tap one, or send a time like 90m or 23:30."),
-                due_buttons(stop),
-            )
-        else:
-            await self._seal(who, pending)
-
-    async def _seal(self, who: Identity, pending: Pending) -> None:
-        values = pending.values
-        try:
-            await self.run(
-                self.service.start_outcall,
-                who,
-                values["plate"],
-                values["address"],
-                values["notes"],
-                values["due"],
-            )
-        except Refusal as refusal:
-            if isinstance(refusal, TimeRefusal):
-                del values["due"]
-                pending.step = Step.DUE
-                await self.say(who, str(refusal), due_buttons((Button(_("Stop"), _ABORT),)))
-                return
-            await self.say(who, str(refusal))
-            await self.close(who)
-            return
-        self.finish(who)
-        await self.delete_messages(
-            who, pending.refs, _("I deleted your messages with the details from this chat.")
+    async def _seal(self, who: Identity, values: Values) -> None:
+        await self.run(
+            self.service.start_outcall,
+            who,
+            values["plate"],
+            values["address"],
+            values["notes"],
+            values["due"],
         )
 
     async def delete_messages(self, who: Identity, refs: list[str], notice: str | None) -> None:
@@ -695,77 +680,98 @@ class Conversation:
         if all(deleted) and notice:
             await self.say(who, notice)
 
-    # -- steps ---------------------------------------------------------------------------
+    # -- the core forms ------------------------------------------------------------------
 
-    async def _on_step(
-        self,
-        event: Inbound,
-        who: Identity,
-        member: MemberView | None,
-        pending: Pending,
-        text: str,
-    ) -> None:
-        if event.message_ref and _carries_secrets(pending):
-            pending.refs.append(event.message_ref)
-        if isinstance(pending.step, str):
-            await self._steps[pending.step](who, pending, text)
-        elif pending.step in (Step.ALIAS, Step.PIN, Step.PIN_AGAIN):
-            await self._onboarding_step(who, pending, text)
-        elif pending.step is Step.UNLOCK_PIN:
-            await self._unlock(who, pending, text)
-        elif pending.step is Step.SAFE_PIN:
-            await self._safe_with_pin(who, pending, text)
-        else:
-            pending.values[pending.step.name.lower()] = text
-            await self._continue_outcall(who, pending)
-
-    async def _onboarding_step(self, who: Identity, pending: Pending, text: str) -> None:
-        if pending.step is Step.ALIAS:
-            pending.values["alias"] = check_alias(text)
-            pending.step = Step.PIN
-            await self.say(
-                who,
-                _(
-                    "Hi {alias}. Now choose a PIN of 6 to 12 digits. You'll need it to open a "
-                    "buddy's details in an emergency. Don't use your phone's PIN."
-                ).format(alias=pending.values["alias"]),
-                input_hint="pin",
-            )
-        elif pending.step is Step.PIN:
-            check_pin(text)
-            pending.values["pin"] = text
-            pending.step = Step.PIN_AGAIN
-            await self.say(who, _("Send the same PIN again."), input_hint="pin")
-        elif text != pending.values.get("pin"):
-            pending.step = Step.PIN
-            pending.values.pop("pin", None)
-            await self.say(who, _("The PINs didn't match. Choose a PIN again."), input_hint="pin")
-        else:
-            self.finish(who)
-            await self.delete_messages(
-                who, pending.refs, _("I deleted the messages with your PIN from this chat.")
-            )
-            if pending.values.get("rekey"):
-                await self.run(self.security.reset_pin, who, text)
-                return
-            await self.run(
-                self.service.register, who, pending.values["alias"], text, current_locale()
-            )
-            if pending.values.get("code"):
-                await self._accept(who, pending.values["code"])
-
-    async def _safe_with_pin(self, who: Identity, pending: Pending, pin: str) -> None:
-        """The PIN or the duress PIN: the worker's chat must look the same either way."""
-        self.finish(who)
-        await self.delete_messages(
-            who, pending.refs[-1:], _("I deleted the message with your PIN from this chat.")
+    def _onboarding_form(self) -> Form:
+        return Form(
+            "onboarding",
+            (
+                Field(
+                    "alias",
+                    _welcome,
+                    lambda text, values: check_alias(text),
+                    again=lambda values: _("Choose a nickname. Not your real name."),
+                ),
+                Field("pin", _choose_pin, _new_pin_answer, pin=True),
+                Field(
+                    "again", lambda values: _("Send the same PIN again."), pin=True, same_as="pin"
+                ),
+            ),
+            self._register,
         )
-        await self.run(self.service.check_in, who, pending.values["ref"] or None, pin)
 
-    async def _unlock(self, who: Identity, pending: Pending, pin: str) -> None:
-        self.finish(who)
-        await self.delete_messages(who, pending.refs[-1:], None)
-        unlocked = await self.run(self.service.unlock, who, pending.values["ref"], pin)
+    def _new_pin_form(self) -> Form:
+        return Form(
+            "new_pin",
+            (
+                Field("pin", _choose_new_keys, _new_pin_answer, pin=True),
+                Field(
+                    "again", lambda values: _("Send the same PIN again."), pin=True, same_as="pin"
+                ),
+            ),
+            self._rekey,
+        )
+
+    def _outcall_details_form(self) -> Form:
+        return Form(
+            "outcall",
+            (
+                Field("plate", _ask_plate, secret=True),
+                Field("address", _ask_address, secret=True),
+                Field("notes", _ask_notes, optional=True, secret=True),
+                Field("due", _ask_due, buttons=_due_buttons, secret=True),
+            ),
+            self._seal,
+            retry={TimeRefusal: "due"},
+            deleted=lambda: _("I deleted your messages with the details from this chat."),
+            replaced=lambda: _("The outcall you were typing was not saved."),
+            expired=lambda: _(
+                "You didn't finish the outcall, so nothing was saved and nobody "
+                "will be alerted. Send /outcall to start again."
+            ),
+        )
+
+    def _checkin_pin_form(self) -> Form:
+        """The PIN or the duress PIN: the worker's chat must look the same either way."""
+        return Form(
+            "checkin_pin",
+            (
+                Field(
+                    "pin",
+                    lambda values: _("Send your PIN to check in."),
+                    pin=True,
+                    buttons=lambda values: ((Button(_("I can't give my PIN"), Control.NO_PIN),),),
+                ),
+            ),
+            self._safe_with_pin,
+            retry={WrongPinRetry: "pin"},
+            deleted=lambda: _("I deleted the message with your PIN from this chat."),
+            safety=Verb.SAFE,
+        )
+
+    def _unlock_pin_form(self) -> Form:
+        return Form(
+            "unlock_pin",
+            (Field("pin", lambda values: _("Send your PIN to unlock the details."), pin=True),),
+            self._unlock,
+            retry={WrongPinRetry: "pin"},
+            deleted=None,
+            safety=Verb.UNLOCK,
+        )
+
+    async def _register(self, who: Identity, values: Values) -> None:
+        await self.run(self.service.register, who, values["alias"], values["pin"], current_locale())
+        if values.get("code"):
+            await self._accept(who, values["code"])
+
+    async def _rekey(self, who: Identity, values: Values) -> None:
+        await self.run(self.security.reset_pin, who, values["pin"])
+
+    async def _safe_with_pin(self, who: Identity, values: Values) -> None:
+        await self.run(self.service.check_in, who, values["ref"] or None, values["pin"])
+
+    async def _unlock(self, who: Identity, values: Values) -> None:
+        unlocked = await self.run(self.service.unlock, who, values["ref"], values["pin"])
         channel = self.channels[who.channel]
         # Decrypted details go straight to the person: never through the outbox, never stored.
         await channel.send(
@@ -786,14 +792,62 @@ class Conversation:
         return policy.jurisdiction(policy.default_jurisdiction).locale
 
 
-def due_buttons(stop: tuple[Button, ...]) -> tuple[tuple[Button, ...], ...]:
+def _welcome(values: Values) -> str:
+    return _(
+        "Welcome to buddycheck.\n"
+        "Before a booking, you tell me the client's car plate and the address. "
+        "If you don't check in on time, your buddies are alerted. "
+        "Only they can read the details, and only then.\n\n"
+        "First, choose a nickname. Not your real name."
+    )
+
+
+def _choose_pin(values: Values) -> str:
+    return _(
+        "Hi {alias}. Now choose a PIN of 6 to 12 digits. You'll need it to open a "
+        "buddy's details in an emergency. Don't use your phone's PIN."
+    ).format(alias=values["alias"])
+
+
+def _choose_new_keys(values: Values) -> str:
+    return _(
+        "Choose a new PIN of 6 to 12 digits. You'll get new keys: details sealed to "
+        "your old keys can't be opened any more."
+    )
+
+
+def _new_pin_answer(text: str, values: Values) -> str:
+    """A new PIN must be one a thief can't guess first (`check_pin`)."""
+    check_pin(text)
+    return text
+
+
+def _ask_plate(values: Values) -> str:
+    return _("What is the client's car plate? (Send ? if you don't know.)")
+
+
+def _ask_address(values: Values) -> str:
+    return _("What is the address? Add the flat or room if you know it.")
+
+
+def _ask_notes(values: Values) -> str:
+    return _(
+        "Anything else your buddies should know? (client's name, phone, what the car "
+        "looks like). Or tap Skip."
+    )
+
+
+def _ask_due(values: Values) -> str:
+    return _("How long until you check in? Tap one, or send a time like 90m or 23:30.")
+
+
+def _due_buttons(values: Values) -> tuple[tuple[Button, ...], ...]:
     return (
         (
             Button(_("30 min"), answer_token("30m")),
             Button(_("1 hour"), answer_token("1h")),
             Button(_("2 hours"), answer_token("2h")),
         ),
-        stop,
     )
 
 
@@ -830,30 +884,10 @@ def keyword_action(text: str) -> Action | None:
     return _KEYWORDS.get(folded)
 
 
-_PIN_STEPS = (Step.PIN, Step.PIN_AGAIN, Step.UNLOCK_PIN, Step.SAFE_PIN)
-_FORM_STEPS = (Step.PLATE, Step.ADDRESS, Step.NOTES, Step.DUE)
-
-
-def _carries_secrets(pending: Pending) -> bool:
-    """Whether answers to this step are outcall details or a PIN (their messages are
-    deleted when it ends); a nickname or an admin's answer are not."""
-    return pending.step in _FORM_STEPS or pending.step in _PIN_STEPS or pending.pin_answer
-
-
-def _deletion_notice(pending: Pending) -> str:
-    if pending.step in _FORM_STEPS:
-        return _("I deleted your messages with the details from this chat.")
-    return _("I deleted the messages with your PIN from this chat.")
-
-
-_SAFETY_STEPS = {Step.SAFE_PIN: Verb.SAFE, Step.UNLOCK_PIN: Verb.UNLOCK}
-
-
 def _is_pin_answer(event: Inbound, pending: Pending) -> bool:
     """Typed text (not a command or button) while a PIN is expected."""
     typed = (event.text or "").strip()
-    expects = pending.pin_answer or pending.step in _PIN_STEPS
-    return expects and not event.action and bool(typed) and not typed.startswith("/")
+    return pending.current.pin and not event.action and bool(typed) and not typed.startswith("/")
 
 
 def safety_action(event: Inbound, pending: Pending | None, commands: CommandTable) -> Verb | None:
@@ -862,7 +896,7 @@ def safety_action(event: Inbound, pending: Pending | None, commands: CommandTabl
     one too."""
     if event.action:
         action = parse_action(event.action)
-        if event.action == _NO_PIN:
+        if event.action == Control.NO_PIN:
             return Verb.SAFE
         return action.verb if action and action.verb is not Verb.REMOVE_LINK else None
     text = (event.text or "").strip()
@@ -872,8 +906,8 @@ def safety_action(event: Inbound, pending: Pending | None, commands: CommandTabl
     keyword = keyword_action(text[:40])
     if keyword is not None:
         return keyword.verb
-    if pending is not None and isinstance(pending.step, Step) and _is_pin_answer(event, pending):
-        return _SAFETY_STEPS.get(pending.step)
+    if pending is not None and _is_pin_answer(event, pending):
+        return pending.form.safety
     return None
 
 
@@ -894,7 +928,7 @@ def urgent(event: Inbound, commands: CommandTable) -> bool:
     They are never rate-limited and never wait behind a settings step.
     """
     if event.action:
-        return parse_action(event.action) is not None or event.action == _NO_PIN
+        return parse_action(event.action) is not None or event.action == Control.NO_PIN
     text = (event.text or "").strip()
     command = commands.get(command_name(text))
     return (command is not None and command.urgent) or keyword_action(text[:40]) is not None

@@ -9,22 +9,22 @@ confirmation deletes itself from the chat soon after (`DURESS_CONFIRMATION_SECON
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from bot.channels.base import Outbound
 from bot.commands import Call, Command
-from bot.conversation import Conversation, Pending
+from bot.conversation import Conversation
+from bot.forms import Field, Form, Values
 from checkins import texts
 from checkins.actions import Control, Menu, SettingsKey, menu_token
-from checkins.context import Refusal
+from checkins.context import Refusal, WrongPinRetry
 from checkins.i18n import N_, _
 from checkins.messages import Button, Identity
 from checkins.security import SecuritySettings
 from checkins.service import MemberView, check_pin
 
 DURESS_CONFIRMATION_SECONDS = 60
-_STEP = "settings"
 
 
 @dataclass(frozen=True)
@@ -36,43 +36,44 @@ class Entry:
     start: Callable[[Identity], Awaitable[None]]
 
 
-@dataclass(frozen=True)
-class Ask:
-    """One answer a flow needs. `same_as` names an earlier answer this one must repeat."""
-
-    key: str
-    prompt: Callable[[], str]
-    same_as: str | None = None
-    new_pin: bool = False
+def _new_pin(text: str, values: Values) -> str:
+    """A new PIN (or duress PIN) must be one a thief can't guess first (`check_pin`)."""
+    check_pin(text)
+    return text
 
 
-Finish = Callable[[Identity, dict[str, str]], Awaitable[None]]
-
-_CURRENT = Ask("pin", lambda: _("Send your current PIN."))
-_NEW = Ask("new", lambda: _("Send your new PIN (6 to 12 digits)."), new_pin=True)
-_NEW_AGAIN = Ask("again", lambda: _("Send the new PIN again."), same_as="new")
-_CURRENT_FOR_DURESS = Ask(
+_CURRENT = Field("pin", lambda values: _("Send your current PIN."), pin=True)
+_NEW = Field("new", lambda values: _("Send your new PIN (6 to 12 digits)."), _new_pin, pin=True)
+_NEW_AGAIN = Field("again", lambda values: _("Send the new PIN again."), pin=True, same_as="new")
+_CURRENT_FOR_DURESS = Field(
     "pin",
-    lambda: _(
+    lambda values: _(
         "A duress PIN is a second PIN for when someone forces you to check in. "
         "It looks like a normal check-in to them, but your buddies get an SOS. "
         "It works when your check-in PIN is on.\n"
         "First, send your current PIN."
     ),
+    pin=True,
+    again=lambda values: _("Send your current PIN."),
 )
-_DURESS = Ask(
+_DURESS = Field(
     "duress",
-    lambda: _(
+    lambda values: _(
         "Send the duress PIN you want: 6 to 12 digits, different from your PIN. "
         "Don't use your phone's PIN."
     ),
-    new_pin=True,
+    _new_pin,
+    pin=True,
 )
-_DURESS_AGAIN = Ask("duress_again", lambda: _("Send the duress PIN again."), same_as="duress")
+_DURESS_AGAIN = Field(
+    "duress_again", lambda values: _("Send the duress PIN again."), pin=True, same_as="duress"
+)
+# A wrong current PIN (with tries left) asks for it again; the other answers are kept.
+_RETRY: Mapping[type[Refusal], str] = {WrongPinRetry: "pin"}
 
 
 class SettingsMenu:
-    """The /settings command, its buttons and its PIN-collecting step."""
+    """The /settings command, its buttons and its PIN forms."""
 
     def __init__(self, conversation: Conversation) -> None:
         self.conversation = conversation
@@ -84,12 +85,20 @@ class SettingsMenu:
             Entry(SettingsKey.FORGOT, _forgot_label, self._forgot),
             Entry(SettingsKey.FORGET, lambda s: _("Delete my account"), self._confirm_forget),
         ]
-        self._flows: dict[str, tuple[tuple[Ask, ...], Finish]] = {
-            "pin_on": ((_CURRENT,), self._finish_checkin(True)),
-            "pin_off": ((_CURRENT,), self._finish_checkin(False)),
-            "duress": ((_CURRENT_FOR_DURESS, _DURESS, _DURESS_AGAIN), self._finish_duress),
-            "change": ((_CURRENT, _NEW, _NEW_AGAIN), self._finish_change),
-            "forget": ((_CURRENT,), self._finish_forget),
+        self._forms = {
+            form.name: form
+            for form in (
+                Form("pin_on", (_CURRENT,), self._finish_checkin(True), _RETRY),
+                Form("pin_off", (_CURRENT,), self._finish_checkin(False), _RETRY),
+                Form(
+                    "duress",
+                    (_CURRENT_FOR_DURESS, _DURESS, _DURESS_AGAIN),
+                    self._finish_duress,
+                    _RETRY,
+                ),
+                Form("change", (_CURRENT, _NEW, _NEW_AGAIN), self._finish_change, _RETRY),
+                Form("forget", (_CURRENT,), self._finish_forget, _RETRY),
+            )
         }
         self._starts: dict[str, Callable[[Identity], Awaitable[None]]] = {
             SettingsKey.RESET_YES: self._request_reset,
@@ -173,7 +182,7 @@ class SettingsMenu:
             ),
         )
 
-    # -- PIN-collecting flows ------------------------------------------------------------
+    # -- PIN forms ------------------------------------------------------------------
 
     def _flow_starter(self, flow: str) -> Callable[[Identity], Awaitable[None]]:
         async def start(who: Identity) -> None:
@@ -182,43 +191,15 @@ class SettingsMenu:
         return start
 
     async def _begin(self, who: Identity, flow: str) -> None:
-        pending = Pending(_STEP, values={"flow": flow}, pin_answer=True)
-        await self.conversation.begin(who, pending)
-        await self._ask(who, self._flows[flow][0][0])
+        await self.conversation.start_form(who, self._forms[flow])
 
-    async def _ask(self, who: Identity, ask: Ask) -> None:
-        await self.conversation.say(
-            who, ask.prompt(), ((Button(_("Stop"), Control.STOP),),), input_hint="pin"
-        )
-
-    async def on_answer(self, who: Identity, pending: Pending, text: str) -> None:
-        asks, finish = self._flows[pending.values["flow"]]
-        answered = [a for a in asks if a.key in pending.values]
-        ask = asks[len(answered)]
-        if ask.same_as and text != pending.values[ask.same_as]:
-            del pending.values[ask.same_as]
-            await self.conversation.say(who, _("The PINs didn't match. Let's try again."))
-            await self._ask(who, next(a for a in asks if a.key == ask.same_as))
-            return
-        if ask.new_pin:
-            check_pin(text)
-        pending.values[ask.key] = text
-        if len(answered) + 1 < len(asks):
-            await self._ask(who, asks[len(answered) + 1])
-            return
-        self.conversation.finish(who)
-        await self.conversation.delete_messages(
-            who, pending.refs, _("I deleted the messages with your PIN from this chat.")
-        )
-        await finish(who, pending.values)
-
-    def _finish_checkin(self, on: bool) -> Finish:
-        async def finish(who: Identity, values: dict[str, str]) -> None:
+    def _finish_checkin(self, on: bool) -> Callable[[Identity, Values], Awaitable[None]]:
+        async def finish(who: Identity, values: Values) -> None:
             await self.conversation.run(self.security.set_checkin_pin, who, on, values["pin"])
 
         return finish
 
-    async def _finish_duress(self, who: Identity, values: dict[str, str]) -> None:
+    async def _finish_duress(self, who: Identity, values: Values) -> None:
         message = await self.conversation.run(
             self.security.set_duress_pin, who, values["pin"], values["duress"]
         )
@@ -235,10 +216,10 @@ class SettingsMenu:
                 )
             )
 
-    async def _finish_change(self, who: Identity, values: dict[str, str]) -> None:
+    async def _finish_change(self, who: Identity, values: Values) -> None:
         await self.conversation.run(self.security.change_pin, who, values["pin"], values["new"])
 
-    async def _finish_forget(self, who: Identity, values: dict[str, str]) -> None:
+    async def _finish_forget(self, who: Identity, values: Values) -> None:
         await self.conversation.run(self.security.forget_me, who, values["pin"])
         # Sent straight to the chat: an outbox row would keep their address after deletion.
         channel = self.conversation.channels.get(who.channel)
@@ -282,5 +263,4 @@ def install(conversation: Conversation) -> SettingsMenu:
         Command("forgetme", menu.forget_me, N_("Delete my account"), listed=False)
     )
     conversation.add_buttons(Menu.SETTINGS, menu.on_button)
-    conversation.add_step(_STEP, menu.on_answer)
     return menu

@@ -72,6 +72,11 @@ class Control(StrEnum):
     NO_PIN = "c:nopin"  # "I can't give my PIN" at a check-in
 
 
+def is_control(token: str) -> bool:
+    """Whether a token is one of a form's own buttons (`c:…`)."""
+    return token.startswith("c:")
+
+
 def answer_token(value: str) -> str:
     """The token of a button that answers the current question with `value` (e.g. 30m)."""
     return f"{Control.ANSWER}:{value}"
@@ -137,8 +142,6 @@ class AdminOp(StrEnum):
     RIGHTS_LANGUAGE = "rl"
     OTHER_LANGUAGE = "ol"
     REMOVE_RIGHTS = "rx"
-    SAVE = "save"
-    STOP = "stop"
 
 
 class Timing(StrEnum):
