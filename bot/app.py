@@ -125,7 +125,9 @@ class App:
         released = await asyncio.to_thread(self.dispatcher.recover)
         if released:
             log.info("resending %d messages held when this instance last stopped", released)
+        listed = tuple((c.name, c.description) for c in self.conversation.commands.listed())
         for name, channel in self.channels.items():
+            channel.set_commands(listed)
             await channel.start(self.on_inbound)
             link = channel.invite_link_template()
             if link:

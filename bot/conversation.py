@@ -1,32 +1,41 @@
-"""The conversations every channel shares: commands, keywords, buttons and guided steps.
+"""The conversations every channel shares: commands, keywords, buttons and guided forms.
 
 Adapters hand in `Inbound` events; this module turns them into service calls and replies.
 Whatever a person is in the middle of typing (an outcall's plate, a PIN) is held only in
 memory, only for `STEP_TTL`, and never written anywhere: after a restart the person is asked
 again. The messages that carried it are deleted from the chat (where the messenger allows)
-however the step ends: done, stopped, refused, replaced or timed out. Keywords (SAFE, +30,
-SOS, ON IT, UNLOCK) work at any step, so a frightened person never has to finish a form
+however the form ends: done, stopped, refused, replaced or timed out. Keywords (SAFE, +30,
+SOS, ON IT, UNLOCK) work in any form, so a frightened person never has to finish a form
 first.
 
-Features beyond the core loop (settings, admin menus, …) live in their own modules and plug
-in with `add_command`, `add_step` and `add_buttons`; they share this routing, its per-person
-lock and its rule that every event gets a reply.
+Every command is one `Command` in the conversation's `CommandTable` (`bot/commands.py`):
+the core ones are declared in `_core_commands`, the features' (settings, admin menus, …) in
+their own modules with `add_command`. Every guided form is one `Form` (`bot/forms.py`), run
+by `start_form` with the same Back, Skip, Stop, re-asking and timeout everywhere. Features
+plug in their buttons with `add_buttons`; they share this routing, its per-person lock and
+its rule that every event gets a reply.
 
 ```mermaid
 stateDiagram-v2
-    [*] --> ALIAS: /start (new)
-    ALIAS --> PIN
-    PIN --> PIN_AGAIN
-    PIN_AGAIN --> [*]: registered
-    PIN_AGAIN --> PIN: mismatch
-    [*] --> PLATE: /outcall
-    PLATE --> ADDRESS
-    ADDRESS --> NOTES
-    NOTES --> DUE
-    DUE --> [*]: sealed
-    [*] --> UNLOCK_PIN: Unlock
-    UNLOCK_PIN --> [*]
+    [*] --> alias: /start (new)
+    alias --> pin
+    pin --> again
+    again --> [*]: registered
+    again --> pin: mismatch
+    [*] --> plate: /outcall
+    plate --> address
+    address --> notes
+    notes --> due: answer or Skip
+    due --> [*]: sealed
+    due --> due: time refused
+    [*] --> unlock_pin: Unlock
+    unlock_pin --> unlock_pin: wrong PIN, tries left
+    unlock_pin --> [*]
+    [*] --> checkin_pin: I'm safe (check-in PIN on)
+    checkin_pin --> checkin_pin: wrong PIN, tries left
+    checkin_pin --> [*]
 ```
+Every field also has Stop, and every field after the first has Back.
 """
 
 from __future__ import annotations
@@ -36,19 +45,28 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from enum import Enum, auto
 from typing import Any, TypeVar
 
 from bot import executors
 from bot.channels.base import Channel, Inbound, Outbound
+from bot.commands import Audience, Call, Command, CommandTable, command_name
 from bot.executors import Executors, Lane
+from bot.forms import Field, Form, Pending, Values
 from bot.ratelimit import CommandLimiter
 from checkins import texts
-from checkins.actions import Action, Verb, parse_action
+from checkins.actions import (
+    Action,
+    Control,
+    Menu,
+    Verb,
+    answer_token,
+    is_control,
+    menu_token,
+    parse_action,
+)
 from checkins.argon2_pool import Argon2Budget
-from checkins.context import Refusal
-from checkins.i18n import _, current_locale, ngettext, supported_locale, use_locale
+from checkins.context import Refusal, WrongPinRetry
+from checkins.i18n import N_, _, current_locale, ngettext, supported_locale, use_locale
 from checkins.messages import Button, Identity, Message
 from checkins.parsing import normalise, parse_outcall_form
 from checkins.security import SecurityService
@@ -64,41 +82,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 STEP_TTL = 15 * 60
 MAX_INPUT_CHARS = 2000
-_ABORT, _SKIP, _DUE, _NO_PIN = "c:abort", "c:skip", "c:due:", "c:nopin"
 
 
-class Step(Enum):
-    ALIAS = auto()
-    PIN = auto()
-    PIN_AGAIN = auto()
-    PLATE = auto()
-    ADDRESS = auto()
-    NOTES = auto()
-    DUE = auto()
-    UNLOCK_PIN = auto()
-    SAFE_PIN = auto()
-
-
-@dataclass
-class Pending:
-    """What someone is in the middle of. Lives in memory only.
-
-    `step` is a core `Step`, or the name a feature registered with `add_step`.
-    """
-
-    step: Step | str
-    started: float = field(default_factory=time.monotonic)
-    values: dict[str, str] = field(default_factory=dict)
-    # The person's messages that carried details or a PIN, deleted when this ends.
-    refs: list[str] = field(default_factory=list)
-    # The next answer is a PIN: never rate-limited (the PIN lockout bounds guessing).
-    pin_answer: bool = False
-
-
-CommandHandler = Callable[[Identity, MemberView, str], Awaitable[None]]
-"""A registered command: who sent it, their member record, and the text after the command."""
-StepHandler = Callable[[Identity, Pending, str], Awaitable[None]]
-"""A feature's guided step: who answered, what they are in the middle of, and their answer."""
 ButtonHandler = Callable[[Identity, MemberView, str], Awaitable[None]]
 """A feature's buttons: the token after the registered `prefix:`."""
 CodeHandler = Callable[[Identity, str], Awaitable[None]]
@@ -120,26 +105,46 @@ class Conversation:
         self._pending: dict[Identity, Pending] = {}
         self._locks: dict[Identity, asyncio.Lock] = {}
         self._waiting: dict[Identity, int] = {}
-        self._commands: dict[str, CommandHandler] = {}
-        self._steps: dict[str, StepHandler] = {}
+        self.commands = CommandTable()
         self._buttons: dict[str, ButtonHandler] = {}
         self.security = SecurityService(service)
         self.limiter = CommandLimiter()
         self._codes: list[tuple[Callable[[str], bool], CodeHandler]] = []
         self._expiring: set[asyncio.Task[None]] = set()
+        for command in self._core_commands():
+            self.commands.add(command)
+        self._onboarding = self._onboarding_form()
+        self._new_pin = self._new_pin_form()
+        self._outcall_form = self._outcall_details_form()
+        self._checkin_pin = self._checkin_pin_form()
+        self._unlock_pin = self._unlock_pin_form()
 
-    def add_command(self, name: str, handler: CommandHandler) -> None:
-        """Route `/name` from a registered member to `handler`."""
-        self._commands[name] = handler
+    def _core_commands(self) -> list[Command]:
+        """The commands of the core loop; features add theirs with `add_command`."""
+        safety = self._safety_command
+        return [
+            Command(
+                "outcall",
+                self._outcall,
+                N_("Before a booking: plate, address, check-in time"),
+                shortcut=True,
+            ),
+            safety("safe", Verb.SAFE, N_("I'm out and safe"), urgent=True),
+            safety("sos", Verb.SOS, N_("Alert my buddies now"), urgent=True),
+            Command("status", self._status, N_("What's running now"), shortcut=True),
+            Command("invite", self._invite, N_("Get a code for a new buddy"), shortcut=True),
+            Command("accept", self._accept_command, N_("Become someone's buddy with their code")),
+            Command("buddies", self._buddies, N_("See or remove buddies"), shortcut=True),
+            safety("unlock", Verb.UNLOCK, N_("Open the details of an alert")),
+            safety("onit", Verb.ON_IT, N_("I'm handling an alert")),
+            Command("cancel", self._cancel, N_("Stop what I'm doing"), safety=Verb.CANCEL),
+            Command("start", self._start, N_("Register"), Audience.ANYONE),
+            Command("help", self._help, N_("What I can do"), Audience.ANYONE),
+        ]
 
-    def command_names(self) -> list[str]:
-        """The commands features registered with `add_command` (read-only, for THREATS.md's
-        authorisation table test; the core commands are routed in `_on_command`)."""
-        return sorted(self._commands)
-
-    def add_step(self, name: str, handler: StepHandler) -> None:
-        """Route the next text of someone whose `Pending.step` is `name` to `handler`."""
-        self._steps[name] = handler
+    def add_command(self, command: Command) -> None:
+        """Answer `/command.name` (and its aliases) with `command.handler`."""
+        self.commands.add(command)
 
     def add_buttons(self, prefix: str, handler: ButtonHandler) -> None:
         """Route button tokens `prefix:rest` from a registered member to `handler`."""
@@ -154,25 +159,121 @@ class Conversation:
         return self._current(who)
 
     async def begin(self, who: Identity, pending: Pending) -> None:
-        """Start what `who` is in the middle of; a step it replaces is closed first, and an
-        outcall form left half-typed is said to be unsaved (nobody would be alerted)."""
+        """Start what `who` is in the middle of; a form it replaces is closed first, and is
+        said to be lost where that matters (a half-typed outcall would alert nobody)."""
         replaced = self._current(who)
-        if replaced is not None and replaced.step in _FORM_STEPS:
-            await self.say(who, _("The outcall you were typing was not saved."))
+        if replaced is not None and replaced.form.replaced is not None:
+            await self.say(who, replaced.form.replaced())
         await self.close(who)
         self._pending[who] = pending
 
-    def finish(self, who: Identity) -> Pending | None:
-        """A step was completed: forget it and return it (its messages are the caller's to
-        delete, with the words that fit what was done)."""
-        return self._pending.pop(who, None)
-
     async def close(self, who: Identity) -> None:
-        """A step ends unfinished (stopped, refused, replaced): forget it and delete the
+        """A form ends unfinished (stopped, refused, replaced): forget it and delete the
         messages that carried its details or PINs from the chat, saying so."""
         pending = self._pending.pop(who, None)
         if pending is not None:
-            await self.delete_messages(who, pending.refs, _deletion_notice(pending))
+            await self._delete_refs(who, pending)
+
+    async def _delete_refs(self, who: Identity, pending: Pending) -> None:
+        notice = pending.form.deleted
+        await self.delete_messages(who, pending.refs, notice() if notice else None)
+
+    # -- guided forms --------------------------------------------------------------------
+
+    async def start_form(
+        self,
+        who: Identity,
+        form: Form,
+        values: Values | None = None,
+        refs: list[str] | None = None,
+    ) -> None:
+        """Begin `form` with what is already known (`values`), asking the first missing field."""
+        pending = Pending(form, dict(values or {}), refs=list(refs or []))
+        await self.begin(who, pending)
+        await self._advance(who, pending, 0)
+
+    async def _advance(self, who: Identity, pending: Pending, start: int) -> None:
+        """Ask the first unanswered field from `start` on, or finish once all are answered."""
+        at = pending.next_missing(start)
+        if at is None:
+            await self._complete(who, pending)
+            return
+        pending.at = at
+        await self._ask(who, pending)
+
+    async def _ask(self, who: Identity, pending: Pending, wrong: str = "") -> None:
+        """Ask the current field; after a bad answer, say what was wrong first."""
+        question = pending.current
+        prompt = question.prompt
+        if wrong and question.again is not None:
+            prompt = question.again
+        text = f"{wrong}\n\n{prompt(pending.values)}" if wrong else prompt(pending.values)
+        hint = "pin" if question.pin else None
+        await self.say(who, text, pending.buttons(), input_hint=hint)
+
+    async def _answer(self, who: Identity, pending: Pending, text: str) -> None:
+        """One answer to the current field: checked, kept, and the form moves on."""
+        question = pending.current
+        if question.same_as is not None and text != pending.values.get(question.same_as):
+            pending.values.pop(question.same_as, None)
+            pending.at = pending.form.index(question.same_as)
+            await self._ask(who, pending, _("The PINs didn't match. Let's try again."))
+            return
+        try:
+            pending.values[question.key] = question.parse(text, pending.values)
+        except Refusal as refusal:
+            await self._ask(who, pending, str(refusal))
+            return
+        if question.many:  # more may follow, until Done
+            await self._ask(who, pending)
+            return
+        await self._advance(who, pending, pending.at + 1)
+
+    async def _complete(self, who: Identity, pending: Pending) -> None:
+        """Every field is answered: finish the form. A refusal in the form's `retry` asks
+        that field again and keeps the form open; any other ends it."""
+        try:
+            await pending.form.finish(who, pending.values)
+        except Refusal as refusal:
+            again = pending.form.retry_field(refusal)
+            if self._pending.get(who) is not pending:
+                raise
+            if again is None:
+                await self.say(who, str(refusal))
+                await self.close(who)
+                return
+            del pending.values[pending.form.fields[again].key]
+            pending.at = again
+            await self._ask(who, pending, str(refusal))
+            return
+        if self._pending.get(who) is pending:
+            del self._pending[who]
+        await self._delete_refs(who, pending)
+
+    async def _on_control(self, who: Identity, pending: Pending | None, token: str) -> None:
+        """A form's own button: Stop, Skip, Back, Done, or a button that answers."""
+        if token == Control.STOP:
+            await self.say(
+                who, pending.form.stopped() if pending else _("Stopped. Nothing was saved.")
+            )
+            await self.close(who)
+            return
+        if pending is None:
+            raise Refusal(_("This button is no longer active. Send /help to start again."))
+        question = pending.current
+        if token == Control.SKIP and question.optional:
+            pending.values[question.key] = ""
+            await self._advance(who, pending, pending.at + 1)
+        elif token == Control.BACK and pending.at > 0:
+            pending.at -= 1
+            pending.values.pop(pending.current.key, None)
+            await self._ask(who, pending)
+        elif token == Control.DONE and question.many and question.key in pending.values:
+            await self._advance(who, pending, pending.at + 1)
+        elif token.startswith(f"{Control.ANSWER}:"):
+            await self._answer(who, pending, token.removeprefix(f"{Control.ANSWER}:"))
+        else:
+            raise Refusal(_("This button is no longer active. Send /help to start again."))
 
     async def run(self, call: Callable[..., T], *args: Any) -> T:
         """Run a blocking service call for the event being handled, on its own threads (a
@@ -188,7 +289,7 @@ class Conversation:
         self._waiting[who] = self._waiting.get(who, 0) + 1
         try:
             async with lock:
-                safety = safety_action(event, self._current(who))
+                safety = safety_action(event, self._current(who), self.commands)
                 with self.executors.lane(who, safety, self._taking_longer) as lane:
                     lane.locale = self._new_person_locale(event)  # the member's, once known
                     try:
@@ -213,7 +314,7 @@ class Conversation:
         """Forget a step left too long; tell its person and delete its messages in the
         background, so nobody else's event (an SOS) waits for that."""
         del self._pending[who]
-        if pending.refs or pending.step in _FORM_STEPS:
+        if pending.refs or pending.form.expired is not None:
             task = asyncio.get_running_loop().create_task(self._tell_expired(who, pending))
             self._expiring.add(task)
             task.add_done_callback(self._expiring.discard)
@@ -222,15 +323,9 @@ class Conversation:
         try:
             member = await self.run(self.service.member, who)
             with use_locale(member.locale if member else self._default_locale()):
-                if pending.step in _FORM_STEPS:
-                    await self.say(
-                        who,
-                        _(
-                            "You didn't finish the outcall, so nothing was saved and nobody "
-                            "will be alerted. Send /outcall to start again."
-                        ),
-                    )
-                await self.delete_messages(who, pending.refs, _deletion_notice(pending))
+                if pending.form.expired is not None:
+                    await self.say(who, pending.form.expired())
+                await self._delete_refs(who, pending)
         except Exception as error:  # a failed clean-up must not surface in another's event
             log.warning("closing a timed-out step failed: %s", type(error).__name__)
 
@@ -278,7 +373,7 @@ class Conversation:
         """Per-person limits; safety actions and PIN answers always pass. Over the limit,
         the person is told once how long to wait, and the event is not handled."""
         pending = self._current(who)
-        if urgent(event) or (pending is not None and _is_pin_answer(event, pending)):
+        if urgent(event, self.commands) or (pending is not None and _is_pin_answer(event, pending)):
             return True
         verdict = self.limiter.check(who, time.monotonic())
         if verdict.tell:
@@ -309,7 +404,12 @@ class Conversation:
 
     async def _route(self, event: Inbound, who: Identity, member: MemberView | None) -> None:
         pending = self._current(who)
-        if member is not None and member.needs_new_pin and pending is None and not urgent(event):
+        if (
+            member is not None
+            and member.needs_new_pin
+            and pending is None
+            and not urgent(event, self.commands)
+        ):
             await self.ask_new_pin(who)
             return
         if event.action:
@@ -327,15 +427,17 @@ class Conversation:
             return
         keyword = keyword_action(text)
         if keyword is not None and member is not None:
-            await self._on_action(event, who, member, keyword)
+            await self._on_action(who, member, keyword)
             return
         if pending is not None:
-            await self._on_step(event, who, member, pending, text)
+            if event.message_ref and (pending.current.secret or pending.current.pin):
+                pending.refs.append(event.message_ref)
+            await self._answer(who, pending, text)
             return
         if member is None:
             await self.say(who, _("Hello! Send /start to begin."))
             return
-        await self.say(who, _("Sorry, I didn't understand that.") + "\n\n" + help_text())
+        await self.say(who, _("Sorry, I didn't understand that.") + "\n\n" + self.help_text())
 
     def _current(self, who: Identity) -> Pending | None:
         pending = self._pending.get(who)
@@ -347,60 +449,83 @@ class Conversation:
     async def _on_command(
         self, event: Inbound, who: Identity, member: MemberView | None, text: str
     ) -> None:
-        head, _sep, rest = text.partition(" ")
-        command = head[1:].split("@", 1)[0].lower()
-        rest = rest.strip()
-        if command == "start":
-            await self._start(who, member, rest)
-            return
-        if command == "help":
-            await self.say(who, help_text())
-            return
-        if member is None:
+        """Look the command up in the table; only `ANYONE` commands answer non-members."""
+        command = self.commands.get(command_name(text))
+        if member is None and (command is None or command.audience is not Audience.ANYONE):
             await self.say(who, _("You're not registered yet. Send /start to begin."))
             return
-        if command == "cancel" and self._current(who) is not None:
-            await self.say(who, _("Stopped. Nothing was saved."))
-            await self.close(who)
+        if command is None:
+            await self.say(who, _("I don't know that command.") + "\n\n" + self.help_text())
             return
-        if command in SAFETY_COMMANDS:
-            await self._on_action(event, who, member, Action(SAFETY_COMMANDS[command]))
-        elif command == "outcall":
-            await self._outcall(event, who, rest)
-        elif command == "invite":
-            await self.run(self.service.create_invite, who)
-        elif command == "accept":
-            await self._accept(who, rest)
-        elif command == "buddies":
-            await self._buddies(who)
-        elif command == "status":
-            await self._status(who)
-        elif command in self._commands:
-            await self._commands[command](who, member, rest)
-        else:
-            await self.say(who, _("I don't know that command.") + "\n\n" + help_text())
+        rest = text.partition(" ")[2].strip()
+        await command.handler(Call(who, member, rest, event.message_ref))
+
+    def help_text(self) -> str:
+        """/help's text, from the command table."""
+        return self.commands.help_text()
+
+    async def _help(self, call: Call) -> None:
+        """/help: the command list, with the everyday commands as buttons (numbered on
+        Signal and the console, so "1" starts an outcall)."""
+        shortcuts = tuple(
+            (Button(_(c.description), menu_token(Menu.COMMAND, c.name)),)
+            for c in self.commands
+            if c.shortcut
+        )
+        await self.say(call.who, self.help_text(), shortcuts if call.member else ())
+
+    def _safety_command(
+        self, name: str, verb: Verb, description: str, *, urgent: bool = False
+    ) -> Command:
+        """/safe, /sos, /unlock, /onit: the same as their buttons and keywords."""
+
+        async def handle(call: Call) -> None:
+            await self._act(call, verb)
+
+        return Command(name, handle, description, safety=verb, urgent=urgent)
+
+    async def _act(self, call: Call, verb: Verb) -> None:
+        assert call.member is not None  # member commands only reach registered members
+        await self._on_action(call.who, call.member, Action(verb))
+
+    async def _cancel(self, call: Call) -> None:
+        """/cancel stops what is being typed; with nothing being typed, the outcall."""
+        if self._current(call.who) is not None:
+            await self.say(call.who, _("Stopped. Nothing was saved."))
+            await self.close(call.who)
+            return
+        await self._act(call, Verb.CANCEL)
+
+    async def _invite(self, call: Call) -> None:
+        await self.run(self.service.create_invite, call.who)
+
+    async def _accept_command(self, call: Call) -> None:
+        await self._accept(call.who, call.rest)
+
+    async def _run_shortcut(self, who: Identity, member: MemberView, name: str) -> None:
+        """A /help button: run its command as if typed."""
+        command = self.commands.get(name)
+        if command is None or not command.shortcut:
+            raise Refusal(_("This button is no longer active. Send /help to start again."))
+        await command.handler(Call(who, member, ""))
 
     async def _on_button(
         self, event: Inbound, who: Identity, member: MemberView | None, pending: Pending | None
     ) -> None:
         token = event.action or ""
-        if token == _ABORT:
-            await self.say(who, _("Stopped. Nothing was saved."))
-            await self.close(who)
+        if is_control(token) and token != Control.NO_PIN:
+            await self._on_control(who, pending, token)
             return
-        if token == _NO_PIN and member is not None:
+        if token == Control.NO_PIN and member is not None:
             try:
                 await self.run(self.security.ask_buddies_to_confirm, who)
             finally:
                 await self.close(who)
             return
-        if pending is not None and pending.step is Step.NOTES and token == _SKIP:
-            await self._on_step(event, who, member, pending, "")
-            return
-        if pending is not None and pending.step is Step.DUE and token.startswith(_DUE):
-            await self._on_step(event, who, member, pending, token.removeprefix(_DUE))
-            return
         prefix, _sep, rest = token.partition(":")
+        if prefix == Menu.COMMAND and member is not None:
+            await self._run_shortcut(who, member, rest)
+            return
         if prefix in self._buttons and member is not None:
             await self._buttons[prefix](who, member, rest)
             return
@@ -408,11 +533,9 @@ class Conversation:
         if action is None or member is None:
             await self.say(who, _("This button is no longer active. Send /help to start again."))
             return
-        await self._on_action(event, who, member, action)
+        await self._on_action(who, member, action)
 
-    async def _on_action(
-        self, event: Inbound, who: Identity, member: MemberView, action: Action
-    ) -> None:
+    async def _on_action(self, who: Identity, member: MemberView, action: Action) -> None:
         service, ref = self.service, action.ref or None
         if action.verb is Verb.SAFE:
             own = await self._has_own_outcall(who)
@@ -458,62 +581,33 @@ class Conversation:
         elif verb is Verb.CONFIRM_SAFE:
             await self.run(self.service.confirm_safe, who, ref)
         else:
-            await self.begin(who, Pending(Step.UNLOCK_PIN, values={"ref": ref}))
-            await self.say(
-                who,
-                _("Send your PIN to unlock the details."),
-                ((Button(_("Stop"), _ABORT),),),
-                input_hint="pin",
-            )
+            await self.start_form(who, self._unlock_pin, {"ref": ref})
 
     async def _ask_checkin_pin(self, who: Identity, ref: str | None) -> None:
         """Check-in PIN on: the same prompt whatever comes next (PIN, duress PIN, or none)."""
-        await self.begin(who, Pending(Step.SAFE_PIN, values={"ref": ref or ""}, pin_answer=True))
-        await self.say(
-            who,
-            _("Send your PIN to check in."),
-            ((Button(_("I can't give my PIN"), _NO_PIN),), (Button(_("Stop"), _ABORT),)),
-            input_hint="pin",
-        )
+        await self.start_form(who, self._checkin_pin, {"ref": ref or ""})
 
     async def ask_new_pin(self, who: Identity) -> None:
         """New keys under a new PIN: after a panic wipe, or when the PIN is forgotten."""
-        await self.begin(who, Pending(Step.PIN, values={"rekey": "1"}, pin_answer=True))
-        await self.say(
-            who,
-            _(
-                "Choose a new PIN of 6 to 12 digits. You'll get new keys: details sealed to "
-                "your old keys can't be opened any more."
-            ),
-            ((Button(_("Stop"), _ABORT),),),
-            input_hint="pin",
-        )
+        await self.start_form(who, self._new_pin)
 
     async def _has_own_outcall(self, who: Identity) -> bool:
         return await self.run(self.service.current_outcall, who) is not None
 
     # -- onboarding and buddies ----------------------------------------------------------
 
-    async def _start(self, who: Identity, member: MemberView | None, code: str) -> None:
+    async def _start(self, call: Call) -> None:
+        who, member, code = call.who, call.member, call.rest
         if member is not None:
             if code:
                 await self._accept(who, code)
                 return
             await self.say(
-                who, _("Welcome back, {alias}.").format(alias=member.alias) + "\n\n" + help_text()
+                who,
+                _("Welcome back, {alias}.").format(alias=member.alias) + "\n\n" + self.help_text(),
             )
             return
-        await self.begin(who, Pending(Step.ALIAS, values={"code": code[:40]}))
-        await self.say(
-            who,
-            _(
-                "Welcome to buddycheck.\n"
-                "Before a booking, you tell me the client's car plate and the address. "
-                "If you don't check in on time, your buddies are alerted. "
-                "Only they can read the details, and only then.\n\n"
-                "First, choose a nickname. Not your real name."
-            ),
-        )
+        await self.start_form(who, self._onboarding, {"code": code[:40]})
 
     async def _accept(self, who: Identity, code: str) -> None:
         if not code:
@@ -525,7 +619,8 @@ class Conversation:
                 return
         await self.run(self.service.accept_invite, who, code)
 
-    async def _buddies(self, who: Identity) -> None:
+    async def _buddies(self, call: Call) -> None:
+        who = call.who
         pairings = await self.run(self.service.pairings, who)
         if not pairings:
             await self.say(who, _("You have no buddies yet. Send /invite to get a code."))
@@ -540,7 +635,8 @@ class Conversation:
             buttons.append((Button(label, Action(Verb.REMOVE_LINK, str(pairing.link_id)).token()),))
         await self.say(who, "\n".join(lines), tuple(buttons))
 
-    async def _status(self, who: Identity) -> None:
+    async def _status(self, call: Call) -> None:
+        who = call.who
         current = await self.run(self.service.current_outcall, who)
         member = await self.run(self.service.member, who)
         if current is None or member is None:
@@ -555,77 +651,24 @@ class Conversation:
 
     # -- outcalls ------------------------------------------------------------------------
 
-    async def _outcall(self, event: Inbound, who: Identity, rest: str) -> None:
-        pending = Pending(Step.PLATE)
-        if event.message_ref:
-            pending.refs.append(event.message_ref)
-        form = parse_outcall_form(rest)
-        for key, value in (("plate", form.plate), ("address", form.address)):
-            if value:
-                pending.values[key] = value
+    async def _outcall(self, call: Call) -> None:
+        """/outcall, with any details sent along (`/outcall KX482B | 14 Hollow Lane | 1h`)."""
+        form = parse_outcall_form(call.rest)
+        given = {"plate": form.plate, "address": form.address}
+        values = {key: value for key, value in given.items() if value}
         if form.due is not None:
-            pending.values["notes"] = form.notes
-            pending.values["due"] = form.due
-        await self.begin(who, pending)
-        await self._continue_outcall(who, pending)
+            values.update(notes=form.notes, due=form.due)
+        refs = [call.message_ref] if call.message_ref else []
+        await self.start_form(call.who, self._outcall_form, values, refs)
 
-    async def _continue_outcall(self, who: Identity, pending: Pending) -> None:
-        """Ask for the first missing part, or seal the outcall once nothing is missing."""
-        stop = (Button(_("Stop"), _ABORT),)
-        values = pending.values
-        if "plate" not in values:
-            pending.step = Step.PLATE
-            await self.say(
-                who, _("What is the client's car plate? (Send ? if you don't know.)"), (stop,)
-            )
-        elif "address" not in values:
-            pending.step = Step.ADDRESS
-            await self.say(
-                who, _("What is the address? Add the flat or room if you know it."), (stop,)
-            )
-        elif "notes" not in values:
-            pending.step = Step.NOTES
-            await self.say(
-                who,
-                _(
-                    "Anything else your buddies should know? (client's name, phone, what the car "
-                    "looks like). Or tap Skip."
-                ),
-                ((Button(_("Skip"), _SKIP),), stop),
-            )
-        elif "due" not in values:
-            pending.step = Step.DUE
-            await self.say(
-                who,
-                _("How long until you check in? Tap one, or send a time like 90m or 23:30."),
-                due_buttons(stop),
-            )
-        else:
-            await self._seal(who, pending)
-
-    async def _seal(self, who: Identity, pending: Pending) -> None:
-        values = pending.values
-        try:
-            await self.run(
-                self.service.start_outcall,
-                who,
-                values["plate"],
-                values["address"],
-                values["notes"],
-                values["due"],
-            )
-        except Refusal as refusal:
-            if isinstance(refusal, TimeRefusal):
-                del values["due"]
-                pending.step = Step.DUE
-                await self.say(who, str(refusal), due_buttons((Button(_("Stop"), _ABORT),)))
-                return
-            await self.say(who, str(refusal))
-            await self.close(who)
-            return
-        self.finish(who)
-        await self.delete_messages(
-            who, pending.refs, _("I deleted your messages with the details from this chat.")
+    async def _seal(self, who: Identity, values: Values) -> None:
+        await self.run(
+            self.service.start_outcall,
+            who,
+            values["plate"],
+            values["address"],
+            values["notes"],
+            values["due"],
         )
 
     async def delete_messages(self, who: Identity, refs: list[str], notice: str | None) -> None:
@@ -637,77 +680,98 @@ class Conversation:
         if all(deleted) and notice:
             await self.say(who, notice)
 
-    # -- steps ---------------------------------------------------------------------------
+    # -- the core forms ------------------------------------------------------------------
 
-    async def _on_step(
-        self,
-        event: Inbound,
-        who: Identity,
-        member: MemberView | None,
-        pending: Pending,
-        text: str,
-    ) -> None:
-        if event.message_ref and _carries_secrets(pending):
-            pending.refs.append(event.message_ref)
-        if isinstance(pending.step, str):
-            await self._steps[pending.step](who, pending, text)
-        elif pending.step in (Step.ALIAS, Step.PIN, Step.PIN_AGAIN):
-            await self._onboarding_step(who, pending, text)
-        elif pending.step is Step.UNLOCK_PIN:
-            await self._unlock(who, pending, text)
-        elif pending.step is Step.SAFE_PIN:
-            await self._safe_with_pin(who, pending, text)
-        else:
-            pending.values[pending.step.name.lower()] = text
-            await self._continue_outcall(who, pending)
-
-    async def _onboarding_step(self, who: Identity, pending: Pending, text: str) -> None:
-        if pending.step is Step.ALIAS:
-            pending.values["alias"] = check_alias(text)
-            pending.step = Step.PIN
-            await self.say(
-                who,
-                _(
-                    "Hi {alias}. Now choose a PIN of 6 to 12 digits. You'll need it to open a "
-                    "buddy's details in an emergency. Don't use your phone's PIN."
-                ).format(alias=pending.values["alias"]),
-                input_hint="pin",
-            )
-        elif pending.step is Step.PIN:
-            check_pin(text)
-            pending.values["pin"] = text
-            pending.step = Step.PIN_AGAIN
-            await self.say(who, _("Send the same PIN again."), input_hint="pin")
-        elif text != pending.values.get("pin"):
-            pending.step = Step.PIN
-            pending.values.pop("pin", None)
-            await self.say(who, _("The PINs didn't match. Choose a PIN again."), input_hint="pin")
-        else:
-            self.finish(who)
-            await self.delete_messages(
-                who, pending.refs, _("I deleted the messages with your PIN from this chat.")
-            )
-            if pending.values.get("rekey"):
-                await self.run(self.security.reset_pin, who, text)
-                return
-            await self.run(
-                self.service.register, who, pending.values["alias"], text, current_locale()
-            )
-            if pending.values.get("code"):
-                await self._accept(who, pending.values["code"])
-
-    async def _safe_with_pin(self, who: Identity, pending: Pending, pin: str) -> None:
-        """The PIN or the duress PIN: the worker's chat must look the same either way."""
-        self.finish(who)
-        await self.delete_messages(
-            who, pending.refs[-1:], _("I deleted the message with your PIN from this chat.")
+    def _onboarding_form(self) -> Form:
+        return Form(
+            "onboarding",
+            (
+                Field(
+                    "alias",
+                    _welcome,
+                    lambda text, values: check_alias(text),
+                    again=lambda values: _("Choose a nickname. Not your real name."),
+                ),
+                Field("pin", _choose_pin, _new_pin_answer, pin=True),
+                Field(
+                    "again", lambda values: _("Send the same PIN again."), pin=True, same_as="pin"
+                ),
+            ),
+            self._register,
         )
-        await self.run(self.service.check_in, who, pending.values["ref"] or None, pin)
 
-    async def _unlock(self, who: Identity, pending: Pending, pin: str) -> None:
-        self.finish(who)
-        await self.delete_messages(who, pending.refs[-1:], None)
-        unlocked = await self.run(self.service.unlock, who, pending.values["ref"], pin)
+    def _new_pin_form(self) -> Form:
+        return Form(
+            "new_pin",
+            (
+                Field("pin", _choose_new_keys, _new_pin_answer, pin=True),
+                Field(
+                    "again", lambda values: _("Send the same PIN again."), pin=True, same_as="pin"
+                ),
+            ),
+            self._rekey,
+        )
+
+    def _outcall_details_form(self) -> Form:
+        return Form(
+            "outcall",
+            (
+                Field("plate", _ask_plate, secret=True),
+                Field("address", _ask_address, secret=True),
+                Field("notes", _ask_notes, optional=True, secret=True),
+                Field("due", _ask_due, buttons=_due_buttons, secret=True),
+            ),
+            self._seal,
+            retry={TimeRefusal: "due"},
+            deleted=lambda: _("I deleted your messages with the details from this chat."),
+            replaced=lambda: _("The outcall you were typing was not saved."),
+            expired=lambda: _(
+                "You didn't finish the outcall, so nothing was saved and nobody "
+                "will be alerted. Send /outcall to start again."
+            ),
+        )
+
+    def _checkin_pin_form(self) -> Form:
+        """The PIN or the duress PIN: the worker's chat must look the same either way."""
+        return Form(
+            "checkin_pin",
+            (
+                Field(
+                    "pin",
+                    lambda values: _("Send your PIN to check in."),
+                    pin=True,
+                    buttons=lambda values: ((Button(_("I can't give my PIN"), Control.NO_PIN),),),
+                ),
+            ),
+            self._safe_with_pin,
+            retry={WrongPinRetry: "pin"},
+            deleted=lambda: _("I deleted the message with your PIN from this chat."),
+            safety=Verb.SAFE,
+        )
+
+    def _unlock_pin_form(self) -> Form:
+        return Form(
+            "unlock_pin",
+            (Field("pin", lambda values: _("Send your PIN to unlock the details."), pin=True),),
+            self._unlock,
+            retry={WrongPinRetry: "pin"},
+            deleted=None,
+            safety=Verb.UNLOCK,
+        )
+
+    async def _register(self, who: Identity, values: Values) -> None:
+        await self.run(self.service.register, who, values["alias"], values["pin"], current_locale())
+        if values.get("code"):
+            await self._accept(who, values["code"])
+
+    async def _rekey(self, who: Identity, values: Values) -> None:
+        await self.run(self.security.reset_pin, who, values["pin"])
+
+    async def _safe_with_pin(self, who: Identity, values: Values) -> None:
+        await self.run(self.service.check_in, who, values["ref"] or None, values["pin"])
+
+    async def _unlock(self, who: Identity, values: Values) -> None:
+        unlocked = await self.run(self.service.unlock, who, values["ref"], values["pin"])
         channel = self.channels[who.channel]
         # Decrypted details go straight to the person: never through the outbox, never stored.
         await channel.send(
@@ -728,101 +792,149 @@ class Conversation:
         return policy.jurisdiction(policy.default_jurisdiction).locale
 
 
-def due_buttons(stop: tuple[Button, ...]) -> tuple[tuple[Button, ...], ...]:
-    return (
-        (
-            Button(_("30 min"), _DUE + "30m"),
-            Button(_("1 hour"), _DUE + "1h"),
-            Button(_("2 hours"), _DUE + "2h"),
-        ),
-        stop,
+def _welcome(values: Values) -> str:
+    return _(
+        "Welcome to buddycheck.\n"
+        "Before a booking, you tell me the client's car plate and the address. "
+        "If you don't check in on time, your buddies are alerted. "
+        "Only they can read the details, and only then.\n\n"
+        "First, choose a nickname. Not your real name."
     )
 
 
-_KEYWORDS = {
-    "safe": Action(Verb.SAFE),
-    "i'm safe": Action(Verb.SAFE),
-    "im safe": Action(Verb.SAFE),
-    "sos": Action(Verb.SOS),
-    "on it": Action(Verb.ON_IT),
-    "onit": Action(Verb.ON_IT),
-    "unlock": Action(Verb.UNLOCK),
-    "+15": Action(Verb.EXTEND, minutes=15),
-    "+30": Action(Verb.EXTEND, minutes=30),
-    "+60": Action(Verb.EXTEND, minutes=60),
-    # Spanish. AYUDA is deliberately not here: it also means "help" (the command list), so
-    # it gets the help text, which names SOS; SOCORRO and AUXILIO only ever mean "help me!".
-    "segura": Action(Verb.SAFE),
-    "seguro": Action(Verb.SAFE),
-    "estoy segura": Action(Verb.SAFE),
-    "estoy seguro": Action(Verb.SAFE),
-    "estoy bien": Action(Verb.SAFE),
-    "socorro": Action(Verb.SOS),
-    "auxilio": Action(Verb.SOS),
-    "voy": Action(Verb.ON_IT),
-    "me encargo": Action(Verb.ON_IT),
-    "abrir": Action(Verb.UNLOCK),
+def _choose_pin(values: Values) -> str:
+    return _(
+        "Hi {alias}. Now choose a PIN of 6 to 12 digits. You'll need it to open a "
+        "buddy's details in an emergency. Don't use your phone's PIN."
+    ).format(alias=values["alias"])
+
+
+def _choose_new_keys(values: Values) -> str:
+    return _(
+        "Choose a new PIN of 6 to 12 digits. You'll get new keys: details sealed to "
+        "your old keys can't be opened any more."
+    )
+
+
+def _new_pin_answer(text: str, values: Values) -> str:
+    """A new PIN must be one a thief can't guess first (`check_pin`)."""
+    check_pin(text)
+    return text
+
+
+def _ask_plate(values: Values) -> str:
+    return _("What is the client's car plate? (Send ? if you don't know.)")
+
+
+def _ask_address(values: Values) -> str:
+    return _("What is the address? Add the flat or room if you know it.")
+
+
+def _ask_notes(values: Values) -> str:
+    return _(
+        "Anything else your buddies should know? (client's name, phone, what the car "
+        "looks like). Or tap Skip."
+    )
+
+
+def _ask_due(values: Values) -> str:
+    return _("How long until you check in? Tap one, or send a time like 90m or 23:30.")
+
+
+def _due_buttons(values: Values) -> tuple[tuple[Button, ...], ...]:
+    return (
+        (
+            Button(_("30 min"), answer_token("30m")),
+            Button(_("1 hour"), answer_token("1h")),
+            Button(_("2 hours"), answer_token("2h")),
+        ),
+    )
+
+
+# What people type for each action, in every shipped language, including the button labels
+# they type back on Signal. A word that also just means "help" (AYUDA, AIDE, AJUDA, AJUTOR,
+# ПОМОЩЬ, ช่วย) is never an SOS word: it gets the help text, which names SOS. Neither is a
+# greeting (ÇA VA, TUDO BEM, OK): it must not end an outcall by accident.
+_WORDS: dict[Verb, tuple[str, ...]] = {
+    Verb.SAFE: (
+        *("safe", "i'm safe", "im safe"),
+        *("segura", "seguro", "estoy segura", "estoy seguro", "estoy bien"),
+        *("je vais bien", "tout va bien", "jvais bien"),
+        *("estou bem", "tô bem", "to bem", "estou segura", "estou seguro"),
+        *("sunt bine", "sunt în siguranță", "sunt in siguranta"),
+        *(
+            "я в порядке",
+            "в порядке",
+            "всё хорошо",
+            "все хорошо",
+            "ыфау",
+        ),  # ыфау: SAFE, Russian keys
+        *("ปลอดภัยแล้ว", "ปลอดภัย"),
+    ),
+    Verb.SOS: (
+        "sos",
+        *("socorro", "auxilio"),
+        *("au secours", "à l'aide", "a l'aide"),
+        *("me ajuda", "me ajude"),
+        *("salvați-mă", "salvati-ma"),
+        *("помогите", "помоги", "сос", "ыщы"),  # ыщы: SOS typed on Russian keys
+        *("ช่วยด้วย", "ช่วยที"),
+    ),
+    Verb.ON_IT: (
+        *("on it", "onit", "i'm on it", "im on it"),
+        *("voy", "me encargo"),
+        *("je m'en occupe", "j'y vais"),
+        *("deixa comigo", "tô indo", "to indo", "estou indo"),
+        *("mă ocup", "ma ocup", "mă ocup eu", "ma ocup eu"),
+        *("беру", "беру на себя", "займусь"),
+        *("รับเรื่องนี้", "รับเรื่อง"),
+    ),
+    Verb.UNLOCK: (
+        *("unlock", "unlock details"),
+        *("abrir", "ver datos"),
+        *("ouvrir", "voir les infos"),
+        "ver dados",
+        *("deschide", "vezi detaliile"),
+        *("открыть", "открыть данные"),
+        *("เปิดดูข้อมูล", "เปิดดู"),
+    ),
+}
+_KEYWORDS = {word: Action(verb) for verb, words in _WORDS.items() for word in words} | {
+    f"+{minutes}": Action(Verb.EXTEND, minutes=minutes) for minutes in (15, 30, 60)
 }
 
 
 def keyword_action(text: str) -> Action | None:
-    """SAFE, SOS, +30, ON IT, UNLOCK (or SEGURA, SOCORRO, …) in any letter case, with or
-    without marks around them (¡…!)."""
+    """SAFE, SOS, +30, ON IT, UNLOCK (or ESTOY BIEN, AU SECOURS, Я В ПОРЯДКЕ, …) in any
+    letter case, with or without marks around them (¡…!)."""
     folded = normalise(text).lower().replace("’", "'").rstrip("!.✅🆘🙋🔓 ").lstrip("¡ ")
     return _KEYWORDS.get(folded)
-
-
-_PIN_STEPS = (Step.PIN, Step.PIN_AGAIN, Step.UNLOCK_PIN, Step.SAFE_PIN)
-_FORM_STEPS = (Step.PLATE, Step.ADDRESS, Step.NOTES, Step.DUE)
-
-
-def _carries_secrets(pending: Pending) -> bool:
-    """Whether answers to this step are outcall details or a PIN (their messages are
-    deleted when it ends); a nickname or an admin's answer are not."""
-    return pending.step in _FORM_STEPS or pending.step in _PIN_STEPS or pending.pin_answer
-
-
-def _deletion_notice(pending: Pending) -> str:
-    if pending.step in _FORM_STEPS:
-        return _("I deleted your messages with the details from this chat.")
-    return _("I deleted the messages with your PIN from this chat.")
-
-
-# The commands that are safety actions, as the buttons and keywords that do the same.
-SAFETY_COMMANDS = {
-    "safe": Verb.SAFE,
-    "sos": Verb.SOS,
-    "cancel": Verb.CANCEL,
-    "unlock": Verb.UNLOCK,
-    "onit": Verb.ON_IT,
-}
-_SAFETY_STEPS = {Step.SAFE_PIN: Verb.SAFE, Step.UNLOCK_PIN: Verb.UNLOCK}
 
 
 def _is_pin_answer(event: Inbound, pending: Pending) -> bool:
     """Typed text (not a command or button) while a PIN is expected."""
     typed = (event.text or "").strip()
-    expects = pending.pin_answer or pending.step in _PIN_STEPS
-    return expects and not event.action and bool(typed) and not typed.startswith("/")
+    return pending.current.pin and not event.action and bool(typed) and not typed.startswith("/")
 
 
-def safety_action(event: Inbound, pending: Pending | None) -> Verb | None:
+def safety_action(event: Inbound, pending: Pending | None, commands: CommandTable) -> Verb | None:
     """The safety action an event is, if any: it runs on its own threads, and is retried
     through database trouble (`bot/executors.py`). A PIN typed to check in or to unlock is
     one too."""
     if event.action:
         action = parse_action(event.action)
-        if event.action == _NO_PIN:
+        if event.action == Control.NO_PIN:
             return Verb.SAFE
         return action.verb if action and action.verb is not Verb.REMOVE_LINK else None
     text = (event.text or "").strip()
     if text.startswith("/"):
-        return SAFETY_COMMANDS.get(text[1:].partition(" ")[0].split("@", 1)[0].lower())
+        command = commands.get(command_name(text))
+        return command.safety if command else None
     keyword = keyword_action(text[:40])
     if keyword is not None:
         return keyword.verb
-    if pending is not None and isinstance(pending.step, Step) and _is_pin_answer(event, pending):
-        return _SAFETY_STEPS.get(pending.step)
+    if pending is not None and _is_pin_answer(event, pending):
+        return pending.form.safety
     return None
 
 
@@ -837,38 +949,13 @@ def _pin_budget_spent(retry_after: float) -> str:
     ).format(n=minutes)
 
 
-def urgent(event: Inbound) -> bool:
+def urgent(event: Inbound, commands: CommandTable) -> bool:
     """Safety actions: every alert and check-in button, SAFE, SOS, +30, ON IT, /safe, /sos.
 
     They are never rate-limited and never wait behind a settings step.
     """
     if event.action:
-        return parse_action(event.action) is not None or event.action == _NO_PIN
+        return parse_action(event.action) is not None or event.action == Control.NO_PIN
     text = (event.text or "").strip()
-    command = text[1:].partition(" ")[0].split("@", 1)[0].lower() if text.startswith("/") else ""
-    return command in ("safe", "sos") or keyword_action(text[:40]) is not None
-
-
-def help_text() -> str:
-    return (
-        _(
-            "What you can send:\n"
-            "/outcall — before a booking: the car plate, the address, and when you'll be done\n"
-            "SAFE — you're out and safe\n"
-            "+30 — you need 30 more minutes\n"
-            "SOS — alert your buddies now\n"
-            "/invite — get a code for a new buddy\n"
-            "/accept CODE — become someone's buddy\n"
-            "/buddies — see or remove buddies\n"
-            "/settings — your PIN, a duress PIN, or delete your account\n"
-            "/status — what's running now\n"
-            "/language — choose your language\n"
-            "/rights — know your rights where you work"
-        )
-        + "\n"
-        + _(
-            "/drill — a practice alert, to check your buddies get it\n"
-            "/emergency — where available: also tell an emergency contact\n"
-            "/duty — responders: go on or off duty"
-        )
-    )
+    command = commands.get(command_name(text))
+    return (command is not None and command.urgent) or keyword_action(text[:40]) is not None

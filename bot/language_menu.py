@@ -6,13 +6,12 @@ stuck in a language they cannot read still finds theirs. The answer comes in the
 
 from __future__ import annotations
 
+from bot.commands import Call, Command
 from bot.conversation import Conversation
-from checkins.i18n import _, available_locales, language_name, supported_locale
+from checkins.actions import Menu, menu_token
+from checkins.i18n import N_, _, available_locales, current_locale, language_name, supported_locale
 from checkins.messages import Button, Identity
 from checkins.service import CheckinService, MemberView
-
-PREFIX = "lang"
-COMMANDS = ("language", "idioma")
 
 
 class LanguageMenu:
@@ -22,18 +21,23 @@ class LanguageMenu:
         self.conversation = conversation
         self.service = service
 
-    async def show(self, who: Identity, member: MemberView, rest: str) -> None:
+    async def show(self, call: Call) -> None:
         """The language buttons; `/language es` (or es-MX, ES) sets Spanish straight away."""
+        rest = call.rest.strip()
         if rest:
-            await self.choose(who, member, supported_locale(rest.strip()) or rest.strip())
+            await self.conversation.run(
+                self.service.set_locale, call.who, supported_locale(rest) or rest
+            )
             return
         buttons = tuple(
-            (Button(language_name(locale), f"{PREFIX}:{locale}"),) for locale in available_locales()
+            (Button(language_name(locale), menu_token(Menu.LANGUAGE, locale)),)
+            for locale in available_locales()
         )
         await self.conversation.say(
-            who,
+            call.who,
+            # The conversation speaks the member's language: the current one is theirs.
             _("Which language should I write to you in? Now: {language}.").format(
-                language=language_name(member.locale)
+                language=language_name(current_locale())
             ),
             buttons,
         )
@@ -45,7 +49,8 @@ class LanguageMenu:
 def install(conversation: Conversation, service: CheckinService) -> LanguageMenu:
     """Plug `/language`, `/idioma` and their buttons into the shared conversation."""
     menu = LanguageMenu(conversation, service)
-    for name in COMMANDS:
-        conversation.add_command(name, menu.show)
-    conversation.add_buttons(PREFIX, menu.choose)
+    conversation.add_command(
+        Command("language", menu.show, N_("Choose my language"), aliases=("idioma",))
+    )
+    conversation.add_buttons(Menu.LANGUAGE, menu.choose)
     return menu

@@ -9,98 +9,106 @@ confirmation deletes itself from the chat soon after (`DURESS_CONFIRMATION_SECON
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from bot.channels.base import Outbound
-from bot.conversation import Conversation, Pending
+from bot.commands import Call, Command
+from bot.conversation import Conversation
+from bot.forms import Field, Form, Values
 from checkins import texts
-from checkins.context import Refusal
-from checkins.i18n import _
+from checkins.actions import Control, Menu, SettingsKey, menu_token
+from checkins.context import Refusal, WrongPinRetry
+from checkins.i18n import N_, _
 from checkins.messages import Button, Identity
 from checkins.security import SecuritySettings
 from checkins.service import MemberView, check_pin
 
-PREFIX = "set"
 DURESS_CONFIRMATION_SECONDS = 60
-_STEP = "settings"
-_STOP = "c:abort"
-_FORGET = "forget"
 
 
 @dataclass(frozen=True)
 class Entry:
     """One menu line: `label` is rendered in the member's language from their settings."""
 
-    key: str
+    key: SettingsKey
     label: Callable[[SecuritySettings], str]
     start: Callable[[Identity], Awaitable[None]]
 
 
-@dataclass(frozen=True)
-class Ask:
-    """One answer a flow needs. `same_as` names an earlier answer this one must repeat."""
-
-    key: str
-    prompt: Callable[[], str]
-    same_as: str | None = None
-    new_pin: bool = False
+def _new_pin(text: str, values: Values) -> str:
+    """A new PIN (or duress PIN) must be one a thief can't guess first (`check_pin`)."""
+    check_pin(text)
+    return text
 
 
-Finish = Callable[[Identity, dict[str, str]], Awaitable[None]]
-
-_CURRENT = Ask("pin", lambda: _("Send your current PIN."))
-_NEW = Ask("new", lambda: _("Send your new PIN (6 to 12 digits)."), new_pin=True)
-_NEW_AGAIN = Ask("again", lambda: _("Send the new PIN again."), same_as="new")
-_CURRENT_FOR_DURESS = Ask(
+_CURRENT = Field("pin", lambda values: _("Send your current PIN."), pin=True)
+_NEW = Field("new", lambda values: _("Send your new PIN (6 to 12 digits)."), _new_pin, pin=True)
+_NEW_AGAIN = Field("again", lambda values: _("Send the new PIN again."), pin=True, same_as="new")
+_CURRENT_FOR_DURESS = Field(
     "pin",
-    lambda: _(
+    lambda values: _(
         "A duress PIN is a second PIN for when someone forces you to check in. "
         "It looks like a normal check-in to them, but your buddies get an SOS. "
         "It works when your check-in PIN is on.\n"
         "First, send your current PIN."
     ),
+    pin=True,
+    again=lambda values: _("Send your current PIN."),
 )
-_DURESS = Ask(
+_DURESS = Field(
     "duress",
-    lambda: _(
+    lambda values: _(
         "Send the duress PIN you want: 6 to 12 digits, different from your PIN. "
         "Don't use your phone's PIN."
     ),
-    new_pin=True,
+    _new_pin,
+    pin=True,
 )
-_DURESS_AGAIN = Ask("duress_again", lambda: _("Send the duress PIN again."), same_as="duress")
+_DURESS_AGAIN = Field(
+    "duress_again", lambda values: _("Send the duress PIN again."), pin=True, same_as="duress"
+)
+# A wrong current PIN (with tries left) asks for it again; the other answers are kept.
+_RETRY: Mapping[type[Refusal], str] = {WrongPinRetry: "pin"}
 
 
 class SettingsMenu:
-    """The /settings command, its buttons and its PIN-collecting step."""
+    """The /settings command, its buttons and its PIN forms."""
 
     def __init__(self, conversation: Conversation) -> None:
         self.conversation = conversation
         self.security = conversation.security
         self.entries: list[Entry] = [
-            Entry("checkin", _checkin_label, self._toggle_checkin_pin),
-            Entry("duress", _duress_label, self._flow_starter("duress")),
-            Entry("change", lambda s: _("Change my PIN"), self._flow_starter("change")),
-            Entry("forgot", _forgot_label, self._forgot),
-            Entry(_FORGET, lambda s: _("Delete my account"), self._confirm_forget),
+            Entry(SettingsKey.CHECKIN_PIN, _checkin_label, self._toggle_checkin_pin),
+            Entry(SettingsKey.DURESS, _duress_label, self._flow_starter("duress")),
+            Entry(SettingsKey.CHANGE, lambda s: _("Change my PIN"), self._flow_starter("change")),
+            Entry(SettingsKey.FORGOT, _forgot_label, self._forgot),
+            Entry(SettingsKey.FORGET, lambda s: _("Delete my account"), self._confirm_forget),
         ]
-        self._flows: dict[str, tuple[tuple[Ask, ...], Finish]] = {
-            "pin_on": ((_CURRENT,), self._finish_checkin(True)),
-            "pin_off": ((_CURRENT,), self._finish_checkin(False)),
-            "duress": ((_CURRENT_FOR_DURESS, _DURESS, _DURESS_AGAIN), self._finish_duress),
-            "change": ((_CURRENT, _NEW, _NEW_AGAIN), self._finish_change),
-            "forget": ((_CURRENT,), self._finish_forget),
+        self._forms = {
+            form.name: form
+            for form in (
+                Form("pin_on", (_CURRENT,), self._finish_checkin(True), _RETRY),
+                Form("pin_off", (_CURRENT,), self._finish_checkin(False), _RETRY),
+                Form(
+                    "duress",
+                    (_CURRENT_FOR_DURESS, _DURESS, _DURESS_AGAIN),
+                    self._finish_duress,
+                    _RETRY,
+                ),
+                Form("change", (_CURRENT, _NEW, _NEW_AGAIN), self._finish_change, _RETRY),
+                Form("forget", (_CURRENT,), self._finish_forget, _RETRY),
+            )
         }
-        self._starts = {
-            "forgot_yes": self._request_reset,
-            "reset_stop": self._stop_reset,
-            "forget_yes": self._flow_starter("forget"),
+        self._starts: dict[str, Callable[[Identity], Awaitable[None]]] = {
+            SettingsKey.RESET_YES: self._request_reset,
+            SettingsKey.RESET_STOP: self._stop_reset,
+            SettingsKey.FORGET_YES: self._flow_starter("forget"),
         }
 
-    async def forget_me(self, who: Identity, member: MemberView, _rest: str) -> None:
+    async def forget_me(self, call: Call) -> None:
         """/forgetme: straight to what "Delete my account" explains and asks to confirm."""
-        await self._confirm_forget(who)
+        await self._confirm_forget(call.who)
 
     def add_entry(self, entry: Entry) -> None:
         """Add a line to the menu, just above "Delete my account"."""
@@ -108,10 +116,10 @@ class SettingsMenu:
 
     # -- menu ----------------------------------------------------------------------------
 
-    async def show(self, who: Identity, member: MemberView, _rest: str) -> None:
-        settings = await self.conversation.run(self.security.settings, who)
-        buttons = tuple((Button(e.label(settings), f"{PREFIX}:{e.key}"),) for e in self.entries)
-        await self.conversation.say(who, _("Settings. What do you want to change?"), buttons)
+    async def show(self, call: Call) -> None:
+        settings = await self.conversation.run(self.security.settings, call.who)
+        buttons = tuple((Button(e.label(settings), _token(e.key)),) for e in self.entries)
+        await self.conversation.say(call.who, _("Settings. What do you want to change?"), buttons)
 
     async def on_button(self, who: Identity, member: MemberView, token: str) -> None:
         entry = next((e for e in self.entries if e.key == token), None)
@@ -138,8 +146,12 @@ class SettingsMenu:
                 "sealed to you before can't be opened any more. Your buddies and settings stay."
             ).format(span=texts.span(self.security.policy.limits.pin_reset_cooling_off)),
             (
-                (Button(_("Start the PIN reset"), f"{PREFIX}:forgot_yes"),),
-                (Button(_("Stop"), _STOP),),
+                (
+                    Button(
+                        _("Start the PIN reset"), menu_token(Menu.SETTINGS, SettingsKey.RESET_YES)
+                    ),
+                ),
+                (Button(_("Stop"), Control.STOP),),
             ),
         )
 
@@ -160,12 +172,17 @@ class SettingsMenu:
                 "You'll need your PIN to confirm. This can't be undone."
             ),
             (
-                (Button(_("Yes, delete everything"), f"{PREFIX}:forget_yes"),),
-                (Button(_("Stop"), _STOP),),
+                (
+                    Button(
+                        _("Yes, delete everything"),
+                        menu_token(Menu.SETTINGS, SettingsKey.FORGET_YES),
+                    ),
+                ),
+                (Button(_("Stop"), Control.STOP),),
             ),
         )
 
-    # -- PIN-collecting flows ------------------------------------------------------------
+    # -- PIN forms ------------------------------------------------------------------
 
     def _flow_starter(self, flow: str) -> Callable[[Identity], Awaitable[None]]:
         async def start(who: Identity) -> None:
@@ -174,43 +191,15 @@ class SettingsMenu:
         return start
 
     async def _begin(self, who: Identity, flow: str) -> None:
-        pending = Pending(_STEP, values={"flow": flow}, pin_answer=True)
-        await self.conversation.begin(who, pending)
-        await self._ask(who, self._flows[flow][0][0])
+        await self.conversation.start_form(who, self._forms[flow])
 
-    async def _ask(self, who: Identity, ask: Ask) -> None:
-        await self.conversation.say(
-            who, ask.prompt(), ((Button(_("Stop"), _STOP),),), input_hint="pin"
-        )
-
-    async def on_answer(self, who: Identity, pending: Pending, text: str) -> None:
-        asks, finish = self._flows[pending.values["flow"]]
-        answered = [a for a in asks if a.key in pending.values]
-        ask = asks[len(answered)]
-        if ask.same_as and text != pending.values[ask.same_as]:
-            del pending.values[ask.same_as]
-            await self.conversation.say(who, _("The PINs didn't match. Let's try again."))
-            await self._ask(who, next(a for a in asks if a.key == ask.same_as))
-            return
-        if ask.new_pin:
-            check_pin(text)
-        pending.values[ask.key] = text
-        if len(answered) + 1 < len(asks):
-            await self._ask(who, asks[len(answered) + 1])
-            return
-        self.conversation.finish(who)
-        await self.conversation.delete_messages(
-            who, pending.refs, _("I deleted the messages with your PIN from this chat.")
-        )
-        await finish(who, pending.values)
-
-    def _finish_checkin(self, on: bool) -> Finish:
-        async def finish(who: Identity, values: dict[str, str]) -> None:
+    def _finish_checkin(self, on: bool) -> Callable[[Identity, Values], Awaitable[None]]:
+        async def finish(who: Identity, values: Values) -> None:
             await self.conversation.run(self.security.set_checkin_pin, who, on, values["pin"])
 
         return finish
 
-    async def _finish_duress(self, who: Identity, values: dict[str, str]) -> None:
+    async def _finish_duress(self, who: Identity, values: Values) -> None:
         message = await self.conversation.run(
             self.security.set_duress_pin, who, values["pin"], values["duress"]
         )
@@ -227,15 +216,19 @@ class SettingsMenu:
                 )
             )
 
-    async def _finish_change(self, who: Identity, values: dict[str, str]) -> None:
+    async def _finish_change(self, who: Identity, values: Values) -> None:
         await self.conversation.run(self.security.change_pin, who, values["pin"], values["new"])
 
-    async def _finish_forget(self, who: Identity, values: dict[str, str]) -> None:
+    async def _finish_forget(self, who: Identity, values: Values) -> None:
         await self.conversation.run(self.security.forget_me, who, values["pin"])
         # Sent straight to the chat: an outbox row would keep their address after deletion.
         channel = self.conversation.channels.get(who.channel)
         if channel is not None:
             await channel.send(Outbound(who.channel, who.address, texts.forgotten()))
+
+
+def _token(key: SettingsKey) -> str:
+    return menu_token(Menu.SETTINGS, key)
 
 
 def _checkin_label(settings: SecuritySettings) -> str:
@@ -258,8 +251,16 @@ def _forgot_label(settings: SecuritySettings) -> str:
 def install(conversation: Conversation) -> SettingsMenu:
     """Plug /settings into the conversation; returns the menu so features can add entries."""
     menu = SettingsMenu(conversation)
-    conversation.add_command("settings", menu.show)
-    conversation.add_command("forgetme", menu.forget_me)
-    conversation.add_buttons(PREFIX, menu.on_button)
-    conversation.add_step(_STEP, menu.on_answer)
+    conversation.add_command(
+        Command(
+            "settings",
+            menu.show,
+            N_("PIN, duress PIN, emergency contact, delete my account"),
+            shortcut=True,
+        )
+    )
+    conversation.add_command(
+        Command("forgetme", menu.forget_me, N_("Delete my account"), listed=False)
+    )
+    conversation.add_buttons(Menu.SETTINGS, menu.on_button)
     return menu

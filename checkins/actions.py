@@ -1,7 +1,9 @@
-"""Button actions: short tokens `verb:ref` that fit Telegram's 64-byte callback limit.
+"""Every button token the bot sends: short strings that fit Telegram's 64-byte callback limit.
 
-A token names what to do and to which outcall; it grants nothing by itself. Every action is
-authorised against the person pressing it and the outcall's current state.
+Safety actions are `verb:ref` (`Action`); a guided form's own buttons are `c:…` (`Control`);
+a feature menu's are `prefix:…` (`Menu`, with the admin menu's op codes in `AdminOp`). A
+token names what to do and to what; it grants nothing by itself. Every action is authorised
+against the person pressing it and the current state. `texts.py` holds only the wording.
 """
 
 from __future__ import annotations
@@ -57,3 +59,100 @@ def _is_row_id(ref: str) -> bool:
     """A database id: ASCII digits that fit a 64-bit column (`int()` of "²" or of 50 digits
     would fail or overflow deep inside the service instead of getting an answer)."""
     return ref.isascii() and ref.isdigit() and len(ref) <= _MAX_ID_DIGITS
+
+
+class Control(StrEnum):
+    """A guided form's own buttons: they steer what is being typed and grant nothing."""
+
+    STOP = "c:abort"
+    SKIP = "c:skip"
+    BACK = "c:back"
+    DONE = "c:done"
+    ANSWER = "c:ans"  # `c:ans:<value>`: a button that answers the question asked
+    NO_PIN = "c:nopin"  # "I can't give my PIN" at a check-in
+
+
+def is_control(token: str) -> bool:
+    """Whether a token is one of a form's own buttons (`c:…`)."""
+    return token.startswith("c:")
+
+
+def answer_token(value: str) -> str:
+    """The token of a button that answers the current question with `value` (e.g. 30m)."""
+    return f"{Control.ANSWER}:{value}"
+
+
+class Menu(StrEnum):
+    """Prefixes of the feature menus' buttons, `prefix:rest`; each feature routes its own."""
+
+    SETTINGS = "set"
+    LANGUAGE = "lang"
+    DUTY = "duty"
+    DRILL = "drill"
+    EMERGENCY = "emerg"
+    ADMIN = "adm"
+    COMMAND = "cmd"  # a numbered help menu's line: `cmd:outcall` runs /outcall
+
+
+def menu_token(menu: Menu, *parts: object) -> str:
+    """A feature's button token, e.g. `duty:on` or `adm:st:north:1` (step 2 of north)."""
+    return ":".join([menu.value, *map(str, parts)])
+
+
+class Toggle(StrEnum):
+    """The two answers of an on/off button (duty, the emergency contact)."""
+
+    ON = "on"
+    OFF = "off"
+
+
+class SettingsKey(StrEnum):
+    """The /settings menu's lines and the confirmations they lead to."""
+
+    CHECKIN_PIN = "checkin"
+    DURESS = "duress"
+    CHANGE = "change"
+    FORGOT = "forgot"
+    FORGET = "forget"
+    EMERGENCY = "emergency"
+    RESET_YES = "forgot_yes"
+    RESET_STOP = "reset_stop"
+    FORGET_YES = "forget_yes"
+
+
+class AdminOp(StrEnum):
+    """The admin menu's op codes: `adm:op:place:arg…`."""
+
+    RULES = "j"
+    SEALING = "seal"
+    PEOPLE = "ppl"
+    STAGE = "st"
+    REMOVE_STAGE = "sr"
+    STAGE_AFTER = "sa"
+    STAGE_WHO = "sw"
+    SET_STAGE_WHO = "sn"
+    ADD_STAGE = "add"
+    ADD_STAGE_WHO = "an"
+    DURATION = "d"
+    INVITE = "inv"
+    REVOKE = "rv"
+    RESET = "rs"
+    RESET_YES = "rsy"
+    RIGHTS = "rt"
+    RIGHTS_LANGUAGE = "rl"
+    OTHER_LANGUAGE = "ol"
+    REMOVE_RIGHTS = "rx"
+
+
+class Timing(StrEnum):
+    """The timings an admin may set, by the short name their buttons carry."""
+
+    REMINDER = "rb"
+    ACK_TIMEOUT = "at"
+    MAX_EXTENSION = "mx"
+    RETENTION = "kp"
+
+
+def admin_token(op: AdminOp, *parts: object) -> str:
+    """A button token for the admin menu, e.g. `adm:st:north:1` (step 2 of north)."""
+    return menu_token(Menu.ADMIN, op.value, *parts)

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from checkins import texts
+from checkins.actions import Timing
 from checkins.context import Context, Refusal, require_member
 from checkins.escalation import tell
 from checkins.i18n import _
@@ -40,11 +41,11 @@ ROLE_CODE_TTL = timedelta(hours=24)
 _ROLE_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 _ROLE_CODE_LENGTH = 10
 # Timings an admin may set, by the short name buttons carry.
-DURATION_KEYS = {
-    "rb": "reminder_before",
-    "at": "ack_timeout",
-    "mx": "max_extension",
-    "kp": "details_retention",
+DURATION_KEYS: dict[str, str] = {
+    Timing.REMINDER: "reminder_before",
+    Timing.ACK_TIMEOUT: "ack_timeout",
+    Timing.MAX_EXTENSION: "max_extension",
+    Timing.RETENTION: "details_retention",
 }
 SERVER = "server"
 _DURATION = TypeAdapter(Duration)

@@ -24,6 +24,10 @@ class Refusal(Exception):
     """A request that cannot be done; `str()` is the sentence to show the person."""
 
 
+class WrongPinRetry(Refusal):
+    """A wrong PIN with tries left: the person may type it again, so the question stays open."""
+
+
 @dataclass(frozen=True)
 class Context:
     db: Database

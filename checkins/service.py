@@ -19,7 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from checkins import lifecycle, texts
-from checkins.context import Context, Refusal, require_member
+from checkins.context import Context, Refusal, WrongPinRetry, require_member
 from checkins.escalation import ladder_of, tell
 from checkins.i18n import _, available_locales, language_name, ngettext
 from checkins.jurisdictions import effective
@@ -710,7 +710,8 @@ class CheckinService:
         )
 
     def _record_wrong_pin(self, who: Identity, now: datetime, use: PinUse) -> Refusal:
-        """Count a wrong PIN (locking out after too many) and return the refusal to show.
+        """Count a wrong PIN (locking out after too many) and return the refusal to show:
+        `WrongPinRetry` while tries are left, so the question stays open for another try.
 
         Too many wrong check-in PINs while an outcall runs never count as safe: the
         outcall goes on, and the buddies are told quietly (nothing on the worker's screen
@@ -732,15 +733,17 @@ class CheckinService:
                 if left <= 0:
                     member.pin_failures = 0
                     member.pin_locked_until = now + limits.pin_lockout
-        if use is PinUse.CHECK_IN:
-            return Refusal(texts.wrong_checkin_pin(left, texts.span(limits.pin_lockout)))
-        if left <= 0:
+        if left <= 0:  # locked out: the question closes
+            if use is PinUse.CHECK_IN:
+                return Refusal(texts.wrong_checkin_pin(left, texts.span(limits.pin_lockout)))
             return Refusal(
                 _("Wrong PIN. Too many tries: unlocking is paused for {span}.").format(
                     span=texts.span(limits.pin_lockout)
                 )
             )
-        return Refusal(
+        if use is PinUse.CHECK_IN:
+            return WrongPinRetry(texts.wrong_checkin_pin(left, texts.span(limits.pin_lockout)))
+        return WrongPinRetry(
             ngettext(
                 "Wrong PIN. {n} try left before unlocking is paused.",
                 "Wrong PIN. {n} tries left before unlocking is paused.",

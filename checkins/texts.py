@@ -13,7 +13,16 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_time, format_timedelta
 
-from checkins.actions import Action, Verb
+from checkins.actions import (
+    Action,
+    AdminOp,
+    Menu,
+    Timing,
+    Toggle,
+    Verb,
+    admin_token,
+    menu_token,
+)
 from checkins.i18n import _, current_locale, ngettext
 from checkins.ladder import Ladder, LegalModel, Notify
 from checkins.messages import Button, Kind, Message
@@ -448,12 +457,13 @@ def emergency_contact_unreachable(jurisdiction: str) -> Message:
     )
 
 
-# Button prefixes of the organisation's features (`bot/org_commands.py` routes them).
-DUTY, DRILL, EMERGENCY = "duty", "drill", "emerg"
-
-
 def duty_buttons() -> tuple[tuple[Button, ...], ...]:
-    return ((Button(_("On duty ✅"), f"{DUTY}:on"), Button(_("Off duty 💤"), f"{DUTY}:off")),)
+    return (
+        (
+            Button(_("On duty ✅"), menu_token(Menu.DUTY, Toggle.ON)),
+            Button(_("Off duty 💤"), menu_token(Menu.DUTY, Toggle.OFF)),
+        ),
+    )
 
 
 def duty_status(on: bool) -> Message:
@@ -503,8 +513,8 @@ def emergency_notice(after: str, contact_kind: str, opted_in: bool) -> str:
 def emergency_buttons() -> tuple[tuple[Button, ...], ...]:
     return (
         (
-            Button(_("Turn on"), f"{EMERGENCY}:on"),
-            Button(_("Turn off"), f"{EMERGENCY}:off"),
+            Button(_("Turn on"), menu_token(Menu.EMERGENCY, Toggle.ON)),
+            Button(_("Turn off"), menu_token(Menu.EMERGENCY, Toggle.OFF)),
         ),
     )
 
@@ -552,7 +562,7 @@ def drill_alert(ref: str, worker_alias: str, as_responder: bool, due: str) -> Me
         + preview
         + "\n"
         + _("Tap Got it so {alias} knows alerts reach you.").format(alias=worker_alias),
-        ((Button(_("Got it 👍"), f"{DRILL}:{ref}"),),),
+        ((Button(_("Got it 👍"), menu_token(Menu.DRILL, ref)),),),
         kind=Kind.REMINDER,
     )
 
@@ -629,13 +639,6 @@ def contact_unreachable(alias: str, as_responder: bool) -> Message:
 
 
 # -- organisation admin: roles, rules, know-your-rights ----------------------------------
-
-ADMIN_BUTTONS = "adm"
-
-
-def admin_token(*parts: object) -> str:
-    """A button token for the admin menu, e.g. `adm:st:north:1` (step 2 of north)."""
-    return ":".join([ADMIN_BUTTONS, *map(str, parts)])
 
 
 def length(delta: timedelta) -> str:
@@ -729,17 +732,17 @@ def roles_screen(jurisdiction: str, place: str, held: list[RoleLine]) -> Message
         (
             Button(
                 _("Remove {alias} as {role}").format(alias=line.alias, role=role_name(line.role)),
-                admin_token("rv", line.id),
+                admin_token(AdminOp.REVOKE, line.id),
             ),
         )
         for line in held
     ]
     buttons += [
         (
-            Button(_("Invite an admin"), admin_token("inv", jurisdiction, "admin")),
-            Button(_("Invite a responder"), admin_token("inv", jurisdiction, "responder")),
+            Button(_("Invite an admin"), admin_token(AdminOp.INVITE, jurisdiction, "admin")),
+            Button(_("Invite a responder"), admin_token(AdminOp.INVITE, jurisdiction, "responder")),
         ),
-        (Button(_("Back to the rules"), admin_token("j", jurisdiction)),),
+        (Button(_("Back to the rules"), admin_token(AdminOp.RULES, jurisdiction)),),
     ]
     return Message("\n".join(lines), tuple(buttons))
 
@@ -747,7 +750,7 @@ def roles_screen(jurisdiction: str, place: str, held: list[RoleLine]) -> Message
 def pick_place(places: list[tuple[str, str]]) -> Message:
     return Message(
         _("Which place do you want to look at?"),
-        tuple((Button(name, admin_token("j", key)),) for key, name in places),
+        tuple((Button(name, admin_token(AdminOp.RULES, key)),) for key, name in places),
     )
 
 
@@ -817,26 +820,26 @@ def rules_screen(
     ]
     j = jurisdiction
     steps = [
-        Button(_("Step {n}").format(n=number), admin_token("st", j, number - 1))
+        Button(_("Step {n}").format(n=number), admin_token(AdminOp.STAGE, j, number - 1))
         for number in range(1, len(ladder.stages) + 1)
     ]
     buttons = [tuple(steps[i : i + 4]) for i in range(0, len(steps), 4)]
     buttons += [
-        (Button(_("Add a step"), admin_token("add", j)),),
+        (Button(_("Add a step"), admin_token(AdminOp.ADD_STAGE, j)),),
         (
-            Button(_("Reminder time"), admin_token("d", j, "rb")),
-            Button(_("Wait after I'm on it"), admin_token("d", j, "at")),
+            Button(_("Reminder time"), admin_token(AdminOp.DURATION, j, Timing.REMINDER)),
+            Button(_("Wait after I'm on it"), admin_token(AdminOp.DURATION, j, Timing.ACK_TIMEOUT)),
         ),
         (
-            Button(_("Most extra time"), admin_token("d", j, "mx")),
-            Button(_("Details kept"), admin_token("d", j, "kp")),
+            Button(_("Most extra time"), admin_token(AdminOp.DURATION, j, Timing.MAX_EXTENSION)),
+            Button(_("Details kept"), admin_token(AdminOp.DURATION, j, Timing.RETENTION)),
         ),
-        (Button(toggle, admin_token("seal", j)),),
+        (Button(toggle, admin_token(AdminOp.SEALING, j)),),
         (
-            Button(_("Know-your-rights text"), admin_token("rt", j)),
-            Button(_("People and roles"), admin_token("ppl", j)),
+            Button(_("Know-your-rights text"), admin_token(AdminOp.RIGHTS, j)),
+            Button(_("People and roles"), admin_token(AdminOp.PEOPLE, j)),
         ),
-        (Button(_("Reset to the file's rules"), admin_token("rs", j)),),
+        (Button(_("Reset to the file's rules"), admin_token(AdminOp.RESET, j)),),
     ]
     return Message("\n".join(lines), tuple(buttons))
 
@@ -849,11 +852,11 @@ def stage_screen(jurisdiction: str, index: int, after: timedelta, notify: Notify
         + _("What do you want to change?"),
         (
             (
-                Button(_("Change the time"), admin_token("sa", j, index)),
-                Button(_("Change who is told"), admin_token("sw", j, index)),
+                Button(_("Change the time"), admin_token(AdminOp.STAGE_AFTER, j, index)),
+                Button(_("Change who is told"), admin_token(AdminOp.STAGE_WHO, j, index)),
             ),
-            (Button(_("Remove this step"), admin_token("sr", j, index)),),
-            (Button(_("Back to the rules"), admin_token("j", j)),),
+            (Button(_("Remove this step"), admin_token(AdminOp.REMOVE_STAGE, j, index)),),
+            (Button(_("Back to the rules"), admin_token(AdminOp.RULES, j)),),
         ),
     )
 

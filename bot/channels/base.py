@@ -94,6 +94,12 @@ class Channel(abc.ABC):
 
     name: str
     limits: ChannelLimits
+    # The listed commands as (name, untranslated description), from the command table.
+    commands: tuple[tuple[str, str], ...] = ()
+
+    def set_commands(self, commands: tuple[tuple[str, str], ...]) -> None:
+        """Learn the command list, for a messenger with a command menu (Telegram's)."""
+        self.commands = commands
 
     @abc.abstractmethod
     async def start(self, on_inbound: InboundHandler) -> None:

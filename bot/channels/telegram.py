@@ -62,7 +62,6 @@ from bot.channels.base import (
 )
 from bot.config import ConfigError, Settings, TelegramConfig
 from checkins.i18n import (
-    N_,
     SOURCE_LOCALE,
     _,
     available_locales,
@@ -85,27 +84,6 @@ KEY = "k:"  # keypad presses; the adapter handles them, the conversation never s
 _KEY_DELETE, _KEY_OK = "del", "ok"
 _DELETE_ATTEMPTS = 3
 _DELETE_RETRY_SECONDS = 5.0
-
-COMMANDS = (
-    ("outcall", N_("Before a booking: plate, address, check-in time")),
-    ("safe", N_("I'm out and safe")),
-    ("sos", N_("Alert my buddies now")),
-    ("status", N_("What's running now")),
-    ("invite", N_("Get a code for a new buddy")),
-    ("accept", N_("Become someone's buddy with their code")),
-    ("buddies", N_("See or remove buddies")),
-    ("unlock", N_("Open the details of an alert")),
-    ("onit", N_("I'm handling an alert")),
-    ("cancel", N_("Stop what I'm doing")),
-    ("settings", N_("PIN, duress PIN, emergency contact, delete my account")),
-    ("drill", N_("Send a practice alert")),
-    ("rights", N_("Know your rights where you work")),
-    ("language", N_("Choose my language")),
-    ("duty", N_("Responders: go on or off duty")),
-    ("admin", N_("Organisation admins: rules and roles")),
-    ("start", N_("Register")),
-    ("help", N_("What I can do")),
-)
 
 PtbApplication = Application[Any, Any, Any, Any, Any, Any]
 
@@ -411,10 +389,13 @@ class TelegramChannel(Channel):
         return f"https://t.me/{self.username}?start={{code}}" if self.username else None
 
     async def _publish_commands(self) -> None:
-        """setMyCommands in every language with a catalog (the source language as default)."""
+        """setMyCommands in every language with a catalog (the source language as default),
+        from the command table the app handed to `set_commands`."""
+        if not self.commands:
+            return
         for locale in available_locales():
             with use_locale(locale):
-                commands = [BotCommand(name, _(text)) for name, text in COMMANDS]
+                commands = [BotCommand(name, _(text)) for name, text in self.commands]
             language = None if locale == SOURCE_LOCALE else locale.split("_")[0]
             try:
                 await self.application.bot.set_my_commands(commands, language_code=language)

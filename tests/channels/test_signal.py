@@ -301,11 +301,34 @@ async def test_guided_outcall_with_numbered_choices(stack: Stack) -> None:
     await ask(robin, "/outcall", "car plate")
     await ask(robin, PLATE, "address")
     notes = await ask(robin, ADDRESS, "Anything else")
-    assert "Reply 1 for Skip, 2 for Stop." in notes
+    assert "Reply 1 for Skip, 2 for Back, 3 for Stop." in notes
     due = await ask(robin, "1", "How long")
-    assert "Reply 1 for 30 min, 2 for 1 hour, 3 for 2 hours, 4 for Stop." in due
+    assert "Reply 1 for 30 min, 2 for 1 hour, 3 for 2 hours, 4 for Back, 5 for Stop." in due
     await ask(robin, "2", "Saved and sealed")
     await ask(robin, "/status", "Your outcall is running")
+
+
+async def test_a_worker_who_mistypes_her_checkin_pin_types_it_again_and_is_checked_in(
+    stack: Stack,
+) -> None:
+    """Robin's hands shake and her first check-in PIN is wrong. The question stays open, so
+    her next message, the right PIN, checks her in: no "didn't understand", no command list,
+    no starting again."""
+    robin, sam = stack.user("robin"), stack.user("sam")
+    await onboard(robin, "Robin")
+    await onboard(sam, "Sam")
+    await pair_on_signal(robin, sam)
+    await ask(robin, "/settings", "What do you want to change")
+    await ask(robin, "1", "Send your current PIN")
+    await ask(robin, PIN, "I'll ask for your PIN")
+    await start_outcall(robin)
+
+    await ask(robin, "SAFE", "Send your PIN to check in")
+    again = await ask(robin, "902137", "Wrong PIN")
+    assert "tries left" in again and "Send your PIN to check in" in again
+    safe = await ask(robin, PIN, "Glad you're safe")
+    assert "didn't understand" not in safe and "What you can send" not in safe
+    await ask(robin, "/status", "No outcall is running")
 
 
 @pytest.mark.parametrize(

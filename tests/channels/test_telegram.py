@@ -132,7 +132,7 @@ async def test_one_message_outcall_is_sealed_and_the_details_message_deleted(bot
     assert bot.sealed_rows() == 0
 
 
-async def test_guided_outcall_with_buttons_and_stop_at_any_step(bot: Harness) -> None:
+async def test_guided_outcall_with_buttons_back_and_stop_at_any_step(bot: Harness) -> None:
     alice, _bob = await paired(bot)
     plate_prompt = await bot.say(alice, "/outcall", "car plate")
     assert [b["text"] for b in plate_prompt.buttons()] == ["Stop"]
@@ -140,8 +140,11 @@ async def test_guided_outcall_with_buttons_and_stop_at_any_step(bot: Harness) ->
     await bot.say(alice, "/outcall", "car plate")
     await bot.say(alice, PLATE, "What is the address")
     notes = await bot.say(alice, ADDRESS, "Anything else")
+    assert [b["text"] for b in notes.buttons()] == ["Skip", "Back", "Stop"]
     due = await bot.press(alice, "Skip", "How long until you check in", notes)
-    assert [b["text"] for b in due.buttons()] == ["30 min", "1 hour", "2 hours", "Stop"]
+    assert [b["text"] for b in due.buttons()] == ["30 min", "1 hour", "2 hours", "Back", "Stop"]
+    notes = await bot.press(alice, "Back", "Anything else", due)  # the notes asked again
+    due = await bot.press(alice, "Skip", "How long until you check in", notes)
     sealed = await bot.press(alice, "1 hour", "Saved and sealed", due)
     # The outbox may deliver "Saved and sealed" while the deletions are still under way.
     await alice.wait_for_message("I deleted your messages", after=due.message_id, timeout=STEP)
@@ -273,14 +276,31 @@ async def test_unlock_on_the_keypad_shows_the_details_then_deletes_them(bot: Har
     await bot.say(alice, f"/outcall {PLATE} | {ADDRESS} | 2s", "Saved and sealed")
     alert = await bob.wait_for_message("missed their check-in", timeout=ESCALATION)
     prompt = await bot.press(bob, "Unlock details 🔓", "Send your PIN", alert)
-    await bot.keypad(bob, prompt, "111119")
-    await bob.wait_for_message("Wrong PIN", after=prompt.message_id, timeout=STEP)
-    prompt = await bot.press(bob, "Unlock details 🔓", "Send your PIN", alert)
     await bot.keypad(bob, prompt)
     details = await bob.wait_for_message(PLATE, after=prompt.message_id, timeout=STEP)
     assert ADDRESS in details.text
     await wait_deleted(bob, details.message_id)  # security.unlocked_details_visible = 1s
     assert not any(PIN in m.text for m in bob.history())
+
+
+async def test_a_buddy_who_mistypes_the_pin_types_it_again_and_sees_the_details(
+    bot: Harness,
+) -> None:
+    """2 a.m., a cracked phone: Bob taps one wrong digit. The prompt stays open with a fresh
+    keypad; his next, correct PIN opens the details. He never has to start again."""
+    alice, bob = await paired(bot)
+    await bot.say(alice, f"/outcall {PLATE} | {ADDRESS} | 2s", "Saved and sealed")
+    alert = await bob.wait_for_message("missed their check-in", timeout=ESCALATION)
+    prompt = await bot.press(bob, "Unlock details 🔓", "Send your PIN", alert)
+    await bot.keypad(bob, prompt, "111119")
+    again = await bob.wait_for_message("Wrong PIN", after=prompt.message_id, timeout=STEP)
+    assert "tries left" in again.text and "Send your PIN to unlock the details" in again.text
+    await bot.keypad(bob, again)  # the keypad under the same question, not a new start
+    details = await bob.wait_for_message(PLATE, after=again.message_id, timeout=STEP)
+    assert ADDRESS in details.text
+    told = [m.text for m in bob.messages()]
+    assert not any("didn't understand" in text or "What you can send" in text for text in told)
+    assert not any("111119" in m.text or PIN in m.text for m in bob.history())
 
 
 async def wait_deleted(user: SimUser, message_id: int, timeout: float = STEP) -> None:

@@ -20,6 +20,8 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.channels.base import Inbound
 from bot.conversation import keyword_action
@@ -354,3 +356,23 @@ def test_no_sentence_reaches_a_person_without_gettext() -> None:
                 for sentence in literal_sentences(text):
                     unextracted.append(f"{path.relative_to(ROOT)}:{node.lineno}: {sentence!r}")
     assert not unextracted, "sentences that skip gettext:\n" + "\n".join(unextracted)
+
+
+@pytest.mark.parametrize("locale", ["en", *TRANSLATED])
+@given(shout=st.booleans(), bang=st.sampled_from(["", "!", " !", "."]))
+def test_button_labels_typed_back_work_in_every_language(
+    locale: str, shout: bool, bang: str
+) -> None:
+    """On Signal people type the button they would tap: each shipped language's label for
+    I'm safe, I'm on it and Unlock details is that action, however it is capitalised."""
+    labels = {
+        "I'm safe ✅": Verb.SAFE,
+        "I'm on it 🙋": Verb.ON_IT,
+        "Unlock details 🔓": Verb.UNLOCK,
+    }
+    for english, verb in labels.items():
+        with use_locale(locale):
+            label = _(english)
+        typed = (label.upper() if shout else label) + bang
+        action = keyword_action(typed)
+        assert action is not None and action.verb is verb, (locale, typed)

@@ -1,16 +1,15 @@
 """THREATS.md stays honest: every test it cites exists, and its authorisation table has a row
-for every command the bot answers."""
+for every command in the command table, saying who may use it as the table does."""
 
 from __future__ import annotations
 
-import inspect
 import re
 import secrets
 from pathlib import Path
 
 from bot.app import App
 from bot.channels.console import ConsoleChannel
-from bot.conversation import SAFETY_COMMANDS, Conversation
+from bot.commands import Audience
 from tests.conftest import ManualClock, core_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,21 +33,24 @@ def test_every_cited_test_exists() -> None:
     assert not missing, f"THREATS.md cites tests that do not exist: {missing}"
 
 
-def core_commands() -> set[str]:
-    """The commands `Conversation._on_command` routes itself (read from its source, so a new
-    core command shows up here without anyone remembering to list it), and the safety
-    commands it routes through `SAFETY_COMMANDS`."""
-    source = inspect.getsource(Conversation._on_command)
-    return set(re.findall(r'command == "(\w+)"', source)) | set(SAFETY_COMMANDS)
-
-
-def table_commands() -> set[str]:
+def table_rows() -> dict[str, str]:
+    """Each command in the table's first column, with its "Who may use it" cell."""
     text = THREATS.read_text(encoding="utf-8")
     table = text.split("### Commands", 1)[1].split("###", 1)[0]
-    found = set()
+    rows = {}
     for line in table.splitlines():
-        found.update(re.findall(r"`/(\w+)`", line.split("|")[1]) if line.startswith("| `/") else [])
-    return found
+        if line.startswith("| `/"):
+            cells = line.split("|")
+            rows.update(dict.fromkeys(re.findall(r"`/(\w+)`", cells[1]), cells[2].strip()))
+    return rows
+
+
+# How the table's "Who may use it" cell begins for each audience of the command table.
+AUDIENCE_WORDS = {
+    Audience.ANYONE: "anyone",
+    Audience.RESPONDER: "responders",
+    Audience.ADMIN: "admins",
+}
 
 
 def test_the_table_lists_every_command_the_bot_answers(tmp_path: Path) -> None:
@@ -59,10 +61,19 @@ def test_the_table_lists_every_command_the_bot_answers(tmp_path: Path) -> None:
         clock=ManualClock(),
     )
     try:
-        answered = core_commands() | set(app.conversation.command_names())
+        commands = app.conversation.commands
     finally:
         app.db.dispose()
+    answered = commands.names()
     assert {"start", "outcall", "safe", "accept", "admin", "duty"} <= answered
-    listed = table_commands()
+    rows = table_rows()
+    listed = set(rows)
     assert not answered - listed, f"commands without a row in THREATS.md: {answered - listed}"
     assert not listed - answered, f"rows for commands the bot does not have: {listed - answered}"
+    for command in commands:
+        who = rows[command.name]
+        word = AUDIENCE_WORDS.get(command.audience)
+        if word is not None:
+            assert who.startswith(word), f"/{command.name} is for {command.audience}: {who!r}"
+        else:
+            assert not who.startswith(tuple(AUDIENCE_WORDS.values())), f"/{command.name}: {who!r}"
