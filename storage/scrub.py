@@ -47,6 +47,11 @@ log = logging.getLogger(__name__)
 SEALED_TABLES = ("envelopes", "sealed_keys", "members")
 # Deleting an outcall deletes its envelope and sealed keys by cascade, unseen by SQLAlchemy.
 _CASCADING_DELETES = ("outcalls",)
+# A member's row holds sealed data only in these columns; an update of any other column
+# (reachability, PIN failures) copies only what the live row still holds, so it leaves no
+# old secret behind and owes no scrub. Counting it made every process rewrite the sealed
+# tables every minute it sent anything (each delivery marks its recipient reachable).
+_SEALED_MEMBER_COLUMNS = ("wrapped_secret", "public_key", "kdf_salt", "duress_verifier")
 # How long a scrub may wait for the locks it needs before giving up until the next run.
 LOCK_WAIT_SECONDS = 1.0
 # SQLite's VACUUM costs about 5 ms per MB of the whole file (docs/benchmarks.md).
@@ -114,16 +119,27 @@ class Scrubber:
         return self._rebuilt_at is None or self.clock() - self._rebuilt_at >= REBUILD_SECONDS
 
     def _notice(self, *executed: Any) -> None:
-        """After every statement (SQLAlchemy's `after_cursor_execute`, whose fifth argument
-        is the execution context): an INSERT, UPDATE or DELETE of a sealed table makes a
-        scrub owed, whether it came from the ORM or a bulk statement."""
-        compiled = executed[4].compiled
+        """After every statement (SQLAlchemy's `after_cursor_execute`: connection, cursor,
+        SQL, parameters, execution context): an INSERT, UPDATE or DELETE of a sealed table
+        that changed a row makes a scrub owed, whether it came from the ORM or a bulk
+        statement; of `members`, only one that deletes or rewrites its sealed columns."""
+        cursor, sql, context = executed[1], executed[2], executed[4]
+        compiled = context.compiled
         if not isinstance(compiled, SQLCompiler) or not isinstance(compiled.statement, UpdateBase):
             return
+        if getattr(cursor, "rowcount", -1) == 0:  # matched nothing: nothing left behind
+            return
         name = getattr(compiled.statement.table, "name", None)
+        if name == "members" and compiled.isupdate and not _sets_sealed_column(sql):
+            return
         if name in SEALED_TABLES or (compiled.isdelete and name in _CASCADING_DELETES):
             self._rewrite_owed = True
             self._rebuild_owed = self.db.is_sqlite
+
+
+def _sets_sealed_column(sql: str) -> bool:
+    assignments = sql.partition(" SET ")[2].partition(" WHERE ")[0]
+    return any(column in assignments for column in _SEALED_MEMBER_COLUMNS)
 
 
 def forget_old_pages(db: Database) -> None:

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, text
+from sqlalchemy import delete, select, text, update
 
 from bot.app import SCRUB_SECONDS, App
 from bot.channels.console import ConsoleChannel
@@ -215,6 +215,27 @@ def test_rows_a_rebalance_moved_leave_no_copy_in_sqlite_after_the_scrub(
     assert copies_of_deleted_rows() == []
     assert not scrubber.pending
     world.db.dispose()
+
+
+def test_reachability_and_pin_counters_owe_no_scrub_but_a_new_wrapped_key_does(
+    world: World,
+) -> None:
+    """Each delivery marks its recipient reachable and each probe stamps the member: those
+    rewrite no sealed column, so they must not make every process rewrite the sealed tables
+    every minute (what the 1M benchmark found); a PIN change does."""
+    scrubber = Scrubber(world.db)
+    scrubber.run()
+    with world.db.transaction() as session:
+        buddy = session.scalars(select(Member).where(Member.address == "sam")).one()
+        buddy.unreachable_since = world.clock()
+    scrubber.run()
+    world.engine.delivered(buddy.id)  # a message reached Sam: reachable again
+    world.engine.delivered(buddy.id)  # already reachable: the update matches no row
+    with world.db.transaction() as session:
+        session.execute(update(Member).values(probed_at=world.clock(), pin_failures=0))
+    assert not scrubber.pending
+    SecurityService(world.service).change_pin(world.worker, PIN, "615243")
+    assert scrubber.pending
 
 
 def test_a_scrub_kept_waiting_by_a_reader_gives_up_soon_and_runs_again(world: World) -> None:
