@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.channels import registry
 from checkins.i18n import _
 from checkins.ladder import MAX_EXTENSION, LadderError
 from checkins.policy import Limits, Policy
@@ -232,6 +233,20 @@ class Settings(BaseSettings):
                 check_reach(section.to_ladder(limits), limits.max_duration)
             except LadderError as error:
                 raise ValueError(f"jurisdictions.{key}: {error}") from None
+        return self
+
+    @model_validator(mode="after")
+    def _emergency_contacts_on_known_messengers(self) -> Settings:
+        known = registry.names()
+        for key, section in sorted(self.jurisdictions.items()):
+            contact = section.emergency_contact
+            if contact is not None and contact.channel and contact.channel not in known:
+                raise ValueError(
+                    _(
+                        "jurisdictions.{key}.emergency_contact: channel is '{value}', which is "
+                        "not a messenger buddycheck knows (known: {known})"
+                    ).format(key=key, value=contact.channel, known=", ".join(known))
+                )
         return self
 
     def limits(self) -> Limits:

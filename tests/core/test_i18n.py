@@ -20,7 +20,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from bot.channels.base import Inbound
-from bot.conversation import keyword_action
+from bot.keywords import keyword_action
 from checkins.actions import Action, Verb
 from checkins.context import Refusal
 from checkins.i18n import (
