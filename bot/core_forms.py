@@ -41,6 +41,10 @@ if TYPE_CHECKING:
     from bot.conversation import Conversation
 
 
+# The new PIN once more, when registering or choosing new keys: a typo would lock the keys.
+_PIN_AGAIN = Field("again", lambda values: _("Send the same PIN again."), pin=True, same_as="pin")
+
+
 class CoreForms:
     """The core forms, bound to the conversation whose services they call."""
 
@@ -63,9 +67,7 @@ class CoreForms:
                     again=lambda values: _("Choose a nickname. Not your real name."),
                 ),
                 Field("pin", _choose_pin, checked_new_pin, pin=True),
-                Field(
-                    "again", lambda values: _("Send the same PIN again."), pin=True, same_as="pin"
-                ),
+                _PIN_AGAIN,
             ),
             self._register,
         )
@@ -75,9 +77,7 @@ class CoreForms:
             "new_pin",
             (
                 Field("pin", _choose_new_keys, checked_new_pin, pin=True),
-                Field(
-                    "again", lambda values: _("Send the same PIN again."), pin=True, same_as="pin"
-                ),
+                _PIN_AGAIN,
             ),
             self._rekey,
         )
