@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.channels import registry
 from checkins.i18n import _
 from checkins.ladder import MAX_EXTENSION, LadderError
 from checkins.policy import Limits, Policy
@@ -291,6 +292,20 @@ class Settings(BaseSettings):
                 check_reach(section.to_ladder(limits), limits.max_duration)
             except LadderError as error:
                 raise ValueError(f"jurisdictions.{key}: {error}") from None
+        return self
+
+    @model_validator(mode="after")
+    def _emergency_contacts_on_known_messengers(self) -> Settings:
+        known = registry.names()
+        for key, section in sorted(self.jurisdictions.items()):
+            contact = section.emergency_contact
+            if contact is not None and contact.channel and contact.channel not in known:
+                raise ValueError(
+                    _(
+                        "jurisdictions.{key}.emergency_contact: channel is '{value}', which is "
+                        "not a messenger buddycheck knows (known: {known})"
+                    ).format(key=key, value=contact.channel, known=", ".join(known))
+                )
         return self
 
     def limits(self) -> Limits:

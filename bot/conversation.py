@@ -15,27 +15,8 @@ by `start_form` with the same Back, Skip, Stop, re-asking and timeout everywhere
 plug in their buttons with `add_buttons`; they share this routing, its per-person lock and
 its rule that every event gets a reply.
 
-```mermaid
-stateDiagram-v2
-    [*] --> alias: /start (new)
-    alias --> pin
-    pin --> again
-    again --> [*]: registered
-    again --> pin: mismatch
-    [*] --> plate: /outcall
-    plate --> address
-    address --> notes
-    notes --> due: answer or Skip
-    due --> [*]: sealed
-    due --> due: time refused
-    [*] --> unlock_pin: Unlock
-    unlock_pin --> unlock_pin: wrong PIN, tries left
-    unlock_pin --> [*]
-    [*] --> checkin_pin: I'm safe (check-in PIN on)
-    checkin_pin --> checkin_pin: wrong PIN, tries left
-    checkin_pin --> [*]
-```
-Every field also has Stop, and every field after the first has Back.
+The core forms (registering, the outcall, the check-in and unlock PINs) are in
+`bot/core_forms.py`, the keywords in `bot/keywords.py`.
 """
 
 from __future__ import annotations
@@ -50,8 +31,10 @@ from typing import Any, TypeVar
 from bot import executors
 from bot.channels.base import Channel, Inbound, Outbound
 from bot.commands import Audience, Call, Command, CommandTable, command_name
+from bot.core_forms import CoreForms
 from bot.executors import Executors, Lane
-from bot.forms import Field, Form, Pending, Values
+from bot.forms import Form, Pending, Values
+from bot.keywords import keyword_action
 from bot.ratelimit import CommandLimiter
 from checkins import texts
 from checkins.actions import (
@@ -59,23 +42,19 @@ from checkins.actions import (
     Control,
     Menu,
     Verb,
-    answer_token,
     is_control,
     menu_token,
     parse_action,
 )
 from checkins.argon2_pool import Argon2Budget
-from checkins.context import Refusal, WrongPinRetry
-from checkins.i18n import N_, _, current_locale, ngettext, supported_locale, use_locale
+from checkins.context import Refusal
+from checkins.i18n import N_, _, ngettext, supported_locale, use_locale
 from checkins.messages import Button, Identity, Message
-from checkins.parsing import normalise, parse_outcall_form
+from checkins.parsing import parse_outcall_form
 from checkins.security import SecurityService
 from checkins.service import (
     CheckinService,
     MemberView,
-    TimeRefusal,
-    check_alias,
-    check_pin,
 )
 
 log = logging.getLogger(__name__)
@@ -113,11 +92,7 @@ class Conversation:
         self._expiring: set[asyncio.Task[None]] = set()
         for command in self._core_commands():
             self.commands.add(command)
-        self._onboarding = self._onboarding_form()
-        self._new_pin = self._new_pin_form()
-        self._outcall_form = self._outcall_details_form()
-        self._checkin_pin = self._checkin_pin_form()
-        self._unlock_pin = self._unlock_pin_form()
+        self.forms = CoreForms(self)
 
     def _core_commands(self) -> list[Command]:
         """The commands of the core loop; features add theirs with `add_command`."""
@@ -158,7 +133,7 @@ class Conversation:
         """What `who` is in the middle of, if anything (and not timed out)."""
         return self._current(who)
 
-    async def begin(self, who: Identity, pending: Pending) -> None:
+    async def _begin(self, who: Identity, pending: Pending) -> None:
         """Start what `who` is in the middle of; a form it replaces is closed first, and is
         said to be lost where that matters (a half-typed outcall would alert nobody)."""
         replaced = self._current(who)
@@ -175,8 +150,9 @@ class Conversation:
             await self._delete_refs(who, pending)
 
     async def _delete_refs(self, who: Identity, pending: Pending) -> None:
+        refs, pending.refs = pending.refs, []
         notice = pending.form.deleted
-        await self.delete_messages(who, pending.refs, notice() if notice else None)
+        await self.delete_messages(who, refs, notice() if notice else None)
 
     # -- guided forms --------------------------------------------------------------------
 
@@ -189,7 +165,7 @@ class Conversation:
     ) -> None:
         """Begin `form` with what is already known (`values`), asking the first missing field."""
         pending = Pending(form, dict(values or {}), refs=list(refs or []))
-        await self.begin(who, pending)
+        await self._begin(who, pending)
         await self._advance(who, pending, 0)
 
     async def _advance(self, who: Identity, pending: Pending, start: int) -> None:
@@ -230,8 +206,9 @@ class Conversation:
         await self._advance(who, pending, pending.at + 1)
 
     async def _complete(self, who: Identity, pending: Pending) -> None:
-        """Every field is answered: finish the form. A refusal in the form's `retry` asks
-        that field again and keeps the form open; any other ends it."""
+        """Every field is answered: finish the form, then delete the messages that carried
+        the answers. A refusal in the form's `retry` asks that field again and keeps the form
+        (and its messages, deleted when it ends) open; any other ends it."""
         try:
             await pending.form.finish(who, pending.values)
         except Refusal as refusal:
@@ -430,7 +407,7 @@ class Conversation:
             await self._on_action(who, member, keyword)
             return
         if pending is not None:
-            if event.message_ref and (pending.current.secret or pending.current.pin):
+            if event.message_ref and pending.current.deletes_answer:
                 pending.refs.append(event.message_ref)
             await self._answer(who, pending, text)
             return
@@ -500,7 +477,7 @@ class Conversation:
         await self.run(self.service.create_invite, call.who)
 
     async def _accept_command(self, call: Call) -> None:
-        await self._accept(call.who, call.rest)
+        await self.accept_code(call.who, call.rest)
 
     async def _run_shortcut(self, who: Identity, member: MemberView, name: str) -> None:
         """A /help button: run its command as if typed."""
@@ -581,15 +558,15 @@ class Conversation:
         elif verb is Verb.CONFIRM_SAFE:
             await self.run(self.service.confirm_safe, who, ref)
         else:
-            await self.start_form(who, self._unlock_pin, {"ref": ref})
+            await self.start_form(who, self.forms.unlock_pin, {"ref": ref})
 
     async def _ask_checkin_pin(self, who: Identity, ref: str | None) -> None:
         """Check-in PIN on: the same prompt whatever comes next (PIN, duress PIN, or none)."""
-        await self.start_form(who, self._checkin_pin, {"ref": ref or ""})
+        await self.start_form(who, self.forms.checkin_pin, {"ref": ref or ""})
 
     async def ask_new_pin(self, who: Identity) -> None:
         """New keys under a new PIN: after a panic wipe, or when the PIN is forgotten."""
-        await self.start_form(who, self._new_pin)
+        await self.start_form(who, self.forms.new_pin)
 
     async def _has_own_outcall(self, who: Identity) -> bool:
         return await self.run(self.service.current_outcall, who) is not None
@@ -600,16 +577,17 @@ class Conversation:
         who, member, code = call.who, call.member, call.rest
         if member is not None:
             if code:
-                await self._accept(who, code)
+                await self.accept_code(who, code)
                 return
             await self.say(
                 who,
                 _("Welcome back, {alias}.").format(alias=member.alias) + "\n\n" + self.help_text(),
             )
             return
-        await self.start_form(who, self._onboarding, {"code": code[:40]})
+        await self.start_form(who, self.forms.onboarding, {"code": code[:40]})
 
-    async def _accept(self, who: Identity, code: str) -> None:
+    async def accept_code(self, who: Identity, code: str) -> None:
+        """/accept CODE (or /start CODE): a feature's code if one claims it, else a buddy code."""
         if not code:
             await self.say(who, _("Send the code with the command, like this: /accept ABCD-EFGH"))
             return
@@ -659,17 +637,7 @@ class Conversation:
         if form.due is not None:
             values.update(notes=form.notes, due=form.due)
         refs = [call.message_ref] if call.message_ref else []
-        await self.start_form(call.who, self._outcall_form, values, refs)
-
-    async def _seal(self, who: Identity, values: Values) -> None:
-        await self.run(
-            self.service.start_outcall,
-            who,
-            values["plate"],
-            values["address"],
-            values["notes"],
-            values["due"],
-        )
+        await self.start_form(call.who, self.forms.outcall, values, refs)
 
     async def delete_messages(self, who: Identity, refs: list[str], notice: str | None) -> None:
         """Delete the person's messages where the messenger allows; say so if `notice`."""
@@ -680,109 +648,6 @@ class Conversation:
         if all(deleted) and notice:
             await self.say(who, notice)
 
-    # -- the core forms ------------------------------------------------------------------
-
-    def _onboarding_form(self) -> Form:
-        return Form(
-            "onboarding",
-            (
-                Field(
-                    "alias",
-                    _welcome,
-                    lambda text, values: check_alias(text),
-                    again=lambda values: _("Choose a nickname. Not your real name."),
-                ),
-                Field("pin", _choose_pin, _new_pin_answer, pin=True),
-                Field(
-                    "again", lambda values: _("Send the same PIN again."), pin=True, same_as="pin"
-                ),
-            ),
-            self._register,
-        )
-
-    def _new_pin_form(self) -> Form:
-        return Form(
-            "new_pin",
-            (
-                Field("pin", _choose_new_keys, _new_pin_answer, pin=True),
-                Field(
-                    "again", lambda values: _("Send the same PIN again."), pin=True, same_as="pin"
-                ),
-            ),
-            self._rekey,
-        )
-
-    def _outcall_details_form(self) -> Form:
-        return Form(
-            "outcall",
-            (
-                Field("plate", _ask_plate, secret=True),
-                Field("address", _ask_address, secret=True),
-                Field("notes", _ask_notes, optional=True, secret=True),
-                Field("due", _ask_due, buttons=_due_buttons, secret=True),
-            ),
-            self._seal,
-            retry={TimeRefusal: "due"},
-            deleted=lambda: _("I deleted your messages with the details from this chat."),
-            replaced=lambda: _("The outcall you were typing was not saved."),
-            expired=lambda: _(
-                "You didn't finish the outcall, so nothing was saved and nobody "
-                "will be alerted. Send /outcall to start again."
-            ),
-        )
-
-    def _checkin_pin_form(self) -> Form:
-        """The PIN or the duress PIN: the worker's chat must look the same either way."""
-        return Form(
-            "checkin_pin",
-            (
-                Field(
-                    "pin",
-                    lambda values: _("Send your PIN to check in."),
-                    pin=True,
-                    buttons=lambda values: ((Button(_("I can't give my PIN"), Control.NO_PIN),),),
-                ),
-            ),
-            self._safe_with_pin,
-            retry={WrongPinRetry: "pin"},
-            deleted=lambda: _("I deleted the message with your PIN from this chat."),
-            safety=Verb.SAFE,
-        )
-
-    def _unlock_pin_form(self) -> Form:
-        return Form(
-            "unlock_pin",
-            (Field("pin", lambda values: _("Send your PIN to unlock the details."), pin=True),),
-            self._unlock,
-            retry={WrongPinRetry: "pin"},
-            deleted=None,
-            safety=Verb.UNLOCK,
-        )
-
-    async def _register(self, who: Identity, values: Values) -> None:
-        await self.run(self.service.register, who, values["alias"], values["pin"], current_locale())
-        if values.get("code"):
-            await self._accept(who, values["code"])
-
-    async def _rekey(self, who: Identity, values: Values) -> None:
-        await self.run(self.security.reset_pin, who, values["pin"])
-
-    async def _safe_with_pin(self, who: Identity, values: Values) -> None:
-        await self.run(self.service.check_in, who, values["ref"] or None, values["pin"])
-
-    async def _unlock(self, who: Identity, values: Values) -> None:
-        unlocked = await self.run(self.service.unlock, who, values["ref"], values["pin"])
-        channel = self.channels[who.channel]
-        # Decrypted details go straight to the person: never through the outbox, never stored.
-        await channel.send(
-            Outbound(
-                who.channel,
-                who.address,
-                unlocked.text,
-                delete_after_seconds=unlocked.visible_seconds,
-            )
-        )
-
     def _new_person_locale(self, event: Inbound) -> str:
         """Their messenger's language when we have it, else the default place's language."""
         return supported_locale(event.language) or self._default_locale()
@@ -790,125 +655,6 @@ class Conversation:
     def _default_locale(self) -> str:
         policy = self.service.policy
         return policy.jurisdiction(policy.default_jurisdiction).locale
-
-
-def _welcome(values: Values) -> str:
-    return _(
-        "Welcome to buddycheck.\n"
-        "Before a booking, you tell me the client's car plate and the address. "
-        "If you don't check in on time, your buddies are alerted. "
-        "Only they can read the details, and only then.\n\n"
-        "First, choose a nickname. Not your real name."
-    )
-
-
-def _choose_pin(values: Values) -> str:
-    return _(
-        "Hi {alias}. Now choose a PIN of 6 to 12 digits. You'll need it to open a "
-        "buddy's details in an emergency. Don't use your phone's PIN."
-    ).format(alias=values["alias"])
-
-
-def _choose_new_keys(values: Values) -> str:
-    return _(
-        "Choose a new PIN of 6 to 12 digits. You'll get new keys: details sealed to "
-        "your old keys can't be opened any more."
-    )
-
-
-def _new_pin_answer(text: str, values: Values) -> str:
-    """A new PIN must be one a thief can't guess first (`check_pin`)."""
-    check_pin(text)
-    return text
-
-
-def _ask_plate(values: Values) -> str:
-    return _("What is the client's car plate? (Send ? if you don't know.)")
-
-
-def _ask_address(values: Values) -> str:
-    return _("What is the address? Add the flat or room if you know it.")
-
-
-def _ask_notes(values: Values) -> str:
-    return _(
-        "Anything else your buddies should know? (client's name, phone, what the car "
-        "looks like). Or tap Skip."
-    )
-
-
-def _ask_due(values: Values) -> str:
-    return _("How long until you check in? Tap one, or send a time like 90m or 23:30.")
-
-
-def _due_buttons(values: Values) -> tuple[tuple[Button, ...], ...]:
-    return (
-        (
-            Button(_("30 min"), answer_token("30m")),
-            Button(_("1 hour"), answer_token("1h")),
-            Button(_("2 hours"), answer_token("2h")),
-        ),
-    )
-
-
-# What people type for each action, in every shipped language, including the button labels
-# they type back on Signal. A word that also just means "help" (AYUDA, AIDE, AJUDA, AJUTOR,
-# ПОМОЩЬ, ช่วย) is never an SOS word: it gets the help text, which names SOS. Neither is a
-# greeting (ÇA VA, TUDO BEM, OK): it must not end an outcall by accident.
-_WORDS: dict[Verb, tuple[str, ...]] = {
-    Verb.SAFE: (
-        *("safe", "i'm safe", "im safe"),
-        *("segura", "seguro", "estoy segura", "estoy seguro", "estoy bien"),
-        *("je vais bien", "tout va bien", "jvais bien"),
-        *("estou bem", "tô bem", "to bem", "estou segura", "estou seguro"),
-        *("sunt bine", "sunt în siguranță", "sunt in siguranta"),
-        *(
-            "я в порядке",
-            "в порядке",
-            "всё хорошо",
-            "все хорошо",
-            "ыфау",
-        ),  # ыфау: SAFE, Russian keys
-        *("ปลอดภัยแล้ว", "ปลอดภัย"),
-    ),
-    Verb.SOS: (
-        "sos",
-        *("socorro", "auxilio"),
-        *("au secours", "à l'aide", "a l'aide"),
-        *("me ajuda", "me ajude"),
-        *("salvați-mă", "salvati-ma"),
-        *("помогите", "помоги", "сос", "ыщы"),  # ыщы: SOS typed on Russian keys
-        *("ช่วยด้วย", "ช่วยที"),
-    ),
-    Verb.ON_IT: (
-        *("on it", "onit", "i'm on it", "im on it"),
-        *("voy", "me encargo"),
-        *("je m'en occupe", "j'y vais"),
-        *("deixa comigo", "tô indo", "to indo", "estou indo"),
-        *("mă ocup", "ma ocup", "mă ocup eu", "ma ocup eu"),
-        *("беру", "беру на себя", "займусь"),
-        *("รับเรื่องนี้", "รับเรื่อง"),
-    ),
-    Verb.UNLOCK: (
-        *("unlock", "unlock details"),
-        *("abrir", "ver datos"),
-        *("ouvrir", "voir les infos"),
-        "ver dados",
-        *("deschide", "vezi detaliile"),
-        *("открыть", "открыть данные"),
-        *("เปิดดูข้อมูล", "เปิดดู"),
-    ),
-}
-_KEYWORDS = {word: Action(verb) for verb, words in _WORDS.items() for word in words} | {
-    f"+{minutes}": Action(Verb.EXTEND, minutes=minutes) for minutes in (15, 30, 60)
-}
-
-
-def keyword_action(text: str) -> Action | None:
-    """SAFE, SOS, +30, ON IT, UNLOCK (or ESTOY BIEN, AU SECOURS, Я В ПОРЯДКЕ, …) in any
-    letter case, with or without marks around them (¡…!)."""
-    folded = normalise(text).lower().replace("’", "'").rstrip("!.✅🆘🙋🔓 ").lstrip("¡ ")
-    return _KEYWORDS.get(folded)
 
 
 def _is_pin_answer(event: Inbound, pending: Pending) -> bool:

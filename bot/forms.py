@@ -62,6 +62,11 @@ class Field:
     many: bool = False
     again: Callable[[Values], str] | None = None
 
+    @property
+    def deletes_answer(self) -> bool:
+        """Whether the message answering this is deleted from the chat when the form ends."""
+        return self.secret or self.pin
+
 
 Finish = Callable[[Identity, Values], Awaitable[None]]
 
@@ -106,11 +111,6 @@ class Form:
             if isinstance(refusal, kind):
                 return self.index(key)
         return None
-
-    @property
-    def secret(self) -> bool:
-        """Whether any answer is deleted from the chat when the form ends."""
-        return any(f.secret or f.pin for f in self.fields)
 
 
 @dataclass

@@ -6,23 +6,9 @@ import asyncio
 import signal
 
 from bot.app import App
-from bot.channels.base import Channel
+from bot.channels.registry import build_channels
 from bot.config import ConfigError, Settings, load_pepper, no_pepper, production_problems
 from checkins.i18n import _
-
-
-def build_channels(settings: Settings) -> dict[str, Channel]:
-    """Every channel the configuration enables; each adapter module builds its own."""
-    channels: dict[str, Channel] = {}
-    if settings.telegram.token.get_secret_value():
-        import bot.channels.telegram as telegram_channel
-
-        channels["telegram"] = telegram_channel.build_channel(settings)
-    if settings.signal.service and settings.signal.phone_number:
-        import bot.channels.signal as signal_channel
-
-        channels["signal"] = signal_channel.build_channel(settings)
-    return channels
 
 
 async def serve(settings: Settings) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from bot.channels.base import Outbound
 from bot.commands import Call, Command
 from bot.conversation import Conversation
+from bot.core_forms import checked_new_pin
 from bot.forms import Field, Form, Values
 from checkins import texts
 from checkins.actions import Control, Menu, SettingsKey, menu_token
@@ -22,7 +23,7 @@ from checkins.context import Refusal, WrongPinRetry
 from checkins.i18n import N_, _
 from checkins.messages import Button, Identity
 from checkins.security import SecuritySettings
-from checkins.service import MemberView, check_pin
+from checkins.service import MemberView
 
 DURESS_CONFIRMATION_SECONDS = 60
 
@@ -36,14 +37,10 @@ class Entry:
     start: Callable[[Identity], Awaitable[None]]
 
 
-def _new_pin(text: str, values: Values) -> str:
-    """A new PIN (or duress PIN) must be one a thief can't guess first (`check_pin`)."""
-    check_pin(text)
-    return text
-
-
 _CURRENT = Field("pin", lambda values: _("Send your current PIN."), pin=True)
-_NEW = Field("new", lambda values: _("Send your new PIN (6 to 12 digits)."), _new_pin, pin=True)
+_NEW = Field(
+    "new", lambda values: _("Send your new PIN (6 to 12 digits)."), checked_new_pin, pin=True
+)
 _NEW_AGAIN = Field("again", lambda values: _("Send the new PIN again."), pin=True, same_as="new")
 _CURRENT_FOR_DURESS = Field(
     "pin",
@@ -62,7 +59,7 @@ _DURESS = Field(
         "Send the duress PIN you want: 6 to 12 digits, different from your PIN. "
         "Don't use your phone's PIN."
     ),
-    _new_pin,
+    checked_new_pin,
     pin=True,
 )
 _DURESS_AGAIN = Field(
@@ -97,7 +94,9 @@ class SettingsMenu:
                     _RETRY,
                 ),
                 Form("change", (_CURRENT, _NEW, _NEW_AGAIN), self._finish_change, _RETRY),
-                Form("forget", (_CURRENT,), self._finish_forget, _RETRY),
+                # The PIN's message is deleted without a notice: after the account is gone,
+                # a reply would keep the person's address in the outbox.
+                Form("forget", (_CURRENT,), self._finish_forget, _RETRY, deleted=None),
             )
         }
         self._starts: dict[str, Callable[[Identity], Awaitable[None]]] = {

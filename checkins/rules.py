@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -125,10 +125,11 @@ class StageConfig(Section):
 
 
 class EmergencyContactConfig(Section):
-    """Where an emergency stage sends: an HTTPS webhook, or a messenger address."""
+    """Where an emergency stage sends: an HTTPS webhook, or a messenger address. `channel`
+    names a messenger; which names exist is the bot's to check (`bot/channels/registry.py`)."""
 
     webhook_url: str = ""
-    channel: Literal["", "telegram", "signal"] = ""
+    channel: str = ""
     address: str = ""
 
     @model_validator(mode="after")

@@ -8,8 +8,11 @@ errors).
 from __future__ import annotations
 
 import abc
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from checkins.messages import Button
 
@@ -76,6 +79,53 @@ class DeliveryError(Exception):
 
 InboundHandler = Callable[[Inbound], Awaitable[None]]
 RECEIVING, SEND_ONLY = "receiving", "send-only"
+Ref = TypeVar("Ref")
+
+
+class TimedDeletions(Generic[Ref]):
+    """Messages the bot sent that must go after a while (unlocked details, a duress PIN's
+    confirmation), for every adapter: each passes only its messenger's delete call.
+
+    `delete` makes one attempt and says whether it worked; failures are tried again
+    `attempts` times, waiting `pause`, then twice that, and so on. The timers live in
+    memory: `flush()` at a clean stop deletes what is waiting now rather than never; a crash
+    forgets them, and the message stays until the person (or the chat's disappearing timer)
+    removes it.
+    """
+
+    def __init__(
+        self, delete: Callable[[Ref], Awaitable[bool]], attempts: int = 3, pause: float = 5.0
+    ) -> None:
+        self._delete = delete
+        self._attempts = attempts
+        self._pause = pause
+        self._waiting: dict[asyncio.Task[None], Ref] = {}
+
+    def schedule(self, ref: Ref, seconds: float) -> None:
+        """Delete `ref` after `seconds`."""
+        task = asyncio.get_running_loop().create_task(self._later(ref, seconds))
+        self._waiting[task] = ref
+        task.add_done_callback(lambda done: self._waiting.pop(done, None))
+
+    async def _later(self, ref: Ref, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        for attempt in range(self._attempts):
+            if await self._delete(ref):
+                return
+            if attempt + 1 < self._attempts:
+                await asyncio.sleep(self._pause * 2**attempt)
+
+    async def flush(self, timeout: float = 10.0) -> None:
+        """On stop: cancel the timers and delete what they waited for, one try each, now."""
+        waiting = list(self._waiting.items())
+        self._waiting.clear()
+        for task, _ref in waiting:
+            task.cancel()
+        await asyncio.gather(*(task for task, _ref in waiting), return_exceptions=True)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                for _task, ref in waiting:
+                    await self._delete(ref)
 
 
 @dataclass

@@ -50,6 +50,7 @@ from bot.channels.base import (
     Inbound,
     InboundHandler,
     Outbound,
+    TimedDeletions,
 )
 from bot.channels.menus import NumberedMenus
 from bot.config import Settings
@@ -128,7 +129,9 @@ class SignalChannel(Channel):
         self._on_inbound: InboundHandler | None = None
         self._watch: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._deletions: dict[asyncio.Task[None], SentMessage] = {}
+        self._deletions = TimedDeletions(
+            self._remote_delete, options.delete_attempts, options.restart_delay
+        )
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -150,7 +153,7 @@ class SignalChannel(Channel):
         if self._watch is not None:
             self._watch.cancel()
             await asyncio.gather(self._watch, return_exceptions=True)
-        await self._flush_deletions()
+        await self._deletions.flush()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=5.0)
         bot, self._bot = self._bot, None
@@ -286,7 +289,7 @@ class SignalChannel(Channel):
         if first_pin:
             self._pin_told.add(message.address)
         if message.delete_after_seconds:
-            self._delete_later(sent, message.delete_after_seconds)
+            self._deletions.schedule(sent, message.delete_after_seconds)
         return DeliveryReceipt(str(sent.timestamp))
 
     def _render(self, message: Outbound) -> str:
@@ -347,42 +350,19 @@ class SignalChannel(Channel):
         """
         return False
 
-    def _delete_later(self, sent: SentMessage, seconds: int) -> None:
-        """Remote-delete one of the bot's own messages (unlocked details) after `seconds`."""
-        task = asyncio.get_running_loop().create_task(self._delete_after(sent, seconds))
-        self._deletions[task] = sent
-        task.add_done_callback(lambda done: self._deletions.pop(done, None))
-
-    async def _delete_after(self, sent: SentMessage, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-        await self._remote_delete(sent)
-
     async def _remote_delete(self, sent: SentMessage) -> bool:
-        """Try a few times; the chat's disappearing timer is the fallback if all fail."""
-        for attempt in range(self.options.delete_attempts):
-            bot = self._bot
-            if bot is None:
-                return False
-            try:
-                async with asyncio.timeout(self.options.send_timeout):
-                    await bot.messages.remote_delete(sent)
-                return True
-            except (SignalBotError, TimeoutError, aiohttp.ClientError) as error:
-                log.warning("signal: remote delete failed (%s)", type(error).__name__)
-                if attempt + 1 < self.options.delete_attempts:
-                    await asyncio.sleep(self.options.restart_delay * 2**attempt)
-        return False
-
-    async def _flush_deletions(self) -> None:
-        """On stop, delete what was waiting to be deleted now rather than never."""
-        pending = list(self._deletions.items())
-        for task, _sent in pending:
-            task.cancel()
-        await asyncio.gather(*(task for task, _sent in pending), return_exceptions=True)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(10.0):
-                for _task, sent in pending:
-                    await self._remote_delete(sent)
+        """`TimedDeletions`' one attempt at a remote delete of one of the bot's own messages
+        (unlocked details); the chat's disappearing timer is the fallback if all fail."""
+        bot = self._bot
+        if bot is None:
+            return False
+        try:
+            async with asyncio.timeout(self.options.send_timeout):
+                await bot.messages.remote_delete(sent)
+            return True
+        except (SignalBotError, TimeoutError, aiohttp.ClientError) as error:
+            log.warning("signal: remote delete failed (%s)", type(error).__name__)
+            return False
 
     def _require_bot(self) -> SignalBot:
         if self._bot is None:

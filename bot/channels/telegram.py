@@ -2,9 +2,10 @@
 
 Thin by design: a message becomes `Inbound(text)`, a button press `Inbound(action)`, and an
 `Outbound` becomes one sendMessage with an inline keyboard (plain text, no parse_mode, so
-nobody can inject markup). Only two things live here because only Telegram has them: the
-inline PIN keypad (a PIN never appears in the chat history) and the timed deletion of
-unlocked details. Sending limits live in the outbox, so no PTB rate limiter is installed.
+nobody can inject markup). Only the inline PIN keypad lives here because only Telegram has
+it (a PIN never appears in the chat history); unlocked details are deleted later through the
+shared `TimedDeletions`, with Telegram's deleteMessage. Sending limits live in the outbox, so
+no PTB rate limiter is installed.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from bot.channels.base import (
     Inbound,
     InboundHandler,
     Outbound,
+    TimedDeletions,
 )
 from bot.config import ConfigError, Settings, TelegramConfig
 from checkins.i18n import (
@@ -82,8 +84,6 @@ ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 MAX_CALLBACK_BYTES = 64
 KEY = "k:"  # keypad presses; the adapter handles them, the conversation never sees them
 _KEY_DELETE, _KEY_OK = "del", "ok"
-_DELETE_ATTEMPTS = 3
-_DELETE_RETRY_SECONDS = 5.0
 
 PtbApplication = Application[Any, Any, Any, Any, Any, Any]
 
@@ -292,7 +292,7 @@ class TelegramChannel(Channel):
         self._last_poll_error: float | None = None
         self._ready = asyncio.Lock()
         self._initialized = False
-        self._timed: dict[asyncio.Task[None], tuple[str, str]] = {}
+        self._timed = TimedDeletions(self._delete_sent)
         self._edit_locks: dict[str, asyncio.Lock] = {}
         # Each member's own language, learnt from what we send them, for keypad pop-ups.
         self._chat_locales: dict[str, str] = {}
@@ -366,7 +366,7 @@ class TelegramChannel(Channel):
             await app.updater.stop()
         if app.running:
             await app.stop()
-        await self._delete_timed_now()
+        await self._timed.flush()
         self.keypads = PinKeypads()
         if self._initialized:
             await app.shutdown()
@@ -423,7 +423,9 @@ class TelegramChannel(Channel):
             keypad = Keypad(sent.message_id, message.text, message.buttons)
             await self._retire(message.address, self.keypads.open(message.address, keypad))
         if message.delete_after_seconds is not None:
-            self._delete_later(message.address, str(sent.message_id), message.delete_after_seconds)
+            self._timed.schedule(
+                (message.address, str(sent.message_id)), message.delete_after_seconds
+            )
         return DeliveryReceipt(str(sent.message_id))
 
     async def probe(self, address: str) -> bool | None:
@@ -449,31 +451,9 @@ class TelegramChannel(Channel):
             log.warning("deleting a telegram message failed: %s", type(error).__name__)
             return False
 
-    def _delete_later(self, address: str, message_ref: str, seconds: int) -> None:
-        """Delete a sent message after `seconds`.
-
-        The timer lives in memory: a clean `stop()` deletes the message early, but a crash or
-        kill forgets it, and the message then stays until the person deletes it.
-        """
-        task = asyncio.get_running_loop().create_task(
-            self._delete_after(address, message_ref, seconds)
-        )
-        self._timed[task] = (address, message_ref)
-        task.add_done_callback(lambda done: self._timed.pop(done, None))
-
-    async def _delete_after(self, address: str, message_ref: str, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-        for _attempt in range(_DELETE_ATTEMPTS):
-            if await self.delete(address, message_ref):
-                return
-            await asyncio.sleep(_DELETE_RETRY_SECONDS)
-
-    async def _delete_timed_now(self) -> None:
-        pending = list(self._timed.items())
-        self._timed.clear()
-        for task, (address, message_ref) in pending:
-            task.cancel()
-            await self.delete(address, message_ref)
+    async def _delete_sent(self, sent: tuple[str, str]) -> bool:
+        """`TimedDeletions`' one attempt: a message of the bot's, by (chat, message id)."""
+        return await self.delete(*sent)
 
     # -- receiving --------------------------------------------------------------------------
 

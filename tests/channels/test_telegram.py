@@ -10,12 +10,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from bot.channels.base import ChannelLimits, DeliveryError, Outbound
 from bot.channels.telegram import PinKeypads, Press, build_channel, keyboard
 from bot.config import ConfigError
 from bot.conversation import STEP_TTL
 from checkins.messages import Button, Identity
+from storage.tables import OutboxMessage
 from tests.channels.telegram_harness import (
     BOT_USERNAME,
     ESCALATION,
@@ -88,6 +90,26 @@ async def test_a_typed_pin_also_works_and_is_deleted_from_the_chat(bot: Harness)
     await bot.say(bob, PIN, "Welcome, Bob")
     typed = [m for m in bob.history() if not m.from_bot and m.text == PIN]
     assert len(typed) == 2 and all(m.deleted for m in typed)
+
+
+async def test_deleting_the_account_with_a_typed_pin_keeps_nothing_for_the_chat(
+    bot: Harness,
+) -> None:
+    """The typed PIN is deleted quietly: a notice after the account is gone would leave a
+    reply to the deleted person's chat queued with their address."""
+    alice = bot.api.user(ALICE, "Alice")
+    await bot.onboard(alice, "Alice")
+    await bot.say(alice, "/forgetme", "This deletes your account")
+    await bot.press(alice, "Yes, delete everything", "Send your current PIN")
+    await bot.say(alice, PIN, "Your account is deleted")
+    typed = [m for m in alice.history() if not m.from_bot and m.text == PIN]
+    assert len(typed) == 1
+    await wait_deleted(alice, typed[0].message_id)
+    with bot.app.db.transaction() as session:
+        queued = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.address == str(ALICE))
+        ).all()
+    assert not queued, "a message to the deleted account's chat was left in the outbox"
 
 
 async def test_invite_deep_link_onboards_a_newcomer_and_accept_works_too(bot: Harness) -> None:
@@ -304,7 +326,7 @@ async def test_a_buddy_who_mistypes_the_pin_types_it_again_and_sees_the_details(
 
 
 async def wait_deleted(user: SimUser, message_id: int, timeout: float = STEP) -> None:
-    """Wait (bounded) until the bot deletes one of its messages in the user's chat."""
+    """Wait (bounded) until the bot deletes a message (its own or the person's) in the chat."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if next(m for m in user.history() if m.message_id == message_id).deleted:

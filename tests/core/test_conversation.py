@@ -123,3 +123,48 @@ async def test_a_half_typed_outcall_replaced_by_another_step_is_said_to_be_unsav
     reply = await chat.send("robin", "UNLOCK")
     assert "The outcall you were typing was not saved" in reply
     assert "Send your PIN" in reply
+
+
+async def test_help_lists_the_command_table_and_its_buttons_start_an_outcall(chat: Chat) -> None:
+    """/help is written from the command table, so a command can't be missing from it; on
+    a messenger without buttons the everyday commands are numbered choices."""
+    await chat.register("robin")
+    shown = await chat.send("robin", "/help")
+    for command in chat.app.conversation.commands.listed():
+        assert f"/{command.name} — " in shown, f"/{command.name} is missing from /help"
+    assert "/forgetme" not in shown  # unlisted: reached from /settings
+    assert "car plate" in await chat.pick("robin", "Before a booking")
+
+
+async def test_back_asks_the_previous_question_again_and_keeps_what_came_before(
+    chat: Chat,
+) -> None:
+    await chat.register("robin")
+    await chat.send("robin", "/outcall")
+    await chat.send("robin", "KX482B")
+    assert "Anything else" in await chat.send("robin", "14 Hollow Lane")
+    assert "What is the address" in await chat.pick("robin", "Back")
+    robin = Identity("console", "robin")
+    pending = chat.app.conversation.pending(robin)
+    assert pending is not None and pending.values == {"plate": "KX482B"}
+    assert "Anything else" in await chat.send("robin", "15 Hollow Lane")
+    assert "Stopped. Nothing was saved." in await chat.pick("robin", "Stop")
+
+
+async def test_wrong_pins_keep_the_unlock_question_open_until_the_lockout_closes_it(
+    chat: Chat,
+) -> None:
+    for person in ("robin", "sam"):
+        await chat.register(person)
+    await chat.pair("sam", "robin")
+    await chat.send("sam", "/outcall KX482B | 14 Hollow Lane | 30m")
+    chat.clock.advance(minutes=41)  # missed: robin, sam's buddy, is alerted
+    chat.app.engine.tick()
+    assert "Send your PIN" in await chat.send("robin", "UNLOCK")
+    robin = Identity("console", "robin")
+    for left in (4, 3, 2, 1):
+        reply = await chat.send("robin", "902137")
+        assert f"{left} tr" in reply and "Send your PIN to unlock the details" in reply
+        assert chat.app.conversation.pending(robin) is not None
+    assert "paused for" in await chat.send("robin", "902137")
+    assert chat.app.conversation.pending(robin) is None  # locked out: the question is closed

@@ -144,6 +144,19 @@ def test_config_with_an_emergency_stage_is_accepted_where_decriminalised() -> No
     assert settings.policy().jurisdiction("x").emergency_contact is not None
 
 
+def test_an_emergency_contact_on_a_messenger_buddycheck_does_not_know_is_refused() -> None:
+    """A typo in `channel` would leave the emergency stage with nowhere to send."""
+    contact = {"emergency_contact": {"channel": "signall", "address": "+15550100"}}
+    with pytest.raises(ConfigError, match="'signall', which is not a messenger"):
+        settings_from(
+            {
+                "service": {"default_jurisdiction": "x"},
+                "jurisdictions": {"x": jurisdiction_section("decriminalised", **contact)},
+            },
+            "config.toml",
+        )
+
+
 @pytest.mark.parametrize("model", UNSAFE_MODELS)
 def test_an_admin_edit_adding_an_emergency_stage_is_refused_outside_decriminalised(
     model: str,

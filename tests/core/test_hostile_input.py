@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select, text
 
 from bot.config import ConfigError, Settings, load_config, settings_from
-from bot.conversation import MAX_INPUT_CHARS, keyword_action
+from bot.conversation import MAX_INPUT_CHARS
+from bot.keywords import keyword_action
 from checkins import texts
 from checkins.context import Refusal
 from checkins.i18n import use_locale

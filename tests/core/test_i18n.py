@@ -24,7 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.channels.base import Inbound
-from bot.conversation import keyword_action
+from bot.keywords import keyword_action
 from checkins.actions import Action, Verb
 from checkins.context import Refusal
 from checkins.i18n import (

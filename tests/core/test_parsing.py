@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.conversation import keyword_action
+from bot.keywords import keyword_action
 from checkins.actions import Verb, parse_action
 from checkins.parsing import (
     parse_clock,

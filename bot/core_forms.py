@@ -1,0 +1,236 @@
+"""The core loop's guided forms: registering, a new PIN after a wipe, the outcall, and the
+PINs that check in and unlock. Each is declared once here, with what it does with the
+answers; `Conversation.start_form` runs them like every other form (`bot/forms.py`).
+
+```mermaid
+stateDiagram-v2
+    [*] --> alias: /start (new)
+    alias --> pin
+    pin --> again
+    again --> [*]: registered
+    again --> pin: mismatch
+    [*] --> plate: /outcall
+    plate --> address
+    address --> notes
+    notes --> due: answer or Skip
+    due --> [*]: sealed
+    due --> due: time refused
+    [*] --> unlock_pin: Unlock
+    unlock_pin --> unlock_pin: wrong PIN, tries left
+    unlock_pin --> [*]
+    [*] --> checkin_pin: I'm safe (check-in PIN on)
+    checkin_pin --> checkin_pin: wrong PIN, tries left
+    checkin_pin --> [*]
+```
+Every field also has Stop, and every field after the first has Back.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.channels.base import Outbound
+from bot.forms import Field, Form, Values
+from checkins.actions import Control, Verb, answer_token
+from checkins.context import WrongPinRetry
+from checkins.i18n import _, current_locale
+from checkins.messages import Button, Identity
+from checkins.service import TimeRefusal, check_alias, check_pin
+
+if TYPE_CHECKING:
+    from bot.conversation import Conversation
+
+
+# The new PIN once more, when registering or choosing new keys: a typo would lock the keys.
+_PIN_AGAIN = Field("again", lambda values: _("Send the same PIN again."), pin=True, same_as="pin")
+
+
+class CoreForms:
+    """The core forms, bound to the conversation whose services they call."""
+
+    def __init__(self, conversation: Conversation) -> None:
+        self.conversation = conversation
+        self.onboarding = self._onboarding_form()
+        self.new_pin = self._new_pin_form()
+        self.outcall = self._outcall_form()
+        self.checkin_pin = self._checkin_pin_form()
+        self.unlock_pin = self._unlock_pin_form()
+
+    def _onboarding_form(self) -> Form:
+        return Form(
+            "onboarding",
+            (
+                Field(
+                    "alias",
+                    _welcome,
+                    lambda text, values: check_alias(text),
+                    again=lambda values: _("Choose a nickname. Not your real name."),
+                ),
+                Field("pin", _choose_pin, checked_new_pin, pin=True),
+                _PIN_AGAIN,
+            ),
+            self._register,
+        )
+
+    def _new_pin_form(self) -> Form:
+        return Form(
+            "new_pin",
+            (
+                Field("pin", _choose_new_keys, checked_new_pin, pin=True),
+                _PIN_AGAIN,
+            ),
+            self._rekey,
+        )
+
+    def _outcall_form(self) -> Form:
+        return Form(
+            "outcall",
+            (
+                Field("plate", _ask_plate, secret=True),
+                Field("address", _ask_address, secret=True),
+                Field("notes", _ask_notes, optional=True, secret=True),
+                Field("due", _ask_due, buttons=_due_buttons, secret=True),
+            ),
+            self._seal,
+            retry={TimeRefusal: "due"},
+            deleted=lambda: _("I deleted your messages with the details from this chat."),
+            replaced=lambda: _("The outcall you were typing was not saved."),
+            expired=lambda: _(
+                "You didn't finish the outcall, so nothing was saved and nobody "
+                "will be alerted. Send /outcall to start again."
+            ),
+        )
+
+    def _checkin_pin_form(self) -> Form:
+        """The PIN or the duress PIN: the worker's chat must look the same either way."""
+        return Form(
+            "checkin_pin",
+            (
+                Field(
+                    "pin",
+                    lambda values: _("Send your PIN to check in."),
+                    pin=True,
+                    buttons=lambda values: ((Button(_("I can't give my PIN"), Control.NO_PIN),),),
+                ),
+            ),
+            self._safe_with_pin,
+            retry={WrongPinRetry: "pin"},
+            deleted=lambda: _("I deleted the message with your PIN from this chat."),
+            safety=Verb.SAFE,
+        )
+
+    def _unlock_pin_form(self) -> Form:
+        return Form(
+            "unlock_pin",
+            (Field("pin", lambda values: _("Send your PIN to unlock the details."), pin=True),),
+            self._unlock,
+            retry={WrongPinRetry: "pin"},
+            deleted=None,
+            safety=Verb.UNLOCK,
+        )
+
+    # -- what the forms do with the answers ------------------------------------------------
+
+    async def _seal(self, who: Identity, values: Values) -> None:
+        await self.conversation.run(
+            self.conversation.service.start_outcall,
+            who,
+            values["plate"],
+            values["address"],
+            values["notes"],
+            values["due"],
+        )
+
+    async def _register(self, who: Identity, values: Values) -> None:
+        await self.conversation.run(
+            self.conversation.service.register,
+            who,
+            values["alias"],
+            values["pin"],
+            current_locale(),
+        )
+        if values.get("code"):
+            await self.conversation.accept_code(who, values["code"])
+
+    async def _rekey(self, who: Identity, values: Values) -> None:
+        await self.conversation.run(self.conversation.security.reset_pin, who, values["pin"])
+
+    async def _safe_with_pin(self, who: Identity, values: Values) -> None:
+        await self.conversation.run(
+            self.conversation.service.check_in, who, values["ref"] or None, values["pin"]
+        )
+
+    async def _unlock(self, who: Identity, values: Values) -> None:
+        unlocked = await self.conversation.run(
+            self.conversation.service.unlock, who, values["ref"], values["pin"]
+        )
+        channel = self.conversation.channels[who.channel]
+        # Decrypted details go straight to the person: never through the outbox, never stored.
+        await channel.send(
+            Outbound(
+                who.channel,
+                who.address,
+                unlocked.text,
+                delete_after_seconds=unlocked.visible_seconds,
+            )
+        )
+
+
+def _welcome(values: Values) -> str:
+    return _(
+        "Welcome to buddycheck.\n"
+        "Before a booking, you tell me the client's car plate and the address. "
+        "If you don't check in on time, your buddies are alerted. "
+        "Only they can read the details, and only then.\n\n"
+        "First, choose a nickname. Not your real name."
+    )
+
+
+def _choose_pin(values: Values) -> str:
+    return _(
+        "Hi {alias}. Now choose a PIN of 6 to 12 digits. You'll need it to open a "
+        "buddy's details in an emergency. Don't use your phone's PIN."
+    ).format(alias=values["alias"])
+
+
+def _choose_new_keys(values: Values) -> str:
+    return _(
+        "Choose a new PIN of 6 to 12 digits. You'll get new keys: details sealed to "
+        "your old keys can't be opened any more."
+    )
+
+
+def checked_new_pin(text: str, values: Values) -> str:
+    """A new PIN (or duress PIN) must be one a thief can't guess first (`check_pin`); the
+    parser of every field that sets one."""
+    check_pin(text)
+    return text
+
+
+def _ask_plate(values: Values) -> str:
+    return _("What is the client's car plate? (Send ? if you don't know.)")
+
+
+def _ask_address(values: Values) -> str:
+    return _("What is the address? Add the flat or room if you know it.")
+
+
+def _ask_notes(values: Values) -> str:
+    return _(
+        "Anything else your buddies should know? (client's name, phone, what the car "
+        "looks like). Or tap Skip."
+    )
+
+
+def _ask_due(values: Values) -> str:
+    return _("How long until you check in? Tap one, or send a time like 90m or 23:30.")
+
+
+def _due_buttons(values: Values) -> tuple[tuple[Button, ...], ...]:
+    return (
+        (
+            Button(_("30 min"), answer_token("30m")),
+            Button(_("1 hour"), answer_token("1h")),
+            Button(_("2 hours"), answer_token("2h")),
+        ),
+    )
