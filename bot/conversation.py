@@ -56,6 +56,7 @@ from checkins.service import (
     CheckinService,
     MemberView,
 )
+from storage.db import transient
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -327,7 +328,7 @@ class Conversation:
         """The event could not be handled: say so, straight to the chat."""
         log.error("handling a %s event failed: %s", lane.who.channel, executors.reason(error))
         say: Callable[[], str]
-        if executors.transient(error):
+        if transient(error):
             say = functools.partial(executors.not_recorded, lane.safety)
         else:
             say = executors.unsure if lane.safety else executors.went_wrong

@@ -42,12 +42,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import exc
-
 from checkins.actions import Verb
 from checkins.argon2_pool import ARGON2_LANE, Argon2Lane
 from checkins.i18n import _
 from checkins.messages import Identity
+from storage.db import transient
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -56,30 +55,6 @@ SAFETY_THREADS = 4
 REQUEST_THREADS = 8
 DEFAULT_SAFETY_RETRY = 60.0
 FIRST_PAUSE, MAX_PAUSE = 0.1, 5.0
-# SQLite primary result codes that can pass: BUSY, LOCKED, NOMEM, IOERR, FULL, CANTOPEN.
-_SQLITE_TRANSIENT = frozenset({5, 6, 7, 10, 13, 14})
-# PostgreSQL SQLSTATE classes that can pass: connection exception, transaction rollback
-# (serialization failure, deadlock), insufficient resources (disk full, out of memory, too
-# many connections), operator intervention (statement timeout, shutdown), system error.
-_SQLSTATE_TRANSIENT_CLASSES = frozenset({"08", "40", "53", "57", "58"})
-_LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout
-
-
-def transient(error: BaseException) -> bool:
-    """Whether a failed database call may succeed if tried again a little later."""
-    if isinstance(error, exc.TimeoutError):  # no pooled connection came free in time
-        return True
-    if not isinstance(error, exc.DBAPIError):
-        return False
-    if error.connection_invalidated:
-        return True
-    code = getattr(error.orig, "sqlite_errorcode", None)
-    if code is not None:
-        return code & 0xFF in _SQLITE_TRANSIENT
-    state = getattr(error.orig, "sqlstate", None)
-    if state is None:  # the driver got no answer from the server at all
-        return isinstance(error, exc.OperationalError)
-    return state[:2] in _SQLSTATE_TRANSIENT_CLASSES or state == _LOCK_NOT_AVAILABLE
 
 
 @dataclass

@@ -9,7 +9,9 @@ The group's reads are preloaded and its writes go out together at commit (see
 
 One bad row cannot hold up the rest: if a group fails, each of its outcalls is retried in
 its own transaction, and one that still fails is logged and looked at again after
-`RETRY_BROKEN`, so it neither blocks nor spins the engine.
+`RETRY_BROKEN`, so it neither blocks nor spins the engine. A database that is locked or
+gone (`storage.db.transient`) is no row's fault: the error goes up, the engine loop tries
+the whole round again a second later, and nothing is postponed.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from checkins.lifecycle import Event, State, apply, due_event, postpone
 from checkins.messages import Kind
 from checkins.policy import Policy
 from storage import outbox, queries, roles
-from storage.db import Database
+from storage.db import Database, transient
 from storage.tables import Member, Outcall
 
 log = logging.getLogger(__name__)
@@ -188,6 +190,8 @@ class Engine:
                     self._catch_up(session, outcall, now)
                 return len(outcalls)
         except Exception as error:  # one broken row must not stop every other alert
+            if transient(error):  # a locked or lost database: the whole round retries soon
+                raise
             log.warning(
                 "advancing %d outcalls together failed (%s); advancing them one at a time",
                 len(outcall_ids),
@@ -204,6 +208,8 @@ class Engine:
                 self._catch_up(session, outcall, now)
                 return 1
         except Exception as error:
+            if transient(error):  # not this row's fault: it stays due, nothing is postponed
+                raise
             log.error("advancing outcall %s failed: %s", outcall_id, type(error).__name__)
             self._postpone(outcall_id, now)
             return 0

@@ -21,11 +21,18 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_LOCK_TIMEOUT = 10.0
+# SQLite primary result codes that can pass: BUSY, LOCKED, NOMEM, IOERR, FULL, CANTOPEN.
+_SQLITE_TRANSIENT = frozenset({5, 6, 7, 10, 13, 14})
+# PostgreSQL SQLSTATE classes that can pass: connection exception, transaction rollback
+# (serialization failure, deadlock), insufficient resources (disk full, out of memory, too
+# many connections), operator intervention (statement timeout, shutdown), system error.
+_SQLSTATE_TRANSIENT_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+_LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout
 
 
 class Database:
@@ -130,3 +137,20 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 def _begin_immediate(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def transient(error: BaseException) -> bool:
+    """Whether a failed database call may succeed if tried again a little later."""
+    if isinstance(error, exc.TimeoutError):  # no pooled connection came free in time
+        return True
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _SQLITE_TRANSIENT
+    state = getattr(error.orig, "sqlstate", None)
+    if state is None:  # the driver got no answer from the server at all
+        return isinstance(error, exc.OperationalError)
+    return state[:2] in _SQLSTATE_TRANSIENT_CLASSES or state == _LOCK_NOT_AVAILABLE

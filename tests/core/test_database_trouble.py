@@ -29,8 +29,7 @@ from sqlalchemy.engine import make_url
 from bot.app import App
 from bot.channels.console import ConsoleChannel
 from bot.config import settings_from
-from bot.executors import transient
-from storage.db import Database
+from storage.db import Database, transient
 from tests.chat import Chat
 from tests.conftest import ManualClock, core_config
 

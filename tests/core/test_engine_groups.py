@@ -5,11 +5,12 @@ would, and a row that breaks must neither hold up the others nor spin the engine
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import exc, select
 
 from checkins import engine as engine_module
 from checkins.messages import Identity
@@ -153,5 +154,25 @@ def test_a_broken_outcall_holds_up_nobody_and_is_retried_later_not_at_once(
     assert wake is not None and wake > world.clock(), "the engine would spin on the broken row"
     world.clock.advance(seconds=engine_module.RETRY_BROKEN.total_seconds())
     monkeypatch.setattr(engine_module, "apply", real_apply)  # the row is mended
+    world.engine.tick()
+    assert "Robin missed their check-in" in world.last(world.buddy)
+
+
+def test_a_locked_database_postpones_nothing(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lock held elsewhere is no row's fault: the round fails (the engine loop tries
+    again a second later) and every outcall stays due, rather than waiting `RETRY_BROKEN`."""
+    world.service.start_outcall(world.worker, "KX482B", "14 Hollow Lane", "", "30m")
+    real_apply = engine_module.apply
+
+    def locked(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise exc.OperationalError("UPDATE outcalls", {}, sqlite3.OperationalError("locked"))
+
+    monkeypatch.setattr(engine_module, "apply", locked)
+    world.clock.advance(minutes=41)
+    with pytest.raises(exc.OperationalError):
+        world.engine.tick()
+    wake = world.engine.next_wakeup()
+    assert wake is not None and wake <= world.clock(), "the outcall was postponed"
+    monkeypatch.setattr(engine_module, "apply", real_apply)  # the lock is gone
     world.engine.tick()
     assert "Robin missed their check-in" in world.last(world.buddy)
