@@ -237,7 +237,7 @@ def backup_command(destination: str, config_path: str | None) -> None:
         )
         click.echo(backup.pg_dump_command(settings.database.url, destination))
     else:
-        _backup_step(lambda: backup.backup(source, Path(destination)))
+        _backup_step(lambda: backup.copy(source, Path(destination)))
         click.echo(
             _("Backed up {source} to {destination}.").format(source=source, destination=destination)
         )
@@ -269,7 +269,7 @@ def restore(backup_file: str, config_path: str | None) -> None:
                 "pg_restore --dbname=URL {backup}, then run `buddycheck migrate`."
             ).format(backup=backup_file)
         )
-    _backup_step(lambda: backup.restore(Path(backup_file), target))
+    _backup_step(lambda: backup.copy(Path(backup_file), target))
     Database(settings.database.url).migrate()
     click.echo(_("Restored {backup} into {target}.").format(backup=backup_file, target=target))
     _show_contents(settings.database.url)

@@ -57,20 +57,23 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def backup(source: Path, destination: Path) -> None:
-    """Copy the live database at `source` to a new file `destination`, readable only by
-    its owner. Refuses to overwrite anything."""
+def copy(source: Path, destination: Path) -> None:
+    """Copy the database at `source` (the live one for a backup, a backup for a restore)
+    into a new file `destination`, readable only by its owner. Refuses to overwrite
+    anything: an existing database is moved away first, deliberately."""
     if not source.is_file():
         raise BackupError("missing", source)
-    _copy(source, destination)
-
-
-def restore(backup_file: Path, destination: Path) -> None:
-    """Copy a backup into a new database file; an existing database is never overwritten
-    (move it away first, deliberately)."""
-    if not backup_file.is_file():
-        raise BackupError("missing", backup_file)
-    _copy(backup_file, destination)
+    if destination.exists():
+        raise BackupError("exists", destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(descriptor)  # created empty, owner-only, before any byte is written
+    try:
+        with closing(_connect(source)) as reader, closing(_connect(destination)) as writer:
+            reader.backup(writer)
+    except sqlite3.Error as error:
+        destination.unlink(missing_ok=True)
+        raise BackupError("failed", source, str(error)) from None
 
 
 def contents(db: Database) -> Contents:
@@ -100,20 +103,6 @@ def pg_dump_command(url: str, destination: str) -> str:
         query=parsed.query,
     ).render_as_string(hide_password=False)
     return f"pg_dump --format=custom --file={destination} '{target}'"
-
-
-def _copy(source: Path, destination: Path) -> None:
-    if destination.exists():
-        raise BackupError("exists", destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    os.close(descriptor)  # created empty, owner-only, before any byte is written
-    try:
-        with closing(_connect(source)) as reader, closing(_connect(destination)) as writer:
-            reader.backup(writer)
-    except sqlite3.Error as error:
-        destination.unlink(missing_ok=True)
-        raise BackupError("failed", source, str(error)) from None
 
 
 def _connect(path: Path) -> sqlite3.Connection:
