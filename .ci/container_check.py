@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.channels.telegram_harness import free_port
 from tests.emulators.signal_api import SignalApiEmulator
 from tests.emulators.telegram_api import TelegramApiEmulator
 
@@ -51,12 +51,6 @@ legal_model = "criminalised"
 timezone = "UTC"
 ladder = [{{ after = "0m", notify = "buddies" }}]
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def healthcheck_of(image: str) -> list[str]:

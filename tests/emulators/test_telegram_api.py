@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import socket
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -36,6 +35,8 @@ from telegram.ext import (
     filters,
 )
 from telegram.request import HTTPXRequest
+
+from tests.channels.telegram_harness import free_port
 
 from .telegram_api import SECRET_HEADER, TelegramApiEmulator
 
@@ -74,13 +75,6 @@ def make_bot(api: TelegramApiEmulator, *, read_timeout: float = 5.0, token: str 
         base_file_url=api.base_file_url,
         request=HTTPXRequest(read_timeout=read_timeout),
     )
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now, for a webhook server."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.asynccontextmanager

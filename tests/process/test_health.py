@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from bot.app import App
 from bot.config import load_config, load_pepper
 from checkins.messages import Identity
 from checkins.service import CheckinService
+from tests.channels.telegram_harness import free_port
 from tests.conftest import PIN
 from tests.emulators.signal_api import SignalApiEmulator
 from tests.emulators.telegram_api import TelegramApiEmulator
@@ -67,12 +67,6 @@ timezone = "UTC"
 reminder_before = "0m"
 ladder = [{{ after = "0m", notify = "buddies" }}]
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def get(port: int, path: str) -> tuple[int, str]:
