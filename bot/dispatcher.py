@@ -34,7 +34,7 @@ from bot.ratelimit import RateGate
 from checkins.context import Clock
 from checkins.engine import Engine
 from checkins.messages import Button, Kind
-from storage import outbox
+from storage import outbox, queries
 from storage.db import Database
 from storage.outbox import Claim, Claimed
 from storage.tables import Member
@@ -262,7 +262,9 @@ class Dispatcher:
 
     async def _deliver(self, lane: Lane, message: Claimed, locale: str | None) -> None:
         try:
-            if not await asyncio.to_thread(self.engine.may_send, message.kind, message.outcall_id):
+            if message.kind == Kind.EMERGENCY and not await asyncio.to_thread(
+                self.engine.may_send, message.outcall_id
+            ):
                 log.error("refused to send a %s message: not allowed here", message.kind)
                 await asyncio.to_thread(self._settle_failed, message, "refused_by_policy")
                 self._count(message, "failed")
@@ -323,9 +325,12 @@ class Dispatcher:
             return claims, _locales(session, members)
 
     def _settle_sent(self, message: Claimed) -> None:
+        """Sent: the row and the recipient's reachability in one transaction (one writer
+        turn per send, which the engine shares on SQLite)."""
         with self.db.transaction() as session:
             outbox.mark_sent(session, message.id, self.clock())
-        self.engine.delivered(message.member_id)
+            if message.member_id is not None:
+                queries.mark_reachable(session, message.member_id)
 
     def _settle_retry(self, message: Claimed, at: datetime, reason: str) -> None:
         with self.db.transaction() as session:
