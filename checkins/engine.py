@@ -60,7 +60,7 @@ class Engine:
         advanced = 0
         now = self.clock()
         for _batch in range(max_batches):
-            with self.db.transaction() as session:
+            with self.db.reading() as session:
                 due = queries.due_outcall_ids(session, now, BATCH)
             for start in range(0, len(due), GROUP):
                 advanced += self._advance_group(due[start : start + GROUP], now)
@@ -69,7 +69,7 @@ class Engine:
         return advanced
 
     def next_wakeup(self) -> datetime | None:
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             return queries.earliest_deadline(session)
 
     def purge(self) -> PurgeReport:
