@@ -15,7 +15,6 @@ round after a restart finds every one that passed meanwhile.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Coroutine
@@ -33,6 +32,7 @@ from bot.dispatcher import Dispatcher
 from bot.executors import Executors
 from bot.health import Health, HealthServer
 from bot.metrics import Collector, EngineStats
+from bot.waits import wait_for_event
 from checkins.admin import AdminService
 from checkins.argon2_pool import Argon2Pool
 from checkins.context import Clock, Context
@@ -144,7 +144,8 @@ class App:
         await self.health.start()
 
     async def stop(self) -> None:
-        """Stop receiving, stop acting on deadlines, give back what the outbox held."""
+        """Stop receiving, stop acting on deadlines, give back what the outbox held, and let
+        the thread pools go (so a stopped app holds no idle threads)."""
         await self.health.stop()
         for channel in self.channels.values():
             await channel.stop()
@@ -153,6 +154,8 @@ class App:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.dispatcher.stop()
+        self.conversation.executors.close()
+        self.argon2.close()
         await asyncio.to_thread(self.db.dispose)
 
     async def on_inbound(self, event: Inbound) -> None:
@@ -185,8 +188,7 @@ class App:
             except Exception as error:  # a locked or failing database: try again shortly
                 log.error("the engine round failed: %s", type(error).__name__)
                 delay = ENGINE_RETRY
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._engine_wake.wait(), delay)
+            await wait_for_event(self._engine_wake, delay)
 
     async def _engine_round(self) -> float:
         """One tick; returns how long the engine may sleep before the next deadline."""

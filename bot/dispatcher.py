@@ -16,7 +16,6 @@ handed to the engine to fail over. Nothing is dropped, only delayed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -31,6 +30,7 @@ from sqlalchemy.orm import Session
 from bot.channels.base import Channel, DeliveryError, Outbound
 from bot.lane import Lane, Queued
 from bot.ratelimit import RateGate
+from bot.waits import wait_for_event
 from checkins.context import Clock
 from checkins.engine import Engine
 from checkins.messages import Button, Kind
@@ -232,8 +232,7 @@ class Dispatcher:
     async def _idle(self, lane: Lane, retry_in: float | None) -> None:
         """Nothing to send: wait to be woken, for a chat's gap to pass, or to poll."""
         timeout = _IDLE_POLL if retry_in is None else min(_IDLE_POLL, retry_in)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(lane.wake.wait(), timeout)
+        await wait_for_event(lane.wake, timeout)
 
     async def _settle_lane(self, lane: Lane) -> bool:
         """Wait for the lane's sends and releases, then look once more (the last claim may
