@@ -1099,3 +1099,92 @@ def forgotten() -> str:
         "Your account is deleted: your nickname, keys, buddies and outcalls are gone. "
         "Send /start if you ever want to come back."
     )
+
+
+# -- second taps, /status while alerted, and what is possible now -----------------------
+
+
+def confirm_safe_question(ref: str, worker_alias: str) -> Message:
+    """The second tap before "is safe": it closes the alert for everyone, for good."""
+    return Message(
+        _(
+            "Are you sure {alias} is safe? This ends the alert for everyone and destroys "
+            "{alias}'s details. Say yes only if you spoke to {alias} yourself.\n"
+            "If not, do nothing: the alert stays open."
+        ).format(alias=worker_alias),
+        (
+            (
+                Button(
+                    _("Yes — I spoke to {alias}, they are safe").format(alias=worker_alias),
+                    Action(Verb.SAFE_CONFIRMED, ref).token(),
+                ),
+            ),
+        ),
+        kind=Kind.ALERT,
+    )
+
+
+def remove_buddy_question(link_id: int, other_alias: str) -> Message:
+    """The second tap before ending a pairing: alerts between the two stop at once."""
+    return Message(
+        _(
+            "Remove {alias}? Alerts between you stop at once. If not, do nothing: nothing changes."
+        ).format(alias=other_alias),
+        (
+            (
+                Button(
+                    _("Yes, remove {alias}").format(alias=other_alias),
+                    Action(Verb.REMOVE_CONFIRMED, str(link_id)).token(),
+                ),
+            ),
+        ),
+    )
+
+
+def alert_status(
+    ref: str, due: str, sos: bool, buddies: list[str], others: int, handler: str | None
+) -> Message:
+    """/status while the worker's own outcall is alerting: who knows, and whether someone
+    has taken it. Nothing sealed: names of buddies, a count of anyone else."""
+    if sos:
+        head = _("🆘 Your SOS is running.")
+    else:
+        head = _("🚨 Your check-in time ({time}) has passed; your alert is running.").format(
+            time=due
+        )
+    lines = [head]
+    if buddies:
+        lines.append(_("Alerted: {names}.").format(names=", ".join(buddies)))
+    if others:
+        lines.append(
+            ngettext(
+                "Alerted: {n} person from your organisation.",
+                "Alerted: {n} people from your organisation.",
+                others,
+            ).format(n=others)
+        )
+    if not buddies and not others:
+        lines.append(_("Nobody could be alerted yet."))
+    if handler:
+        lines.append(_("{handler} is on it.").format(handler=handler))
+    else:
+        lines.append(_("Nobody has said they are on it yet."))
+    return Message("\n".join(lines), worker_buttons(ref))
+
+
+def not_understood(typed_number: bool, suggestion: str | None, options: list[str]) -> str:
+    """Input that is nothing we know: what went wrong, a near-miss, and what works now."""
+    if typed_number:
+        lines = [_("That number is not a choice right now.")]
+    else:
+        lines = [_("Sorry, I didn't understand that.")]
+    if suggestion:
+        lines.append(_("Did you mean {word}?").format(word=suggestion))
+    lines.append(_("What you can send now:"))
+    lines += [f"• {option}" for option in options]
+    return "\n".join(lines)
+
+
+def option(word: str, meaning: str) -> str:
+    """One line of what is possible now: the word to send and what it does."""
+    return _("{word} — {meaning}").format(word=word, meaning=meaning)
