@@ -604,9 +604,7 @@ class Conversation:
             if not alerts:
                 raise Refusal(_("There is no alert for you right now."))
             if len(alerts) > 1:
-                raise Refusal(
-                    _("You have several alerts. Please use the buttons on the alert you mean.")
-                )
+                raise Refusal(_("You have several alerts. Please choose from the alert you mean."))
             ref = alerts[0].ref
         if verb is Verb.ON_IT:
             await self.run(self.service.acknowledge, who, ref)

@@ -324,7 +324,7 @@ class CheckinService:
             if queries.open_outcall(session, worker.id):
                 raise Refusal(
                     _(
-                        "You already have an outcall running. Tap I'm safe or send /cancel "
+                        "You already have an outcall running. Send SAFE or /cancel "
                         "to end it before starting a new one."
                     )
                 )
@@ -455,7 +455,7 @@ class CheckinService:
                         left,
                     ).format(n=left)
                     + " "
-                    + _("Tap I'm safe when you're out, or start a new /outcall.")
+                    + _("Send SAFE when you're out, or start a new /outcall.")
                 )
             try:
                 outcome = apply(session, self.policy, outcall, Event.EXTEND, now, minutes=minutes)

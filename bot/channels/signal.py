@@ -322,7 +322,7 @@ class SignalChannel(Channel):
                     "send me does not stay on your phone. Please leave it on."
                 ).format(span=span(timedelta(seconds=seconds)))
             return _(
-                "Please turn on disappearing messages for this chat (tap the chat's name, then "
+                "Please turn on disappearing messages for this chat (open the chat's name, then "
                 "Disappearing messages), so the PIN you send me does not stay on your phone."
             )
 

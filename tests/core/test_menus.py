@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.channels.menus import Context, NumberedMenus
 from bot.keywords import keyword_action, near_keyword
-from checkins.actions import Action, Verb, menu_token, Menu
+from checkins.actions import Action, Menu, Verb, menu_token
 from checkins.messages import Button
 from storage.tables import BuddyLink, Outcall
 from tests.chat import Chat, make_chat
@@ -108,6 +108,9 @@ async def test_removing_a_buddy_needs_a_second_tap(tmp_path: Path) -> None:
     assert "Remove Sam?" in asked
     with chat.app.db.transaction() as session:
         assert len(session.scalars(select(BuddyLink)).all()) == 3  # nothing removed yet
+    assert "Stopped" in await chat.pick("robin", "No, keep Sam")  # the same 1 again keeps
+    with chat.app.db.transaction() as session:
+        assert len(session.scalars(select(BuddyLink)).all()) == 3
     assert "no longer buddies" in await chat.pick("robin", "Yes, remove Sam")
     with chat.app.db.transaction() as session:
         assert len(session.scalars(select(BuddyLink)).all()) == 2
@@ -177,7 +180,7 @@ def test_each_block_keeps_its_own_numbers_and_menus_skip_them() -> None:
     assert menus.resolve("x", "1") == long_menu[0]
     # A second alert gets a ten of its own, free of the long menu's numbers.
     other = menus.remember("x", buttons(Action(Verb.ON_IT, "a2").token()))
-    assert other[0].number not in numbers + [11, 13, 22, 23]
+    assert other[0].number not in [*numbers, 11, 13, 22, 23]
     assert menus.resolve("x", "99") is None
 
 
