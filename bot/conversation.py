@@ -453,36 +453,25 @@ class Conversation:
 
     async def _options_now(self, who: Identity) -> list[str]:
         """The two to four things this person can usefully send now: their own outcall's
-        keywords, an alert's, or how to start."""
+        keywords, an alert's, or how to start. Keywords in the reader's language."""
         own = await self._has_own_outcall(who)
         alerts = await self.run(self.service.open_alerts, who)
         option, means = texts.option, self._meaning
+        # TRANSLATORS: the keywords below must be ones bot/keywords.py knows in your language.
+        safe, on_it, unlock = _("SAFE"), _("ON IT"), _("UNLOCK")
         if own and alerts:
-            return [
-                option("SAFE", means("safe")),
-                option("SOS", means("sos")),
-                option("ON IT", means("onit")),
-                option("/status", means("status")),
-            ]
-        if own:
-            return [
-                option("SAFE", means("safe")),
-                option("+30", _("30 more minutes")),
-                option("SOS", means("sos")),
-                option("/status", means("status")),
-            ]
-        if alerts:
-            return [
-                option("ON IT", means("onit")),
-                option("UNLOCK", means("unlock")),
-                option("/status", means("status")),
-            ]
-        return [
-            option("/outcall", means("outcall")),
-            option("/invite", means("invite")),
-            option("SOS", means("sos")),
-            option("/help", means("help")),
-        ]
+            words = [(safe, "safe"), ("SOS", "sos"), (on_it, "onit"), ("/status", "status")]
+        elif own:
+            words = [(safe, "safe"), ("SOS", "sos"), ("/status", "status")]
+        elif alerts:
+            words = [(on_it, "onit"), (unlock, "unlock"), ("/status", "status")]
+        else:
+            words = [("/outcall", "outcall"), ("/invite", "invite"), ("SOS", "sos")]
+            words.append(("/help", "help"))
+        lines = [option(word, means(name)) for word, name in words]
+        if own and not alerts:
+            lines.insert(1, option("+30", _("30 more minutes")))
+        return lines
 
     def _meaning(self, name: str) -> str:
         """A command's one-line description from the command table, translated."""
