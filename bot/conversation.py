@@ -34,7 +34,7 @@ from bot.commands import Audience, Call, Command, CommandTable, command_name
 from bot.core_forms import CoreForms
 from bot.executors import Executors, Lane
 from bot.forms import Form, Pending, Values
-from bot.keywords import keyword_action, near_keyword, nearest
+from bot.keywords import is_help_word, keyword_action, near_keyword, nearest
 from bot.ratelimit import CommandLimiter
 from checkins import texts
 from checkins.actions import (
@@ -415,6 +415,9 @@ class Conversation:
             return
         if member is None:
             await self.say(who, _("Hello! Send /start to begin."))
+            return
+        if is_help_word(text):
+            await self._help(Call(who, member, ""))
             return
         await self._not_understood(who, text)
 

@@ -66,6 +66,15 @@ def keyword_action(text: str) -> Action | None:
     return _KEYWORDS.get(_fold(text))
 
 
+# Words that only mean "help" (see above): they get /help, which names SOS, never an SOS.
+_HELP_WORDS = frozenset({"help", "ayuda", "aide", "ajuda", "ajutor", "помощь", "ช่วย"})
+
+
+def is_help_word(text: str) -> bool:
+    """HELP, AYUDA, AIDE, …: answered with /help rather than "didn't understand"."""
+    return _fold(text) in _HELP_WORDS
+
+
 def near_keyword(text: str) -> str | None:
     """The keyword `text` is one slip away from (`sfae` → SAFE, `estoy bein` → ESTOY BIEN),
     in any shipped language, to suggest. Never acted on: a near-miss may mean something else."""

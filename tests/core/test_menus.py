@@ -7,14 +7,17 @@ Robin and Lu are each other's buddies; Sam is Robin's buddy too.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from babel.messages.pofile import read_po
 from sqlalchemy import select
 
 from bot.channels.menus import Context, NumberedMenus
 from bot.keywords import keyword_action, near_keyword
 from checkins.actions import Action, Menu, Verb, menu_token
+from checkins.i18n import _, available_locales, use_locale
 from checkins.messages import Button
 from storage.tables import BuddyLink, Outcall
 from tests.chat import Chat, make_chat
@@ -209,3 +212,26 @@ def test_a_near_miss_in_any_language_is_suggested_and_never_acted_on(
 @pytest.mark.parametrize("typed", ["hello", "ok", "thanks", "safe", "1"])
 def test_ordinary_words_and_real_keywords_get_no_suggestion(typed: str) -> None:
     assert near_keyword(typed) is None
+
+
+@pytest.mark.parametrize("locale", available_locales())
+def test_the_keywords_named_in_what_works_now_work_in_every_language(locale: str) -> None:
+    with use_locale(locale):
+        for word in (_("SAFE"), _("ON IT"), _("UNLOCK")):
+            assert keyword_action(word) is not None, f"{locale}: {word!r} is no keyword"
+
+
+def test_no_sentence_that_can_reach_signal_says_tap() -> None:
+    """Signal has no buttons: a sentence says "send SAFE" or "choose … below", never "tap".
+    Only Telegram's own keypad (bot/channels/telegram.py) may say it."""
+    pot = Path(__file__).resolve().parents[2] / "checkins" / "locale" / "buddycheck.pot"
+    with pot.open("rb") as handle:
+        catalog = read_po(handle)
+    saying_tap = [
+        message.id
+        for message in catalog
+        if message.id
+        and re.search(r"\btap", str(message.id), re.IGNORECASE)
+        and any(path != "bot/channels/telegram.py" for path, _line in message.locations)
+    ]
+    assert saying_tap == []
