@@ -439,9 +439,8 @@ class Conversation:
         if command is None:
             near = nearest(command_name(text), [c.name for c in self.commands])
             options = await self._options_now(who)
-            hint = _("Did you mean {word}?").format(word=f"/{near}") if near else ""
-            lines = [_("I don't know that command."), hint, _("What you can send now:")]
-            await self.say(who, "\n".join(filter(None, lines + [f"• {o}" for o in options])))
+            head = _("I don't know that command.")
+            await self.say(who, texts.not_understood(head, f"/{near}" if near else None, options))
             return
         rest = text.partition(" ")[2].strip()
         await command.handler(Call(who, member, rest, event.message_ref))
@@ -450,31 +449,33 @@ class Conversation:
         """Text that is no keyword, command or answer: say so, suggest the keyword it is one
         slip away from (sfae → SAFE, never acted on), and list what works now, not the whole
         command list."""
+        if text.rstrip(".").isdigit():
+            head = _("That number is not a choice right now.")
+        else:
+            head = _("Sorry, I didn't understand that.")
         options = await self._options_now(who)
-        number = text.rstrip(".").isdigit()
-        await self.say(who, texts.not_understood(number, near_keyword(text), options))
+        await self.say(who, texts.not_understood(head, near_keyword(text), options))
 
     async def _options_now(self, who: Identity) -> list[str]:
         """The two to four things this person can usefully send now: their own outcall's
         keywords, an alert's, or how to start. Keywords in the reader's language."""
         own = await self._has_own_outcall(who)
         alerts = await self.run(self.service.open_alerts, who)
-        option, means = texts.option, self._meaning
         # TRANSLATORS: the keywords below must be ones bot/keywords.py knows in your language.
-        safe, on_it, unlock = _("SAFE"), _("ON IT"), _("UNLOCK")
+        safe_word, on_it_word, unlock_word = _("SAFE"), _("ON IT"), _("UNLOCK")
+
+        def line(word: str, command: str) -> str:
+            return texts.option(word, self._meaning(command))
+
+        safe, sos, status = line(safe_word, "safe"), line("SOS", "sos"), line("/status", "status")
+        on_it = line(on_it_word, "onit")
         if own and alerts:
-            words = [(safe, "safe"), ("SOS", "sos"), (on_it, "onit"), ("/status", "status")]
-        elif own:
-            words = [(safe, "safe"), ("SOS", "sos"), ("/status", "status")]
-        elif alerts:
-            words = [(on_it, "onit"), (unlock, "unlock"), ("/status", "status")]
-        else:
-            words = [("/outcall", "outcall"), ("/invite", "invite"), ("SOS", "sos")]
-            words.append(("/help", "help"))
-        lines = [option(word, means(name)) for word, name in words]
-        if own and not alerts:
-            lines.insert(1, option("+30", _("30 more minutes")))
-        return lines
+            return [safe, sos, on_it, status]
+        if own:
+            return [safe, texts.option("+30", _("30 more minutes")), sos, status]
+        if alerts:
+            return [on_it, line(unlock_word, "unlock"), status]
+        return [line("/outcall", "outcall"), line("/invite", "invite"), sos, line("/help", "help")]
 
     def _meaning(self, name: str) -> str:
         """A command's one-line description from the command table, translated."""

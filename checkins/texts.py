@@ -1151,9 +1151,7 @@ def alert_status(
     if sos:
         head = _("🆘 Your SOS is running.")
     else:
-        head = _("🚨 Your check-in time ({time}) has passed; your alert is running.").format(
-            time=due
-        )
+        head = _("🚨 Your alert is running (check-in time {time}).").format(time=due)
     lines = [head]
     if buddies:
         lines.append(_("Alerted: {names}.").format(names=", ".join(buddies)))
@@ -1174,12 +1172,10 @@ def alert_status(
     return Message("\n".join(lines), worker_buttons(ref))
 
 
-def not_understood(typed_number: bool, suggestion: str | None, options: list[str]) -> str:
-    """Input that is nothing we know: what went wrong, a near-miss, and what works now."""
-    if typed_number:
-        lines = [_("That number is not a choice right now.")]
-    else:
-        lines = [_("Sorry, I didn't understand that.")]
+def not_understood(head: str, suggestion: str | None, options: list[str]) -> str:
+    """Input that is nothing we know: what was wrong (`head`), a near-miss, and what works
+    now, instead of the whole command list."""
+    lines = [head]
     if suggestion:
         lines.append(_("Did you mean {word}?").format(word=suggestion))
     lines.append(_("What you can send now:"))

@@ -151,7 +151,7 @@ async def test_status_while_alerted_says_who_knows_and_who_is_on_it(tmp_path: Pa
     chat.app.engine.tick()
     await chat.app.dispatcher.drain()
     status = await chat.send("robin", "/status")
-    assert "your alert is running" in status
+    assert "Your alert is running" in status
     assert "Alerted: Lu, Sam." in status and "Nobody has said they are on it yet." in status
     assert PLATE not in status and ADDRESS not in status
     await chat.send("sam", "ON IT")
