@@ -602,8 +602,9 @@ class Conversation:
         if verb is Verb.ON_IT:
             await self.run(self.service.acknowledge, who, ref)
         elif verb is Verb.CONFIRM_SAFE:  # it ends the alert for everyone: ask once more
-            alias = await self.run(self.service.alerted_about, who, ref)
-            await self.run(self.service.reply, who, texts.confirm_safe_question(ref, alias))
+            about = await self.run(self.service.alerted_about, who, ref)
+            question = texts.confirm_safe_question(ref, about.alias, about.duress)
+            await self.run(self.service.reply, who, question)
         elif verb is Verb.SAFE_CONFIRMED:
             await self.run(self.service.confirm_safe, who, ref)
         else:

@@ -73,6 +73,14 @@ class AlertStatus:
 
 
 @dataclass(frozen=True)
+class AlertSubject:
+    """Whom an alert is about; `duress`: contacting them could put them in danger."""
+
+    alias: str
+    duress: bool
+
+
+@dataclass(frozen=True)
 class PairingView:
     link_id: int
     other_alias: str
@@ -622,13 +630,14 @@ class CheckinService:
                 handler=session.get_one(Member, handler).alias if handler else None,
             )
 
-    def alerted_about(self, who: Identity, ref: str) -> str:
-        """Whom an alert of this person's is about, to name them in a question; refused
-        when the alert is closed or not theirs."""
+    def alerted_about(self, who: Identity, ref: str) -> AlertSubject:
+        """Whom an alert of this person's is about, to name them in a question (and whether
+        contacting them could endanger them); refused when the alert is closed or not theirs."""
         with self.db.transaction() as session:
             member = require_member(session, who)
             outcall = self._alerted_outcall(session, member, ref)
-            return session.get_one(Member, outcall.worker_id).alias
+            worker = session.get_one(Member, outcall.worker_id)
+            return AlertSubject(worker.alias, outcall.duress)
 
     # -- helpers -------------------------------------------------------------------------
 

@@ -1106,24 +1106,25 @@ def forgotten() -> str:
 # -- second taps, /status while alerted, and what is possible now -----------------------
 
 
-def confirm_safe_question(ref: str, worker_alias: str) -> Message:
-    """The second tap before "is safe": it closes the alert for everyone, for good."""
-    return Message(
-        _(
+def confirm_safe_question(ref: str, worker_alias: str, duress: bool) -> Message:
+    """The second tap before "is safe": it closes the alert for everyone, for good. After a
+    duress PIN nobody may contact the worker, so that question asks for certainty instead."""
+    if duress:
+        text = _(
+            "Are you sure {alias} is safe? This ends the alert for everyone and destroys "
+            "{alias}'s details. Say yes only if you know it for certain. Do NOT message or "
+            "call {alias} to check.\nIf not, do nothing: the alert stays open."
+        )
+        label = _("Yes — I know for certain {alias} is safe")
+    else:
+        text = _(
             "Are you sure {alias} is safe? This ends the alert for everyone and destroys "
             "{alias}'s details. Say yes only if you spoke to {alias} yourself.\n"
             "If not, do nothing: the alert stays open."
-        ).format(alias=worker_alias),
-        (
-            (
-                Button(
-                    _("Yes — I spoke to {alias}, they are safe").format(alias=worker_alias),
-                    Action(Verb.SAFE_CONFIRMED, ref).token(),
-                ),
-            ),
-        ),
-        kind=Kind.ALERT,
-    )
+        )
+        label = _("Yes — I spoke to {alias}, they are safe")
+    yes = Button(label.format(alias=worker_alias), Action(Verb.SAFE_CONFIRMED, ref).token())
+    return Message(text.format(alias=worker_alias), ((yes,),), kind=Kind.ALERT)
 
 
 def remove_buddy_question(link_id: int, other_alias: str) -> Message:

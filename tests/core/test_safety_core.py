@@ -101,7 +101,7 @@ async def test_account_deletion_with_a_duress_outcall_open_waits_until_a_buddy_s
     await chat.send("kit", "UNLOCK")
     assert PLATE in await chat.send("kit", PIN)
     assert "Are you sure Robin is safe?" in await chat.send("kit", "SAFE")
-    assert "You confirmed Robin is safe" in await chat.pick("kit", "Yes — I spoke to Robin")
+    assert "You confirmed Robin is safe" in await chat.pick("kit", "Yes — I know for certain")
     chat.app.conversation.security.housekeeping()
     with chat.app.db.transaction() as session:
         aliases = [m.alias for m in session.scalars(select(Member))]
