@@ -226,13 +226,13 @@ def _ask_language(values: Values) -> str:
 
 def _ask_rights_text(values: Values) -> str:
     if "text" in values:
-        return _("Got it ({n} of {most} characters). Send more, or tap Save.").format(
+        return _("Got it ({n} of {most} characters). Send more, or choose Save.").format(
             n=len(values["text"]), most=RIGHTS_MAX_CHARS
         )
     return _(
         "Send the know-your-rights text for language '{language}', up to {n} "
         "characters. It is shown exactly as you write it. If it is long, send it in "
-        "several messages, then tap Save."
+        "several messages, then choose Save."
     ).format(language=values["language"], n=RIGHTS_MAX_CHARS)
 
 
@@ -250,7 +250,7 @@ def _add_rights_part(text: str, values: Values) -> str:
         raise Refusal(
             _(
                 "That would make the text {n} characters; the most is {most}. "
-                "Send a shorter part, or tap Save to keep what you sent before."
+                "Send a shorter part, or choose Save to keep what you sent before."
             ).format(n=len(draft), most=RIGHTS_MAX_CHARS)
         )
     return draft
@@ -263,7 +263,7 @@ def _duration_question(key: str) -> str:
             "Send a time like 10m (0 for no reminder)."
         ),
         Timing.ACK_TIMEOUT: _(
-            'After someone taps "I\'m on it", how long should we wait before the next step? '
+            'After someone says "I\'m on it", how long should we wait before the next step? '
             "Send a time like 15m."
         ),
         Timing.MAX_EXTENSION: _(

@@ -34,10 +34,11 @@ from bot.commands import Audience, Call, Command, CommandTable, command_name
 from bot.core_forms import CoreForms
 from bot.executors import Executors, Lane
 from bot.forms import Form, Pending, Values
-from bot.keywords import keyword_action
+from bot.keywords import is_help_word, keyword_action, near_keyword, nearest
 from bot.ratelimit import CommandLimiter
 from checkins import texts
 from checkins.actions import (
+    PAIRING_VERBS,
     Action,
     Control,
     Menu,
@@ -415,7 +416,10 @@ class Conversation:
         if member is None:
             await self.say(who, _("Hello! Send /start to begin."))
             return
-        await self.say(who, _("Sorry, I didn't understand that.") + "\n\n" + self.help_text())
+        if is_help_word(text):
+            await self._help(Call(who, member, ""))
+            return
+        await self._not_understood(who, text)
 
     def _current(self, who: Identity) -> Pending | None:
         pending = self._pending.get(who)
@@ -433,10 +437,51 @@ class Conversation:
             await self.say(who, _("You're not registered yet. Send /start to begin."))
             return
         if command is None:
-            await self.say(who, _("I don't know that command.") + "\n\n" + self.help_text())
+            near = nearest(command_name(text), [c.name for c in self.commands])
+            options = await self._options_now(who)
+            head = _("I don't know that command.")
+            await self.say(who, texts.not_understood(head, f"/{near}" if near else None, options))
             return
         rest = text.partition(" ")[2].strip()
         await command.handler(Call(who, member, rest, event.message_ref))
+
+    async def _not_understood(self, who: Identity, text: str) -> None:
+        """Text that is no keyword, command or answer: say so, suggest the keyword it is one
+        slip away from (sfae → SAFE, never acted on), and list what works now, not the whole
+        command list."""
+        if text.rstrip(".").isdigit():
+            head = _("That number is not a choice right now.")
+        else:
+            head = _("Sorry, I didn't understand that.")
+        options = await self._options_now(who)
+        await self.say(who, texts.not_understood(head, near_keyword(text), options))
+
+    async def _options_now(self, who: Identity) -> list[str]:
+        """The two to four things this person can usefully send now: their own outcall's
+        keywords, an alert's, or how to start. Keywords in the reader's language."""
+        own = await self._has_own_outcall(who)
+        alerts = await self.run(self.service.open_alerts, who)
+        # TRANSLATORS: the keywords below must be ones bot/keywords.py knows in your language.
+        safe_word, on_it_word, unlock_word = _("SAFE"), _("ON IT"), _("UNLOCK")
+
+        def line(word: str, command: str) -> str:
+            return texts.option(word, self._meaning(command))
+
+        safe, sos, status = line(safe_word, "safe"), line("SOS", "sos"), line("/status", "status")
+        on_it = line(on_it_word, "onit")
+        if own and alerts:
+            return [safe, sos, on_it, status]
+        if own:
+            return [safe, texts.option("+30", _("30 more minutes")), sos, status]
+        if alerts:
+            return [on_it, line(unlock_word, "unlock"), status]
+        return [line("/outcall", "outcall"), line("/invite", "invite"), sos, line("/help", "help")]
+
+    def _meaning(self, name: str) -> str:
+        """A command's one-line description from the command table, translated."""
+        command = self.commands.get(name)
+        assert command is not None  # only the core commands are named here
+        return _(command.description)
 
     def help_text(self) -> str:
         """/help's text, from the command table."""
@@ -521,7 +566,7 @@ class Conversation:
                 await self._ask_checkin_pin(who, ref)
             elif own or ref:
                 await self.run(service.check_in, who, ref)
-            else:
+            else:  # a buddy's SAFE: "is safe" for their only alert, after a second tap
                 await self._answer_alert(who, Verb.CONFIRM_SAFE, None)
         elif action.verb is Verb.EXTEND:
             await self.run(service.extend, who, action.minutes, ref)
@@ -536,6 +581,8 @@ class Conversation:
         elif action.verb is Verb.CANCEL:
             await self.run(service.cancel, who, ref)
         elif action.verb is Verb.REMOVE_LINK:
+            await self._ask_remove_buddy(who, int(action.ref or 0))
+        elif action.verb is Verb.REMOVE_CONFIRMED:
             await self.run(service.end_pairing, who, int(action.ref or 0))
         else:
             await self._answer_alert(who, action.verb, ref)
@@ -550,16 +597,27 @@ class Conversation:
             if not alerts:
                 raise Refusal(_("There is no alert for you right now."))
             if len(alerts) > 1:
-                raise Refusal(
-                    _("You have several alerts. Please use the buttons on the alert you mean.")
-                )
+                raise Refusal(_("You have several alerts. Please choose from the alert you mean."))
             ref = alerts[0].ref
         if verb is Verb.ON_IT:
             await self.run(self.service.acknowledge, who, ref)
-        elif verb is Verb.CONFIRM_SAFE:
+        elif verb is Verb.CONFIRM_SAFE:  # it ends the alert for everyone: ask once more
+            about = await self.run(self.service.alerted_about, who, ref)
+            question = texts.confirm_safe_question(ref, about.alias, about.duress)
+            await self.run(self.service.reply, who, question)
+        elif verb is Verb.SAFE_CONFIRMED:
             await self.run(self.service.confirm_safe, who, ref)
         else:
             await self.start_form(who, self.forms.unlock_pin, {"ref": ref})
+
+    async def _ask_remove_buddy(self, who: Identity, link_id: int) -> None:
+        """The second tap before a pairing ends (alerts between the two stop at once)."""
+        pairings = await self.run(self.service.pairings, who)
+        pairing = next((p for p in pairings if p.link_id == link_id), None)
+        if pairing is None:
+            raise Refusal(_("That buddy link no longer exists. Send /buddies to see yours."))
+        question = texts.remove_buddy_question(link_id, pairing.other_alias)
+        await self.run(self.service.reply, who, question)
 
     async def _ask_checkin_pin(self, who: Identity, ref: str | None) -> None:
         """Check-in PIN on: the same prompt whatever comes next (PIN, duress PIN, or none)."""
@@ -622,6 +680,13 @@ class Conversation:
             await self.say(who, _("No outcall is running. Send /outcall before a booking."))
             return
         due = texts.clock(current.due_at, member.timezone)
+        alerting = await self.run(self.service.alert_status, who, current.ref)
+        if alerting is not None:
+            status = texts.alert_status(
+                current.ref, due, alerting.sos, alerting.buddies, alerting.others, alerting.handler
+            )
+            await self.run(self.service.reply, who, status)
+            return
         await self.say(
             who,
             _("Your outcall is running. Check in by {time}.").format(time=due),
@@ -672,7 +737,7 @@ def safety_action(event: Inbound, pending: Pending | None, commands: CommandTabl
         action = parse_action(event.action)
         if event.action == Control.NO_PIN:
             return Verb.SAFE
-        return action.verb if action and action.verb is not Verb.REMOVE_LINK else None
+        return action.verb if action and action.verb not in PAIRING_VERBS else None
     text = (event.text or "").strip()
     if text.startswith("/"):
         command = commands.get(command_name(text))

@@ -218,12 +218,12 @@ def _ask_address(values: Values) -> str:
 def _ask_notes(values: Values) -> str:
     return _(
         "Anything else your buddies should know? (client's name, phone, what the car "
-        "looks like). Or tap Skip."
+        "looks like). Or choose Skip."
     )
 
 
 def _ask_due(values: Values) -> str:
-    return _("How long until you check in? Tap one, or send a time like 90m or 23:30.")
+    return _("How long until you check in? Choose one, or send a time like 90m or 23:30.")
 
 
 def _due_buttons(values: Values) -> tuple[tuple[Button, ...], ...]:

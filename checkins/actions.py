@@ -21,8 +21,10 @@ class Verb(StrEnum):
     CANCEL = "cancel"
     UNLOCK = "unlock"
     ON_IT = "onit"
-    CONFIRM_SAFE = "ok"
-    REMOVE_LINK = "rmlink"
+    CONFIRM_SAFE = "ok"  # asks "are you sure?"; SAFE_CONFIRMED is the second tap
+    SAFE_CONFIRMED = "oky"
+    REMOVE_LINK = "rmlink"  # asks "are you sure?"; REMOVE_CONFIRMED removes
+    REMOVE_CONFIRMED = "rmyes"
 
 
 @dataclass(frozen=True)
@@ -50,9 +52,13 @@ def parse_action(token: str) -> Action | None:
         return None
     if not parts[1].isalnum() and parts[1] != "":
         return None
-    if verb is Verb.REMOVE_LINK and not _is_row_id(parts[1]):
+    if verb in PAIRING_VERBS and not _is_row_id(parts[1]):
         return None
     return Action(verb=verb, ref=parts[1], minutes=minutes)
+
+
+PAIRING_VERBS = frozenset({Verb.REMOVE_LINK, Verb.REMOVE_CONFIRMED})
+"""Buttons about a buddy pairing (its row id), not about an outcall: no safety actions."""
 
 
 def _is_row_id(ref: str) -> bool:

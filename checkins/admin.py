@@ -315,7 +315,7 @@ class AdminService:
         if text is not None:
             text = text.strip()
             if not text:
-                raise Refusal(_("The text is empty. Send the text, or tap Stop."))
+                raise Refusal(_("The text is empty. Send the text, or choose Stop."))
             if len(text) > RIGHTS_MAX_CHARS:
                 raise Refusal(
                     _(

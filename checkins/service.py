@@ -62,6 +62,25 @@ class OutcallView:
 
 
 @dataclass(frozen=True)
+class AlertStatus:
+    """What /status tells a worker whose outcall is alerting: who was alerted (buddies by
+    name, anyone else only counted) and who, if anyone, is on it. Nothing sealed."""
+
+    sos: bool
+    buddies: list[str]
+    others: int
+    handler: str | None
+
+
+@dataclass(frozen=True)
+class AlertSubject:
+    """Whom an alert is about; `duress`: contacting them could put them in danger."""
+
+    alias: str
+    duress: bool
+
+
+@dataclass(frozen=True)
 class PairingView:
     link_id: int
     other_alias: str
@@ -313,7 +332,7 @@ class CheckinService:
             if queries.open_outcall(session, worker.id):
                 raise Refusal(
                     _(
-                        "You already have an outcall running. Tap I'm safe or send /cancel "
+                        "You already have an outcall running. Send SAFE or /cancel "
                         "to end it before starting a new one."
                     )
                 )
@@ -444,7 +463,7 @@ class CheckinService:
                         left,
                     ).format(n=left)
                     + " "
-                    + _("Tap I'm safe when you're out, or start a new /outcall.")
+                    + _("Send SAFE when you're out, or start a new /outcall.")
                 )
             try:
                 outcome = apply(session, self.policy, outcall, Event.EXTEND, now, minutes=minutes)
@@ -592,6 +611,33 @@ class CheckinService:
             return (
                 OutcallView(outcall.ref, outcall.due_at, State(outcall.state)) if outcall else None
             )
+
+    def alert_status(self, who: Identity, ref: str) -> AlertStatus | None:
+        """Who has been alerted about this person's own outcall, and who is on it; None
+        while it is not alerting (or is not theirs)."""
+        with self.db.transaction() as session:
+            member = require_member(session, who)
+            outcall = queries.open_outcall(session, member.id)
+            if outcall is None or outcall.ref != ref or not State(outcall.state).is_alerting:
+                return None
+            buddy_ids = {buddy.id for buddy in queries.buddies_of(session, member.id)}
+            alerted = queries.alerted_members(session, outcall)
+            handler = outcall.acknowledged_by_id
+            return AlertStatus(
+                sos=outcall.sos,
+                buddies=[m.alias for m in alerted if m.id in buddy_ids],
+                others=sum(m.id not in buddy_ids for m in alerted),
+                handler=session.get_one(Member, handler).alias if handler else None,
+            )
+
+    def alerted_about(self, who: Identity, ref: str) -> AlertSubject:
+        """Whom an alert of this person's is about, to name them in a question (and whether
+        contacting them could endanger them); refused when the alert is closed or not theirs."""
+        with self.db.transaction() as session:
+            member = require_member(session, who)
+            outcall = self._alerted_outcall(session, member, ref)
+            worker = session.get_one(Member, outcall.worker_id)
+            return AlertSubject(worker.alias, outcall.duress)
 
     # -- helpers -------------------------------------------------------------------------
 

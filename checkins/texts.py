@@ -16,6 +16,7 @@ from babel.dates import format_time, format_timedelta
 from checkins.actions import (
     Action,
     AdminOp,
+    Control,
     Menu,
     Timing,
     Toggle,
@@ -146,9 +147,9 @@ def outcall_started(
         + " "
         + who.format(names=", ".join(buddy_aliases))
         + "\n"
-        + _("Check in by {time} (in {left}).\nTap I'm safe when you're out.").format(
-            time=due, left=left
-        ),
+        + _(
+            "Check in by {time} (in {left}).\nWhen you're out, send SAFE or choose I'm safe below."
+        ).format(time=due, left=left),
         worker_buttons(ref),
     )
 
@@ -157,7 +158,7 @@ def reminder_before_due(ref: str, due: str) -> Message:
     return Message(
         _(
             "⏰ Your check-in is due at {time}.\n"
-            "Tap I'm safe when you're out, or +30 min if you need longer."
+            "When you're out, send SAFE. If you need longer, send +30."
         ).format(time=due),
         worker_buttons(ref),
         kind=Kind.REMINDER,
@@ -165,9 +166,7 @@ def reminder_before_due(ref: str, due: str) -> Message:
 
 
 def reminder_overdue(ref: str, due: str, next_alert: str | None) -> Message:
-    text = _("⏰ Your check-in time ({time}) has passed. Are you OK? Tap I'm safe.").format(
-        time=due
-    )
+    text = _("⏰ Your check-in time ({time}) has passed. Are you OK? Send SAFE.").format(time=due)
     if next_alert:
         text += "\n" + _(
             "If we don't hear from you, your buddies will be alerted at {time}."
@@ -220,7 +219,7 @@ def acknowledged_by_you(ref: str, worker_alias: str, deadline: str, unlock: bool
     return Message(
         _(
             "🙋 Thank you. You are handling {alias}'s alert; the others have been told.\n"
-            "When you know {alias} is safe, tap {alias} is safe.\n"
+            "When you know {alias} is safe, choose {alias} is safe below.\n"
             "If it isn't settled by {time}, the next people will be alerted."
         ).format(alias=worker_alias, time=deadline),
         alert_buttons(ref, worker_alias, unlock=unlock),
@@ -345,9 +344,9 @@ def unlocked(worker_alias: str, details: Details, visible: timedelta) -> str:
 
 
 def _take_it(unlock: bool) -> str:
-    text = _("Tap I'm on it if you take it, so the others know.")
+    text = _("If you take it, send ON IT, so the others know.")
     if unlock:
-        text = _("Tap Unlock details to see where they went (you need your PIN).") + "\n" + text
+        text = _("To see where they went, send UNLOCK (you need your PIN).") + "\n" + text
     return text
 
 
@@ -470,10 +469,13 @@ def duty_status(on: bool) -> Message:
     if on:
         text = _(
             "You are on duty. When a worker's buddies don't answer, you get the alert. "
-            "Tap Off duty when you can't respond."
+            "Choose Off duty below when you can't respond."
         )
     else:
-        text = _("You are off duty. You get no responder alerts. Tap On duty when you can respond.")
+        text = _(
+            "You are off duty. You get no responder alerts. "
+            "Choose On duty below when you can respond."
+        )
     return Message(text, duty_buttons())
 
 
@@ -561,7 +563,7 @@ def drill_alert(ref: str, worker_alias: str, as_responder: bool, due: str) -> Me
         + "\n"
         + preview
         + "\n"
-        + _("Tap Got it so {alias} knows alerts reach you.").format(alias=worker_alias),
+        + _("Choose Got it below so {alias} knows alerts reach you.").format(alias=worker_alias),
         ((Button(_("Got it 👍"), menu_token(Menu.DRILL, ref)),),),
         kind=Kind.REMINDER,
     )
@@ -601,7 +603,7 @@ def drill_already_running() -> str:
 
 
 def drill_refused_during_alert() -> str:
-    return _("Not now: a real alert about you is running. Tap I'm safe if you are safe.")
+    return _("Not now: a real alert about you is running. Send SAFE if you are safe.")
 
 
 def drill_report(got: list[str], silent: list[str], unreachable: list[str]) -> Message:
@@ -808,7 +810,7 @@ def rules_screen(
     lines += [
         "",
         _("Reminder: {span} before the check-in time").format(span=length(ladder.reminder_before)),
-        _('After someone taps "I\'m on it": wait {span} before the next step').format(
+        _('After someone says "I\'m on it": wait {span} before the next step').format(
             span=length(ladder.ack_timeout)
         ),
         _("Most extra time a worker can add: {span}").format(span=length(ladder.max_extension)),
@@ -896,7 +898,7 @@ def checkin_pin_set(on: bool) -> Message:
     if on:
         return Message(
             _(
-                "Done. I'll ask for your PIN when you tap I'm safe.\n"
+                "Done. I'll ask for your PIN when you check in (SAFE or I'm safe).\n"
                 "You can also set a duress PIN in /settings: it looks like a normal check-in "
                 "but secretly alerts your buddies."
             )
@@ -930,7 +932,7 @@ def reset_started(ready_at: str) -> Message:
             "until then your old PIN still works, and your buddies have been told.\n"
             "Then I'll ask you for a new PIN. Details sealed to your old keys can't be "
             "opened after that.\n"
-            "Didn't ask for this? Tap Stop the reset."
+            "Didn't ask for this? Choose Stop the reset below."
         ).format(time=ready_at),
         ((Button(_("Stop the reset"), "set:reset_stop"),),),
     )
@@ -1002,15 +1004,15 @@ def sos_stays_open(told: bool) -> Message:
 def sos_cannot_be_extended() -> str:
     return _(
         "Your SOS is open, so I can't add time. Your buddies have been alerted. "
-        "When you're safe, tap I'm safe and they'll be asked to confirm."
+        "When you're safe, send SAFE and they'll be asked to confirm."
     )
 
 
 def checkin_paused_until(time: str) -> str:
     return _(
         "Too many wrong PINs: checking in with your PIN is paused until {time}. "
-        "Your outcall is still running. If you are safe, tap I can't give my PIN "
-        "and your buddies will check on you."
+        "Your outcall is still running. If you are safe, send SAFE, then choose "
+        "I can't give my PIN, and your buddies will check on you."
     ).format(time=time)
 
 
@@ -1018,7 +1020,7 @@ def wrong_checkin_pin(left: int, lockout: str) -> str:
     if left <= 0:
         return _(
             "Wrong PIN. You are not checked in. Checking in with your PIN is paused for "
-            "{span}. If you are safe, tap I can't give my PIN and your buddies will check "
+            "{span}. If you are safe, choose I can't give my PIN below and your buddies will check "
             "on you."
         ).format(span=lockout)
     return ngettext(
@@ -1059,14 +1061,14 @@ def confirm_request(ref: str, worker_alias: str, *, after_sos: bool = False) -> 
         text = _(
             "🚨 {alias} sent an SOS and now says they're safe, but we can't be sure it was "
             "them. Please check on {alias} now.\n"
-            "When you know they are safe, tap {alias} is safe."
+            "When you know they are safe, choose {alias} is safe below."
         )
     else:
         text = _(
-            "🚨 {alias} tapped I'm safe but couldn't give their PIN, so we can't be sure it "
+            "🚨 {alias} said they are safe but couldn't give their PIN, so we can't be sure it "
             "was them. Please check on {alias} now.\n"
-            "When you know they are safe, tap {alias} is safe. "
-            "Tap Unlock details to see where they went (you need your PIN)."
+            "When you know they are safe, choose {alias} is safe below. "
+            "To see where they went, send UNLOCK (you need your PIN)."
         )
     return Message(
         text.format(alias=worker_alias),
@@ -1099,3 +1101,89 @@ def forgotten() -> str:
         "Your account is deleted: your nickname, keys, buddies and outcalls are gone. "
         "Send /start if you ever want to come back."
     )
+
+
+# -- second taps, /status while alerted, and what is possible now -----------------------
+
+
+def confirm_safe_question(ref: str, worker_alias: str, duress: bool) -> Message:
+    """The second tap before "is safe": it closes the alert for everyone, for good. After a
+    duress PIN nobody may contact the worker, so that question asks for certainty instead."""
+    if duress:
+        text = _(
+            "Are you sure {alias} is safe? This ends the alert for everyone and destroys "
+            "{alias}'s details. Say yes only if you know it for certain. Do NOT message or "
+            "call {alias} to check.\nIf not, do nothing: the alert stays open."
+        )
+        label = _("Yes — I know for certain {alias} is safe")
+    else:
+        text = _(
+            "Are you sure {alias} is safe? This ends the alert for everyone and destroys "
+            "{alias}'s details. Say yes only if you spoke to {alias} yourself.\n"
+            "If not, do nothing: the alert stays open."
+        )
+        label = _("Yes — I spoke to {alias}, they are safe")
+    yes = Button(label.format(alias=worker_alias), Action(Verb.SAFE_CONFIRMED, ref).token())
+    return Message(text.format(alias=worker_alias), ((yes,),), kind=Kind.ALERT)
+
+
+def remove_buddy_question(link_id: int, other_alias: str) -> Message:
+    """The second tap before ending a pairing: alerts between the two stop at once. Keeping
+    comes first, so the same number sent twice (a shaking hand) keeps the buddy."""
+    return Message(
+        _("Remove {alias}? Alerts between you stop at once.").format(alias=other_alias),
+        (
+            (
+                Button(_("No, keep {alias}").format(alias=other_alias), Control.STOP),
+                Button(
+                    _("Yes, remove {alias}").format(alias=other_alias),
+                    Action(Verb.REMOVE_CONFIRMED, str(link_id)).token(),
+                ),
+            ),
+        ),
+    )
+
+
+def alert_status(
+    ref: str, due: str, sos: bool, buddies: list[str], others: int, handler: str | None
+) -> Message:
+    """/status while the worker's own outcall is alerting: who knows, and whether someone
+    has taken it. Nothing sealed: names of buddies, a count of anyone else."""
+    if sos:
+        head = _("🆘 Your SOS is running.")
+    else:
+        head = _("🚨 Your alert is running (check-in time {time}).").format(time=due)
+    lines = [head]
+    if buddies:
+        lines.append(_("Alerted: {names}.").format(names=", ".join(buddies)))
+    if others:
+        lines.append(
+            ngettext(
+                "Alerted: {n} person from your organisation.",
+                "Alerted: {n} people from your organisation.",
+                others,
+            ).format(n=others)
+        )
+    if not buddies and not others:
+        lines.append(_("Nobody could be alerted yet."))
+    if handler:
+        lines.append(_("{handler} is on it.").format(handler=handler))
+    else:
+        lines.append(_("Nobody has said they are on it yet."))
+    return Message("\n".join(lines), worker_buttons(ref))
+
+
+def not_understood(head: str, suggestion: str | None, options: list[str]) -> str:
+    """Input that is nothing we know: what was wrong (`head`), a near-miss, and what works
+    now, instead of the whole command list."""
+    lines = [head]
+    if suggestion:
+        lines.append(_("Did you mean {word}?").format(word=suggestion))
+    lines.append(_("What you can send now:"))
+    lines += [f"• {option}" for option in options]
+    return "\n".join(lines)
+
+
+def option(word: str, meaning: str) -> str:
+    """One line of what is possible now: the word to send and what it does."""
+    return _("{word} — {meaning}").format(word=word, meaning=meaning)

@@ -263,6 +263,9 @@ async def test_invite_and_accept_on_signal(stack: Stack) -> None:
 
     buddies = await ask(robin, "/buddies", "Sam is your buddy")
     assert "Reply 1 for Remove Sam." in buddies
+    asked = await ask(robin, "1", "Remove Sam? Alerts between you stop at once.")  # only asks
+    assert "Reply 1 for No, keep Sam, 2 for Yes, remove Sam." in asked  # a second 1 keeps
+    await ask(robin, "2", "no longer buddies")
 
 
 async def test_unregistered_person_and_unknown_input_get_an_answer(stack: Stack) -> None:
@@ -271,7 +274,8 @@ async def test_unregistered_person_and_unknown_input_get_an_answer(stack: Stack)
     await ask(stranger, "hello?", "Send /start")
     robin = stack.user("robin")
     await onboard(robin, "Robin")
-    await ask(robin, "what is this", "didn't understand")
+    unknown = await ask(robin, "what is this", "didn't understand")
+    assert "What you can send now:" in unknown and "/settings" not in unknown
 
 
 # -- outcalls, keywords, numbered replies ----------------------------------------------
@@ -284,10 +288,10 @@ async def test_one_message_outcall_then_numbered_safe(stack: Stack) -> None:
     await pair_on_signal(robin, sam)
 
     sealed = await start_outcall(robin)
-    assert "Reply 1 for I'm safe ✅, 2 for +30 min, 3 for SOS 🆘." in sealed
+    assert "For your outcall, reply 11 for I'm safe ✅, 12 for +30 min, 13 for SOS 🆘." in sealed
     assert stack.sealed_rows() == 2
 
-    await ask(robin, "1", "Glad you're safe")
+    await ask(robin, "11", "Glad you're safe")
     assert stack.sealed_rows() == 0
     assert not any("missed" in m.text for m in sam.messages())
 
@@ -355,8 +359,32 @@ async def test_sos_keyword_alerts_a_buddy_now(stack: Stack) -> None:
     await ask(robin, "sos", "SOS sent")
     alert = await sam.wait_for_message("pressed SOS", timeout=WAIT)
     assert (
-        "Reply 1 for Unlock details 🔓, 2 for I'm on it 🙋, 3 for Robin is safe 💚." in alert.text
+        "For this alert, reply 21 for Unlock details 🔓, 22 for I'm on it 🙋, "
+        "23 for Robin is safe 💚." in alert.text
     )
+
+
+async def test_a_worker_alerted_about_her_buddy_still_gets_her_own_sos_from_her_number(
+    stack: Stack,
+) -> None:
+    """Robin's own outcall runs when her buddy Lu's alert arrives. Today's collision: her 3
+    (SOS) had become "Lu is safe". Now each has its own numbers, named in the message."""
+    robin, lu = stack.user("robin"), stack.user("lu")
+    await onboard(robin, "Robin")
+    await onboard(lu, "Lu")
+    await pair_on_signal(lu, robin)  # Robin is Lu's buddy
+    await pair_on_signal(robin, lu)  # and Lu is Robin's
+    await ask(lu, f"/outcall {PLATE} | {ADDRESS} | 30m", "Saved and sealed")
+    await ask(robin, f"/outcall {PLATE} | {ADDRESS} | 2h", "13 for SOS")
+    stack.skip(1800 + 11 * 60)
+    alert = await robin.wait_for_message("Lu missed their check-in", timeout=WAIT)
+    assert "For this alert, reply 21 for Unlock details 🔓" in alert.text
+    assert "23 for Lu is safe 💚" in alert.text and "tap" not in alert.text.lower()
+
+    await ask(robin, "13", "SOS sent")  # her own SOS, as her outcall's message said
+    await lu.wait_for_message("Robin pressed SOS", timeout=WAIT)
+    await ask(robin, "23", "Are you sure Lu is safe?")  # Lu's alert: asks, closes nothing
+    assert not any("confirmed you are safe" in m.text for m in lu.messages())
 
 
 async def test_reminder_before_due_then_overdue(stack: Stack) -> None:
@@ -370,8 +398,8 @@ async def test_reminder_before_due_then_overdue(stack: Stack) -> None:
     await robin.wait_for_message("Your check-in is due at", timeout=WAIT)
     stack.skip(31)
     overdue = await robin.wait_for_message("has passed", timeout=WAIT)
-    assert "Reply 1 for I'm safe" in overdue.text
-    await ask(robin, "1", "Glad you're safe")
+    assert "For your outcall, reply 11 for I'm safe" in overdue.text
+    await ask(robin, "11", "Glad you're safe")
 
 
 # -- the full scenario -------------------------------------------------------------------
@@ -393,7 +421,7 @@ async def test_full_scenario_over_signal(stack: Stack, caplog: pytest.LogCapture
     await sam.wait_for_message("Robin missed their check-in", timeout=WAIT)
     await kit.wait_for_message("Robin missed their check-in", timeout=WAIT)
 
-    await ask(sam, "1", "Send your PIN")
+    await ask(sam, "21", "Send your PIN")
     await sam.send_text(PIN)
     details = await sam.wait_for_message(PLATE, timeout=WAIT)
     assert ADDRESS in details.text
@@ -404,7 +432,9 @@ async def test_full_scenario_over_signal(stack: Stack, caplog: pytest.LogCapture
 
     await ask(sam, "ON IT", "You are handling")
     await kit.wait_for_message("Sam is handling Robin's alert", timeout=WAIT)
-    await ask(sam, "SAFE", "confirmed Robin is safe")
+    asked = await ask(sam, "SAFE", "Are you sure Robin is safe?")
+    assert "For this alert, reply 24 for Yes — I spoke to Robin, they are safe." in asked
+    await ask(sam, "24", "confirmed Robin is safe")
     await robin.wait_for_message("Sam confirmed you are safe", timeout=WAIT)
     await kit.wait_for_message("Sam confirmed Robin is safe", timeout=WAIT)
 
@@ -452,12 +482,14 @@ async def test_signal_worker_with_console_buddy(stack: Stack) -> None:
     mark = len(stack.console.transcript)
     await miss_check_in(stack, robin)
     await stack.console_wait("sam", "Robin missed their check-in", mark)
-    await stack.console_says("sam", "1")
+    await stack.console_says("sam", "21")
     await stack.console_wait("sam", "Send your PIN", mark)
     await stack.console_says("sam", PIN)
     await stack.console_wait("sam", re.escape(PLATE), mark)
     await stack.console_says("sam", "ON IT")
     await stack.console_says("sam", "SAFE")
+    await stack.console_wait("sam", "Are you sure Robin is safe", mark)
+    await stack.console_says("sam", "24")
     await robin.wait_for_message("Sam confirmed you are safe", timeout=WAIT)
 
 
@@ -472,10 +504,11 @@ async def test_console_worker_with_signal_buddy(stack: Stack) -> None:
     await stack.console_wait("robin", "has passed", mark)
     stack.skip(11)
     await sam.wait_for_message("Robin missed their check-in", timeout=WAIT)
-    await ask(sam, "1", "Send your PIN")
+    await ask(sam, "21", "Send your PIN")
     await ask(sam, PIN, PLATE)
     await ask(sam, "on it", "You are handling")
-    await ask(sam, "safe", "confirmed Robin is safe")
+    await ask(sam, "safe", "Are you sure Robin is safe?")
+    await ask(sam, "24", "confirmed Robin is safe")
     await stack.console_wait("robin", "Sam confirmed you are safe", mark)
 
 

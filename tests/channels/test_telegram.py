@@ -135,6 +135,10 @@ async def test_invite_deep_link_onboards_a_newcomer_and_accept_works_too(bot: Ha
     listing = await bot.say(alice, "/buddies", "Bob is your buddy")
     assert "Carol is your buddy" in listing.text
     assert {b["text"] for b in listing.buttons()} == {"Remove Bob", "Remove Carol"}
+    asked = await bot.press(alice, "Remove Carol", "Remove Carol? Alerts between you stop", listing)
+    assert [b["text"] for b in asked.buttons()] == ["No, keep Carol", "Yes, remove Carol"]
+    await bot.press(alice, "No, keep Carol", "Stopped", asked)
+    assert "Carol is your buddy" in (await bot.say(alice, "/buddies", "Bob is your buddy")).text
 
 
 # -- outcalls ------------------------------------------------------------------------------
@@ -249,7 +253,8 @@ async def test_reminders_carry_the_buttons_and_they_work(bot: Harness) -> None:
     # After an SOS, the worker's I'm safe asks the buddies to confirm; Bob's confirmation ends it.
     await bot.press(alice, "I'm safe ✅", "SOS stays open", reminder)
     ask = await bob.wait_for_message("now says they're safe", after=alert.message_id, timeout=STEP)
-    await bot.press(bob, "Alice is safe 💚", "You confirmed Alice is safe", ask)
+    sure = await bot.press(bob, "Alice is safe 💚", "Are you sure Alice is safe?", ask)
+    await bot.press(bob, "Yes — I spoke to Alice, they are safe", "You confirmed Alice", sure)
 
 
 async def test_keywords_work_like_the_buttons(bot: Harness) -> None:
@@ -260,7 +265,25 @@ async def test_keywords_work_like_the_buttons(bot: Harness) -> None:
     await bob.wait_for_message("pressed SOS", timeout=STEP)
     await bot.say(bob, "ON IT", "You are handling Alice's alert")
     await bot.say(alice, "Safe!", "SOS stays open")
-    await bot.say(bob, "safe", "You confirmed Alice is safe")
+    sure = await bot.say(bob, "safe", "Are you sure Alice is safe?")
+    await bot.press(bob, "Yes — I spoke to Alice, they are safe", "You confirmed Alice", sure)
+
+
+async def test_a_buddys_safe_asks_first_and_her_own_sos_stays_hers(bot: Harness) -> None:
+    """Bob is Alice's buddy and Alice is his. Alice's alert reaches Bob: his SAFE (he has no
+    outcall) only asks; then, with his own outcall running, his SOS is his own SOS."""
+    alice, bob = await paired(bot)
+    await bot.pair(bob, alice, "Bob")
+    await bot.say(alice, f"/outcall {PLATE} | {ADDRESS} | 1s", "Saved and sealed")
+    alert = await bob.wait_for_message("Alice missed their check-in", timeout=ESCALATION)
+    sure = await bot.say(bob, "SAFE", "Are you sure Alice is safe?")
+    assert [b["text"] for b in sure.buttons()] == ["Yes — I spoke to Alice, they are safe"]
+    assert bot.sealed_rows() == 2, "one tap closed nothing"
+
+    mine = await bot.say(bob, f"/outcall {PLATE} | {ADDRESS} | 1h", "Saved and sealed")
+    await bot.press(bob, "SOS 🆘", "SOS sent", mine)
+    await alice.wait_for_message("Bob pressed SOS", timeout=STEP)
+    await bot.press(bob, "I'm on it 🙋", "You are handling Alice's alert", alert)
 
 
 # -- alerts --------------------------------------------------------------------------------
@@ -498,8 +521,9 @@ async def test_a_telegram_worker_with_a_console_buddy(bot: Harness) -> None:
     details = await bot.console_say("sam", PIN, PLATE)
     assert ADDRESS in details
     await bot.console_say("sam", "ON IT", "You are handling Alice's alert")
+    await bot.console_say("sam", "SAFE", "Are you sure Alice is safe?")
     newest = alice.last_message()
-    await bot.console.feed("sam", "SAFE")
+    await bot.console.feed("sam", "24")
     after = newest.message_id if newest else 0
     await alice.wait_for_message("Sam confirmed you are safe", after=after, timeout=STEP)
     assert bot.sealed_rows() == 0
@@ -532,8 +556,12 @@ async def test_full_scenario_over_http(
         await bot.keypad(bob, prompt)
         details = await bob.wait_for_message(PLATE, after=prompt.message_id, timeout=STEP)
         await bot.press(bob, "I'm on it 🙋", "You are handling Alice's alert", alert)
+        # One tap closes nothing: it asks, and only the second tap ends it for everyone.
+        sure = await bot.press(bob, "Alice is safe 💚", "Are you sure Alice is safe?", alert)
+        assert bot.sealed_rows() == 2
         mark = alice.last_message()
-        await bot.press(bob, "Alice is safe 💚", "You confirmed Alice is safe", alert)
+        yes = "Yes — I spoke to Alice, they are safe"
+        await bot.press(bob, yes, "You confirmed Alice is safe", sure)
         await alice.wait_for_message(
             "Bob confirmed you are safe", after=mark.message_id if mark else 0, timeout=STEP
         )

@@ -262,6 +262,7 @@ async def test_with_the_checkin_pin_on_the_worker_cannot_confirm_themself_safe(b
     ref = bot.start_outcall("robin")
     bot.miss(11)
     await bot.refused("robin", NO_ALERT, token=f"ok:{ref}")
+    await bot.refused("robin", NO_ALERT, token=f"oky:{ref}")
 
 
 async def test_with_the_checkin_pin_on_buddies_stay_while_an_outcall_runs(bot: Bot) -> None:
@@ -270,7 +271,8 @@ async def test_with_the_checkin_pin_on_buddies_stay_while_an_outcall_runs(bot: B
     bot.app.conversation.security.set_checkin_pin(bot.who("robin"), True, PIN)
     bot.start_outcall("robin")
     link = bot.link_id("robin", "sam")
-    await bot.refused("robin", "Check in with your PIN first", token=f"rmlink:{link}")
+    assert "Remove Sam?" in await bot.event("robin", token=f"rmlink:{link}")  # only asks
+    await bot.refused("robin", "Check in with your PIN first", token=f"rmyes:{link}")
     assert bot.link_id("robin", "sam") == link
 
 
@@ -302,7 +304,7 @@ async def test_only_alerted_people_can_answer_an_alert(bot: Bot, presser: str) -
     await bot.app.dispatcher.drain()
     assert any("missed their check-in" in t for to, t in bot.console.transcript if to == "ria")
     phrase = STALE_BUTTON if presser == "nobody" else NO_ALERT
-    for verb in ("onit", "unlock", "ok"):
+    for verb in ("onit", "unlock", "ok", "oky"):
         await bot.refused(presser, phrase, token=f"{verb}:{ref}")
 
 
@@ -314,13 +316,13 @@ async def test_alert_keywords_from_people_not_alerted_find_no_alert(bot: Bot, pr
         await bot.refused(presser, "There is no alert for you", text=keyword)
 
 
-@pytest.mark.parametrize("verb", ["onit", "unlock", "ok"])
+@pytest.mark.parametrize("verb", ["onit", "unlock", "ok", "oky"])
 async def test_a_buddy_cannot_act_before_being_alerted(bot: Bot, verb: str) -> None:
     ref = bot.start_outcall("robin")
     await bot.refused("sam", NO_ALERT, token=f"{verb}:{ref}")
 
 
-@pytest.mark.parametrize("verb", ["onit", "unlock", "ok"])
+@pytest.mark.parametrize("verb", ["onit", "unlock", "ok", "oky"])
 @pytest.mark.parametrize("ending", ["checked_in", "confirmed_by_another"])
 async def test_buttons_of_an_ended_alert_are_refused(bot: Bot, verb: str, ending: str) -> None:
     ref = bot.start_outcall("robin")
@@ -328,7 +330,9 @@ async def test_buttons_of_an_ended_alert_are_refused(bot: Bot, verb: str, ending
     if ending == "checked_in":
         await bot.event("robin", text="SAFE")
     else:
-        await bot.event("kit", token=f"ok:{ref}")
+        assert "Are you sure" in await bot.event("kit", token=f"ok:{ref}")
+        assert outcall_state(bot, ref)[0] == "overdue"  # the first tap only asks
+        await bot.event("kit", token=f"oky:{ref}")
     assert outcall_state(bot, ref)[0] != "overdue"
     await bot.refused("sam", NO_ALERT, token=f"{verb}:{ref}")
 
@@ -337,7 +341,7 @@ async def test_a_former_buddy_removed_mid_alert_is_refused(bot: Bot) -> None:
     ref = bot.start_outcall("robin")
     bot.miss(11)
     bot.service.end_pairing(bot.who("robin"), bot.link_id("robin", "sam"))
-    for verb in ("onit", "unlock", "ok"):
+    for verb in ("onit", "unlock", "ok", "oky"):
         await bot.refused("sam", NO_ALERT, token=f"{verb}:{ref}")
 
 
@@ -349,12 +353,14 @@ async def test_only_either_side_can_remove_a_buddy_link(bot: Bot, presser: str) 
     link = bot.link_id("robin", "sam")
     phrase = STALE_BUTTON if presser == "nobody" else "That buddy link no longer exists"
     await bot.refused(presser, phrase, token=f"rmlink:{link}")
+    await bot.refused(presser, phrase, token=f"rmyes:{link}")
 
 
 async def test_a_replayed_remove_button_of_a_gone_link_is_refused(bot: Bot) -> None:
     link = bot.link_id("robin", "sam")
-    await bot.event("robin", token=f"rmlink:{link}")
+    await bot.event("robin", token=f"rmyes:{link}")
     await bot.refused("sam", "That buddy link no longer exists", token=f"rmlink:{link}")
+    await bot.refused("sam", "That buddy link no longer exists", token=f"rmyes:{link}")
 
 
 # -- forged and malformed tokens -------------------------------------------------------
@@ -368,6 +374,8 @@ FORGED = [
     ("rmlink:abc", STALE_BUTTON),
     ("rmlink:²", STALE_BUTTON),
     ("rmlink:" + "9" * 40, STALE_BUTTON),
+    ("rmyes:abc", STALE_BUTTON),
+    ("oky:../x", STALE_BUTTON),
     ("garbage:::", STALE_BUTTON),
     ("c:due:30m", STALE_BUTTON),
     ("c:ans:30m", STALE_BUTTON),

@@ -192,7 +192,10 @@ async def every_flow(people: People, snapshot: Callable[[str], None]) -> None:
     await people.say("kit", PINS["kit"], plate)
     snapshot("SOS unlocked")
     await people.say("robin", "/cancel", "SOS stays open")
-    await people.say("kit", "SAFE", "You confirmed Robin is safe")
+    asked = await people.say("kit", "SAFE", "Are you sure Robin is safe?")
+    yes = re.search(r"(\d+)\. Yes", asked)
+    assert yes is not None
+    await people.say("kit", yes.group(1), "You confirmed Robin is safe")
 
     # An outcall nobody settles: alerts, then the retention limit closes it, then the purge.
     plate, address, note = EXPIRED
