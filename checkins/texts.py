@@ -17,6 +17,7 @@ from checkins.actions import (
     Action,
     AdminOp,
     Menu,
+    OrgText,
     Timing,
     Toggle,
     Verb,
@@ -183,8 +184,11 @@ def alert(
     repeat: bool,
     duress: bool = False,
     unlock: bool = True,
+    *,
+    steps: str | None,
 ) -> Message:
-    """An alert to someone in the worker's chain; Unlock only for a holder of a sealed copy."""
+    """An alert to someone in the worker's chain: what happened, what to do (`steps`, the
+    response protocol; None under duress), and Unlock only for a holder of a sealed copy."""
     if duress:
         head = _("🆘 {alias} checked in with their danger PIN. Someone may be forcing them.")
     elif sos:
@@ -194,14 +198,40 @@ def alert(
     else:
         head = _("🚨 {alias} missed their check-in (due {time}).")
     body = _take_it(unlock)
-    if not duress:  # contacting someone under duress could put them in danger
-        body = _("Try to reach them now.") + "\n" + body
+    if steps and not duress:  # contacting someone under duress could put them in danger
+        body = what_to_do(steps) + "\n" + body
     message = Message(
         head.format(alias=worker_alias, time=due) + "\n" + body,
         alert_buttons(ref, worker_alias, unlock=unlock),
         kind=Kind.ALERT,
     )
     return with_duress_warning(message, worker_alias) if duress else message
+
+
+def what_to_do(steps: str) -> str:
+    """The response protocol as it appears in an alert: a heading, then its steps."""
+    return _("What to do:") + "\n" + steps
+
+
+def default_protocol(worker_alias: str, legal_model: LegalModel, unlock: bool) -> str:
+    """The checklist alerts show until the organisation writes its own (`/admin` → Response
+    protocol). Written for peers. Only where sex work is decriminalised does it mention the
+    emergency number: elsewhere police may be the danger, so it never points to them."""
+    steps = [_("Call or message {alias} now, the way you usually reach them.")]
+    if unlock:
+        steps.append(
+            _("No answer? Unlock the details and agree with the others who goes to check. Never go alone.")
+        )
+    else:
+        steps.append(_("No answer? Agree with the others who checks on them. Never go alone."))
+    steps.append(_("Keep what you learn private: share it only with the people helping."))
+    if legal_model is LegalModel.DECRIMINALISED:
+        steps.append(
+            _("If you think they are in danger right now, you can call the emergency number.")
+        )
+    return "\n".join(
+        f"{number}. {step.format(alias=worker_alias)}" for number, step in enumerate(steps, 1)
+    )
 
 
 def with_duress_warning(message: Message, worker_alias: str) -> Message:
@@ -352,43 +382,50 @@ def _take_it(unlock: bool) -> str:
 
 
 def responder_alert(
-    ref: str, worker_alias: str, due: str, sos: bool, unlock: bool, duress: bool = False
+    ref: str,
+    worker_alias: str,
+    due: str,
+    sos: bool,
+    unlock: bool,
+    duress: bool = False,
+    *,
+    steps: str | None,
 ) -> Message:
     """An on-duty responder's alert; under duress it never asks them to contact the worker."""
     if duress:
         head = _("🆘 {alias} checked in with their danger PIN. Someone may be forcing them.")
-        body = _("You are getting this as an on-duty responder.")
+    elif sos:
+        head = _("🆘 {alias} pressed SOS. They may be in danger right now.")
     else:
-        if sos:
-            head = _("🆘 {alias} pressed SOS. They may be in danger right now.")
-        else:
-            head = _(
-                "🚨 {alias} missed their check-in (due {time}) and their buddies haven't answered."
-            )
-        body = _("You are getting this as an on-duty responder. Try to reach {alias} now.")
+        head = _(
+            "🚨 {alias} missed their check-in (due {time}) and their buddies haven't answered."
+        )
+    lines = [head.format(alias=worker_alias, time=due)]
+    lines.append(_("You are getting this as an on-duty responder."))
+    if steps and not duress:
+        lines.append(what_to_do(steps))
+    lines.append(_take_it(unlock))
     return Message(
-        head.format(alias=worker_alias, time=due)
-        + "\n"
-        + body.format(alias=worker_alias)
-        + "\n"
-        + _take_it(unlock),
-        alert_buttons(ref, worker_alias, unlock=unlock),
-        kind=Kind.ALERT,
+        "\n".join(lines), alert_buttons(ref, worker_alias, unlock=unlock), kind=Kind.ALERT
     )
 
 
-def last_resort_alert(ref: str, worker_alias: str, due: str, unlock: bool) -> Message:
-    return Message(
+def last_resort_alert(
+    ref: str, worker_alias: str, due: str, unlock: bool, *, steps: str | None
+) -> Message:
+    lines = [
         _(
             "🚨 Nobody has settled {alias}'s alert (check-in was due {time}). "
             "Their buddies and the on-duty responders were alerted.\n"
             "You are getting this as an admin, because everyone else has been tried. "
             "Please make sure someone reaches {alias} now."
         ).format(alias=worker_alias, time=due)
-        + "\n"
-        + _take_it(unlock),
-        alert_buttons(ref, worker_alias, unlock=unlock),
-        kind=Kind.ALERT,
+    ]
+    if steps:
+        lines.append(what_to_do(steps))
+    lines.append(_take_it(unlock))
+    return Message(
+        "\n".join(lines), alert_buttons(ref, worker_alias, unlock=unlock), kind=Kind.ALERT
     )
 
 
@@ -542,14 +579,17 @@ def emergency_opt_in_changed(on: bool) -> Message:
     )
 
 
-def drill_alert(ref: str, worker_alias: str, as_responder: bool, due: str) -> Message:
-    """A practice alert that shows, clearly framed, what the real one would look like."""
+def drill_alert(
+    ref: str, worker_alias: str, as_responder: bool, due: str, *, unlock: bool, steps: str
+) -> Message:
+    """A practice alert that shows, clearly framed, what the real one would look like: its
+    response protocol, and Unlock only for someone who would hold a sealed copy."""
     if as_responder:
         role = _("In a real alert you would get a message like this as an on-duty responder.")
-        real = responder_alert("", worker_alias, due, sos=False, unlock=True)
+        real = responder_alert("", worker_alias, due, sos=False, unlock=unlock, steps=steps)
     else:
         role = _("In a real alert you would get a message like this as their buddy.")
-        real = alert("", worker_alias, due, sos=False, repeat=False)
+        real = alert("", worker_alias, due, sos=False, repeat=False, unlock=unlock, steps=steps)
     labels = " · ".join(f"[{button.label}]" for row in real.buttons for button in row)
     preview = "\n".join(f"┆ {line}" for line in (*real.text.splitlines(), labels))
     return Message(
@@ -788,8 +828,14 @@ def step_line(after: timedelta, notify: Notify) -> str:
 
 
 def rules_screen(
-    jurisdiction: str, place: str, ladder: Ladder, rights: list[str], notice: str | None
+    jurisdiction: str,
+    place: str,
+    ladder: Ladder,
+    rights: list[str],
+    protocol: list[str],
+    notice: str | None,
 ) -> Message:
+    """An admin's view of a place; `rights` and `protocol` are the languages written."""
     lines = [notice] if notice else []
     lines += [
         _("Rules for {place}").format(place=place),
@@ -817,6 +863,9 @@ def rules_screen(
         _("Know-your-rights text: {languages}").format(
             languages=", ".join(rights) if rights else _("not written yet")
         ),
+        _("Response protocol in alerts: {languages}").format(
+            languages=", ".join(protocol) if protocol else _("the default one")
+        ),
     ]
     j = jurisdiction
     steps = [
@@ -836,9 +885,10 @@ def rules_screen(
         ),
         (Button(toggle, admin_token(AdminOp.SEALING, j)),),
         (
-            Button(_("Know-your-rights text"), admin_token(AdminOp.RIGHTS, j)),
-            Button(_("People and roles"), admin_token(AdminOp.PEOPLE, j)),
+            Button(_("Know-your-rights text"), admin_token(AdminOp.TEXT, j, OrgText.RIGHTS)),
+            Button(_("Response protocol"), admin_token(AdminOp.TEXT, j, OrgText.PROTOCOL)),
         ),
+        (Button(_("People and roles"), admin_token(AdminOp.PEOPLE, j)),),
         (Button(_("Reset to the file's rules"), admin_token(AdminOp.RESET, j)),),
     ]
     return Message("\n".join(lines), tuple(buttons))
@@ -863,6 +913,13 @@ def stage_screen(jurisdiction: str, index: int, after: timedelta, notify: Notify
 
 def rules_saved() -> str:
     return _("✅ Saved. New check-ins use these rules; check-ins already running keep theirs.")
+
+
+def text_saved(kind: OrgText) -> str:
+    """An organisation text takes effect at once, unlike a ladder (running outcalls keep theirs)."""
+    if kind is OrgText.PROTOCOL:
+        return _("✅ Saved. Every alert sent from now on shows this protocol.")
+    return _("✅ Saved. Members see it with /rights from now on.")
 
 
 def rules_reset() -> str:
