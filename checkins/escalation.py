@@ -343,7 +343,9 @@ def alert_member(
     )
 
 
-def protocol_steps(written: str | None, worker_alias: str, place: Jurisdiction, unlock: bool) -> str:
+def protocol_steps(
+    written: str | None, worker_alias: str, place: Jurisdiction, unlock: bool
+) -> str:
     """What an alert asks its reader to do: the organisation's response protocol for the
     place in the reader's language, or the default one. Call it in the reader's locale."""
     if written:

@@ -500,11 +500,14 @@ class CheckinService:
                 raise Refusal(texts.already_handled(owner, alias)) from None
             deadline = outcall.next_action_at or now
             sealed = queries.holds_sealed_copy(session, outcall, member.id)
+            relay = not outcall.duress and worker.departed_at is None  # see checkins/relay.py
             tell(
                 session,
                 self.policy,
                 member,
-                lambda r: texts.acknowledged_by_you(outcall.ref, alias, r.at(deadline), sealed),
+                lambda r: texts.acknowledged_by_you(
+                    outcall.ref, alias, r.at(deadline), sealed, relay=relay
+                ),
                 now,
                 outcall=outcall,
             )

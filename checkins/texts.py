@@ -220,7 +220,10 @@ def default_protocol(worker_alias: str, legal_model: LegalModel, unlock: bool) -
     steps = [_("Call or message {alias} now, the way you usually reach them.")]
     if unlock:
         steps.append(
-            _("No answer? Unlock the details and agree with the others who goes to check. Never go alone.")
+            _(
+                "No answer? Unlock the details and agree with the others who goes to check. "
+                "Never go alone."
+            )
         )
     else:
         steps.append(_("No answer? Agree with the others who checks on them. Never go alone."))
@@ -246,16 +249,90 @@ def with_duress_warning(message: Message, worker_alias: str) -> Message:
     return Message(warning + "\n" + message.text, message.buttons, kind=message.kind)
 
 
-def acknowledged_by_you(ref: str, worker_alias: str, deadline: str, unlock: bool) -> Message:
+def acknowledged_by_you(
+    ref: str, worker_alias: str, deadline: str, unlock: bool, *, relay: bool = False
+) -> Message:
+    """To the person who took the alert; `relay` offers messaging the worker through the bot
+    (never under duress)."""
+    buttons = alert_buttons(ref, worker_alias, unlock=unlock)
+    if relay:
+        buttons = (relay_buttons(ref, worker_alias)[0], *buttons)
     return Message(
         _(
             "🙋 Thank you. You are handling {alias}'s alert; the others have been told.\n"
             "When you know {alias} is safe, tap {alias} is safe.\n"
             "If it isn't settled by {time}, the next people will be alerted."
         ).format(alias=worker_alias, time=deadline),
-        alert_buttons(ref, worker_alias, unlock=unlock),
+        buttons,
         kind=Kind.ALERT,
     )
+
+
+# -- messages through the bot between an alert's handler and its worker --------------------
+
+
+def relay_buttons(ref: str, other_alias: str) -> tuple[tuple[Button, ...], ...]:
+    label = _("💬 Message {alias} through the bot").format(alias=other_alias)
+    return ((Button(label, menu_token(Menu.RELAY, ref)),),)
+
+
+def relay_prompt(reader_alias: str) -> str:
+    return _(
+        "Write your message to {alias} and send it. The bot passes it on: {alias} sees "
+        "your nickname, never your number or account. The bot keeps no copy."
+    ).format(alias=reader_alias)
+
+
+def relayed(sender_alias: str, text: str, *, to_worker: bool) -> Message:
+    """A relayed message as its reader sees it: who wrote it, then exactly what they wrote."""
+    if to_worker:
+        head = _("💬 {alias}, who is handling your alert, writes through the bot:")
+    else:
+        head = _("💬 {alias} answers through the bot:")
+    return Message(head.format(alias=sender_alias) + "\n" + text, kind=Kind.ALERT)
+
+
+def relay_sent(reader_alias: str) -> str:
+    return _("✉️ Sent to {alias}. Their answer will come here.").format(alias=reader_alias)
+
+
+def relay_not_delivered(reader_alias: str) -> str:
+    return _(
+        "Your message could not be delivered to {alias} right now, and the bot kept no copy. "
+        "Please send it again in a minute."
+    ).format(alias=reader_alias)
+
+
+def relay_closed() -> str:
+    return _("This alert has ended, so messages through the bot have stopped. Nothing was sent.")
+
+
+def relay_refused_under_duress(worker_alias: str) -> str:
+    return _(
+        "{alias} may be with someone dangerous: do NOT message them, not even through the "
+        "bot. Nothing was sent."
+    ).format(alias=worker_alias)
+
+
+def relay_only_handler(worker_alias: str) -> str:
+    return _(
+        "Only the person handling {alias}'s alert can message them through the bot. "
+        "Nothing was sent."
+    ).format(alias=worker_alias)
+
+
+def relay_empty() -> str:
+    return _("That message has no text I can pass on. Write your message, or choose Stop.")
+
+
+def relay_too_long(most: int) -> str:
+    return _(
+        "That message is too long to pass on: the most is {n} characters. Please shorten it."
+    ).format(n=most)
+
+
+def relay_stopped() -> str:
+    return _("Stopped. Nothing was sent.")
 
 
 def acknowledged_by_other(handler_alias: str, worker_alias: str) -> Message:
