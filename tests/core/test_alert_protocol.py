@@ -98,7 +98,9 @@ async def test_an_admin_writes_the_protocol_and_the_next_alert_shows_it_instead(
         ).one()
         assert entry.actor == "Kit" and entry.before == {"protocol": {}}
         assert entry.after == {
-            "protocol": {"en": "1. Phone Robin twice.\n2. Then ring the office line: 0800 555 0100."}
+            "protocol": {
+                "en": "1. Phone Robin twice.\n2. Then ring the office line: 0800 555 0100."
+            }
         }
 
     alert = await robin_misses_the_check_in(chat)
@@ -121,7 +123,9 @@ async def test_the_handler_messages_the_worker_through_the_bot_until_the_alert_c
     mark = len(chat.console.transcript)
     assert "Sent to Robin" in await chat.send("sam", QUESTION)
     to_robin = received(chat, "robin", mark)
-    assert to_robin.startswith(f"💬 {NIGHTOWL}, who is handling your alert, writes through the bot:")
+    assert to_robin.startswith(
+        f"💬 {NIGHTOWL}, who is handling your alert, writes through the bot:"
+    )
     assert QUESTION in to_robin
     assert "sam" not in to_robin  # Sam's messenger id (here the console address) never shows
     assert received(chat, "kit", mark) == ""  # nobody else reads it
