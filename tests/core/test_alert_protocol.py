@@ -121,6 +121,11 @@ async def test_the_handler_messages_the_worker_through_the_bot_until_the_alert_c
     prompt = await chat.pick("sam", "💬 Message Robin through the bot")
     assert "never your number or account" in prompt
     mark = len(chat.console.transcript)
+    assert "Stopped. Nothing was sent." in await chat.pick("sam", "Stop")  # changed her mind
+    assert received(chat, "robin", mark) == ""
+    assert "You are handling Robin's alert" in await chat.send("sam", "ON IT")  # her menu again
+    await chat.pick("sam", "💬 Message Robin through the bot")
+    mark = len(chat.console.transcript)
     assert "Sent to Robin" in await chat.send("sam", QUESTION)
     to_robin = received(chat, "robin", mark)
     assert to_robin.startswith(
@@ -145,15 +150,6 @@ async def test_the_handler_messages_the_worker_through_the_bot_until_the_alert_c
     await chat.send("sam", "SAFE")  # Sam confirms Robin is safe: the alert closes
     ended = await chat.send("robin", again)  # Robin's button from before
     assert "This alert has ended, so messages through the bot have stopped" in ended
-
-
-async def test_a_stopped_relay_sends_nothing(chat: Chat) -> None:
-    await robin_misses_the_check_in(chat)
-    await chat.send("sam", "ON IT")
-    await chat.pick("sam", "💬 Message Robin through the bot")
-    mark = len(chat.console.transcript)
-    assert "Stopped. Nothing was sent." in await chat.pick("sam", "Stop")
-    assert received(chat, "robin", mark) == ""
 
 
 async def test_the_drill_preview_shows_unlock_only_to_those_who_would_hold_a_copy(
