@@ -120,7 +120,7 @@ class AdminService:
                 session,
                 self.policy,
                 admin,
-                lambda r: texts.role_code_created(role, place, shown, r.at(made.expires_at)),
+                lambda r: texts.role_code_created(role, place, shown, r.on(made.expires_at)),
                 self.clock(),
             )
             return made

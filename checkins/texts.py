@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_time, format_timedelta
+from babel.dates import format_skeleton, format_time, format_timedelta, get_datetime_format
 
 from checkins.actions import (
     Action,
@@ -35,6 +35,17 @@ def clock(moment: datetime, timezone: str) -> str:
     return format_time(moment, "short", tzinfo=ZoneInfo(timezone), locale=current_locale())
 
 
+def day_and_time(moment: datetime, timezone: str) -> str:
+    """A day and a time in the reader's zone and language, e.g. `Tue, Nov 24, 8:34 PM` or
+    `mar, 24 de noviembre, 20:34`: for what may be tomorrow (a code's expiry), where a time
+    alone would leave the reader guessing which day."""
+    zone, locale = ZoneInfo(timezone), current_locale()
+    day = format_skeleton("MMMMEd", moment, tzinfo=zone, locale=locale)
+    time = format_time(moment, "short", tzinfo=zone, locale=locale)
+    pattern = str(get_datetime_format("medium", locale=locale))
+    return pattern.replace("{1}", day).replace("{0}", time)
+
+
 def span(delta: timedelta) -> str:
     """A rounded length of time in words, e.g. `90 minutes`."""
     return format_timedelta(delta, threshold=2, locale=current_locale())
@@ -48,6 +59,9 @@ class Reader:
 
     def at(self, moment: datetime) -> str:
         return clock(moment, self.timezone)
+
+    def on(self, moment: datetime) -> str:
+        return day_and_time(moment, self.timezone)
 
 
 Builder = Callable[[Reader], Message]
@@ -97,8 +111,8 @@ def invite_created(code: str, expires: str, link: str | None) -> Message:
         "Your buddy code: {code}\n"
         "Give it only to someone you trust. They send it to this bot "
         "(/accept {code}) to become your buddy.\n"
-        "It works once and expires at {time}."
-    ).format(code=code, time=expires)
+        "It works once and expires on {when}."
+    ).format(code=code, when=expires)
     if link:
         text += "\n" + _("Or send them this link: {link}").format(link=link)
     return Message(text)
@@ -127,6 +141,14 @@ def pairing_ended(other_alias: str) -> Message:
         _("You and {alias} are no longer buddies. Alerts between you have stopped.").format(
             alias=other_alias
         )
+    )
+
+
+def no_buddy_for_outcall() -> str:
+    """Said before any detail is asked or sealed: with nobody to seal to, nobody is alerted."""
+    return _(
+        "You don't have a buddy yet, so nobody could be alerted. "
+        "Send /invite and give the code to someone you trust."
     )
 
 
@@ -400,13 +422,27 @@ def stand_down(worker_alias: str, due: str) -> Message:
     )
 
 
-def sos_sent(has_buddies: bool) -> Message:
-    if has_buddies:
-        return Message(_("🆘 SOS sent. Your buddies are being alerted now."), kind=Kind.ALERT)
-    return Message(
-        _("🆘 SOS received, but you have no buddies to alert. Invite one with /invite."),
-        kind=Kind.ALERT,
-    )
+def sos_sent(buddies: int, others: int) -> Message:
+    """Who an SOS actually alerted: `buddies` of the worker's, and `others` (the
+    organisation's responders or admins). Never "your buddies" when there are none."""
+    if buddies and others:
+        text = _(
+            "🆘 SOS sent. Your buddies and the organisation's responders are being alerted now."
+        )
+    elif buddies:
+        text = _("🆘 SOS sent. Your buddies are being alerted now.")
+    elif others:
+        text = _(
+            "🆘 SOS sent. You have no buddies, so only the organisation's responders are being "
+            "alerted now. Invite a buddy with /invite."
+        )
+    else:
+        text = _(
+            "🆘 SOS received, but nobody could be alerted: you have no buddies and no "
+            "responder is on duty. If you are in danger, get help from someone near you now. "
+            "Invite a buddy with /invite."
+        )
+    return Message(text, kind=Kind.ALERT)
 
 
 def buddy_unreachable(buddy_alias: str) -> Message:
@@ -429,11 +465,18 @@ def buddy_not_getting_through(buddy_alias: str) -> Message:
     )
 
 
+def known(value: str) -> bool:
+    """Whether a detail says something: the plate question invites `?` for "don't know"."""
+    return bool(value.strip(" ?-"))
+
+
 def unlocked(worker_alias: str, details: Details, visible: timedelta) -> str:
     minutes = max(1, int(visible.total_seconds() // 60))
     lines = [
         _("🔓 {alias}'s details:").format(alias=worker_alias),
-        _("Car plate: {plate}").format(plate=details.plate),
+        _("Car plate: {plate}").format(plate=details.plate)
+        if known(details.plate)
+        else _("Car plate: not known (they didn't know it)"),
         _("Address: {address}").format(address=details.address),
     ]
     if details.notes:
@@ -816,8 +859,8 @@ def role_code_created(role: str, place: str, code: str, expires: str) -> Message
             "Code for a new {role} ({place}): {code}\n"
             "Give it only to the person who should have this role. They send "
             "/accept {code} to this bot.\n"
-            "It works once and expires at {time}."
-        ).format(role=role_name(role), place=place, code=code, time=expires)
+            "It works once and expires on {when}."
+        ).format(role=role_name(role), place=place, code=code, when=expires)
     )
 
 

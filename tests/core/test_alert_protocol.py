@@ -6,8 +6,6 @@ The stories run through the real conversation on the console channel and a manua
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
