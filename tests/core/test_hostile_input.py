@@ -605,7 +605,9 @@ def test_rendered_details_have_one_line_per_field(
         steps = texts.default_protocol(alias, LegalModel.CRIMINALISED, unlock=True)
         alert = texts.alert("abc123", alias, "23:30", sos=False, repeat=False, steps=steps)
     lines = rendered.split("\n")
-    expected = [f"🔓 {alias}'s details:", f"Car plate: {fields[0]}", f"Address: {fields[1]}"]
+    unknown = "Car plate: not known (they didn't know it)"
+    plate = f"Car plate: {fields[0]}" if texts.known(fields[0]) else unknown
+    expected = [f"🔓 {alias}'s details:", plate, f"Address: {fields[1]}"]
     if fields[2]:
         expected.append(f"Notes: {fields[2]}")
     assert lines[:-1] == expected
