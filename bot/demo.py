@@ -137,7 +137,14 @@ async def _scenario(demo: Demo, printer: Callable[[str], None]) -> None:
     await demo.wait_for("kit", "missed their check-in", mark)
     await step("sam taps Unlock details", "sam", "1", "sam", "Send your PIN")
     await step("sam sends the PIN", "sam", DEMO_PIN, "sam", "KX-482-B")
+    taken = len(demo.console.transcript)
     await step("sam taps I'm on it", "sam", "ON IT", "kit", "Sam is handling")
+    handling = await demo.wait_for("sam", "You are handling", taken)
+    relay = re.search(r"(\d+)\. 💬 Message Robin through the bot", handling)
+    if relay is None:
+        raise TimeoutError("the person handling the alert was not offered to message Robin")
+    await step("sam chooses Message Robin", "sam", relay[1], "sam", "Write your message")
+    await step("sam writes to robin", "sam", "Are you OK?", "robin", "writes through the bot")
     await step("sam confirms Robin is safe", "sam", "SAFE", "robin", "Sam confirmed you are safe")
     await demo.wait_for("kit", "confirmed Robin is safe", mark)
     if demo.sealed_rows():
