@@ -125,16 +125,21 @@ def ask_buddies(
     buddies = stage_recipients(session, outcall, Notify.BUDDIES)
     for buddy in buddies:
         remember_alerted(session, outcall, buddy, index, now)
+        unlock = queries.holds_sealed_copy(session, outcall, buddy.id)
         tell(
             session,
             policy,
             buddy,
-            lambda r: texts.confirm_request(ref, alias, after_sos=after_sos),
+            _confirm_request(ref, alias, after_sos, unlock),
             now,
             outcall=outcall,
             dedupe_key=f"o{outcall.id}:unverified:{int(now.timestamp())}:m{buddy.id}",
         )
     return len(buddies)
+
+
+def _confirm_request(ref: str, alias: str, after_sos: bool, unlock: bool) -> texts.Builder:
+    return lambda r: texts.confirm_request(ref, alias, after_sos=after_sos, unlock=unlock)
 
 
 def run_stage(

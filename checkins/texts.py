@@ -1231,7 +1231,11 @@ def buddies_asked(told: bool) -> Message:
     )
 
 
-def confirm_request(ref: str, worker_alias: str, *, after_sos: bool = False) -> Message:
+def confirm_request(
+    ref: str, worker_alias: str, *, after_sos: bool = False, unlock: bool = True
+) -> Message:
+    """Ask a buddy to confirm the worker is safe; Unlock only for a holder of a sealed copy
+    (an SOS without an outcall has none, nor does a buddy who joined after it started)."""
     if after_sos:
         text = _(
             "🚨 {alias} sent an SOS and now says they're safe, but we can't be sure it was "
@@ -1242,14 +1246,12 @@ def confirm_request(ref: str, worker_alias: str, *, after_sos: bool = False) -> 
         text = _(
             "🚨 {alias} tapped I'm safe but couldn't give their PIN, so we can't be sure it "
             "was them. Please check on {alias} now.\n"
-            "When you know they are safe, tap {alias} is safe. "
-            "Tap Unlock details to see where they went (you need your PIN)."
+            "When you know they are safe, tap {alias} is safe."
         )
-    return Message(
-        text.format(alias=worker_alias),
-        alert_buttons(ref, worker_alias),
-        kind=Kind.ALERT,
-    )
+    text = text.format(alias=worker_alias)
+    if unlock:
+        text += "\n" + _("Tap Unlock details to see where they went (you need your PIN).")
+    return Message(text, alert_buttons(ref, worker_alias, unlock=unlock), kind=Kind.ALERT)
 
 
 def alert_closed_by_leaver() -> Message:

@@ -150,9 +150,9 @@ async def test_the_handler_messages_the_worker_through_the_bot_until_the_alert_c
     assert "This alert has ended, so messages through the bot have stopped" in ended
 
 
-async def test_the_drill_preview_shows_unlock_only_to_those_who_would_hold_a_copy(
-    chat: Chat,
-) -> None:
+async def test_unlock_is_offered_only_to_those_who_hold_a_sealed_copy(chat: Chat) -> None:
+    """In the drill's preview of a real alert, and when the buddies are asked to confirm an
+    SOS that had no outcall (so no details) is over."""
     code = show_code(chat.app.admin.server_invite(RESPONDER, "north").code)
     await chat.register("ria")
     await chat.send("ria", f"/accept {code}")
@@ -165,3 +165,9 @@ async def test_the_drill_preview_shows_unlock_only_to_those_who_would_hold_a_cop
     # north doesn't seal to responders: a real responder alert has no Unlock, nor may the drill
     assert "Unlock" not in responder
     assert "What to do:" in responder and "2. No answer? Agree with the others" in responder
+
+    await chat.send("robin", "SOS")  # no outcall running: nothing was sealed
+    mark = len(chat.console.transcript)
+    assert "SOS stays open" in await chat.send("robin", "SAFE")
+    asked = received(chat, "sam", mark)
+    assert "now says they're safe" in asked and "Unlock" not in asked
