@@ -23,7 +23,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot import admin_menu, language_menu, org_commands, settings_menu
+from bot import admin_menu, language_menu, org_commands, relay, settings_menu
 from bot.channels.base import Channel, Inbound
 from bot.channels.emergency import EmergencyChannel
 from bot.config import Settings
@@ -40,6 +40,7 @@ from checkins.engine import Engine
 from checkins.escalation import EMERGENCY_CHANNEL
 from checkins.organisation import OrganisationService
 from checkins.reachability import Reachability
+from checkins.relay import RelayService
 from checkins.sealing import KDF_COSTS, Sealer
 from checkins.service import CheckinService
 from storage.db import Database
@@ -100,6 +101,7 @@ class App:
         language_menu.install(self.conversation, self.service)
         self.organisation = OrganisationService(ctx)
         org_commands.install(self.conversation, self.organisation, self.settings_menu)
+        relay.install(self.conversation, RelayService(ctx))
         self.reachability = Reachability(self.db, self.policy, clock)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._tasks: set[asyncio.Task[None]] = set()

@@ -513,8 +513,9 @@ class Conversation:
 
     async def _cancel(self, call: Call) -> None:
         """/cancel stops what is being typed; with nothing being typed, the outcall."""
-        if self._current(call.who) is not None:
-            await self.say(call.who, _("Stopped. Nothing was saved."))
+        pending = self._current(call.who)
+        if pending is not None:
+            await self.say(call.who, pending.form.stopped())
             await self.close(call.who)
             return
         await self._act(call, Verb.CANCEL)
@@ -697,6 +698,11 @@ class Conversation:
 
     async def _outcall(self, call: Call) -> None:
         """/outcall, with any details sent along (`/outcall KX482B | 14 Hollow Lane | 1h`)."""
+        if not await self.run(self.service.has_buddy, call.who):  # before asking anything
+            if call.message_ref and call.rest:  # the details sent along leave the chat too
+                await self.delete_messages(call.who, [call.message_ref], None)
+            await self.say(call.who, texts.no_buddy_for_outcall())
+            return
         form = parse_outcall_form(call.rest)
         given = {"plate": form.plate, "address": form.address}
         values = {key: value for key, value in given.items() if value}

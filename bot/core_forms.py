@@ -35,7 +35,7 @@ from checkins.actions import Control, Verb, answer_token
 from checkins.context import WrongPinRetry
 from checkins.i18n import _, current_locale
 from checkins.messages import Button, Identity
-from checkins.service import TimeRefusal, check_alias, check_pin
+from checkins.service import TimeRefusal, check_alias, check_pin, looks_like_full_name
 
 if TYPE_CHECKING:
     from bot.conversation import Conversation
@@ -116,6 +116,11 @@ class CoreForms:
             self._safe_with_pin,
             retry={WrongPinRetry: "pin"},
             deleted=lambda: _("I deleted the message with your PIN from this chat."),
+            # Not "nothing was saved": the outcall was saved and is still running.
+            stopped=lambda: _(
+                "Stopped. You are not checked in: your outcall is still running. "
+                "Check in when you are out."
+            ),
             safety=Verb.SAFE,
         )
 
@@ -187,10 +192,18 @@ def _welcome(values: Values) -> str:
 
 
 def _choose_pin(values: Values) -> str:
-    return _(
+    alias = values["alias"]
+    prompt = _(
         "Hi {alias}. Now choose a PIN of 6 to 12 digits. You'll need it to open a "
         "buddy's details in an emergency. Don't use your phone's PIN."
-    ).format(alias=values["alias"])
+    ).format(alias=alias)
+    if not looks_like_full_name(alias):
+        return prompt
+    warning = _(
+        '⚠️ "{alias}" looks like a first and last name. Your buddies and the organisation '
+        "see your nickname. If it is your real name, choose Back and pick another."
+    ).format(alias=alias)
+    return warning + "\n\n" + prompt
 
 
 def _choose_new_keys(values: Values) -> str:

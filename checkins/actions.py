@@ -97,6 +97,7 @@ class Menu(StrEnum):
     DRILL = "drill"
     EMERGENCY = "emerg"
     ADMIN = "adm"
+    RELAY = "relay"  # `relay:REF`: a message through the bot between an alert's handler and worker
     COMMAND = "cmd"  # a numbered help menu's line: `cmd:outcall` runs /outcall
 
 
@@ -144,10 +145,18 @@ class AdminOp(StrEnum):
     REVOKE = "rv"
     RESET = "rs"
     RESET_YES = "rsy"
-    RIGHTS = "rt"
-    RIGHTS_LANGUAGE = "rl"
-    OTHER_LANGUAGE = "ol"
-    REMOVE_RIGHTS = "rx"
+    TEXT = "tx"  # `adm:tx:place:kind`: choose the language of an organisation text
+    TEXT_LANGUAGE = "tl"  # `adm:tl:place:kind:language`
+    OTHER_LANGUAGE = "ol"  # `adm:ol:place:kind`
+    REMOVE_TEXT = "tr"  # `adm:tr:place:kind:language`
+
+
+class OrgText(StrEnum):
+    """The texts an organisation writes per place and language, by the short name buttons carry:
+    the know-your-rights text (`/rights`) and the response protocol shown in alerts."""
+
+    RIGHTS = "r"
+    PROTOCOL = "p"
 
 
 class Timing(StrEnum):

@@ -54,9 +54,12 @@ EDITABLE = frozenset(
         "details_retention",
         "seal_to_responders",
         "rights",
+        "protocol",
     }
 )
 RIGHTS_MAX_CHARS = 3000
+# The response protocol is read in every alert, on a phone, in a hurry: a short checklist.
+PROTOCOL_MAX_CHARS = 800
 MAX_STAGES = 8
 
 
@@ -160,6 +163,7 @@ class JurisdictionConfig(Section):
     details_retention: Retention | None = None
     seal_to_responders: bool = False
     rights: dict[str, Annotated[str, Field(max_length=RIGHTS_MAX_CHARS)]] = {}
+    protocol: dict[str, Annotated[str, Field(max_length=PROTOCOL_MAX_CHARS)]] = {}
     emergency_contact: EmergencyContactConfig | None = None
     ladder: list[StageConfig] = Field(max_length=MAX_STAGES)
 
@@ -219,6 +223,7 @@ class JurisdictionConfig(Section):
             timezone=self.timezone,
             locale=self.locale,
             rights=dict(self.rights),
+            protocol=dict(self.protocol),
             emergency_contact=(
                 self.emergency_contact.to_contact() if self.emergency_contact else None
             ),

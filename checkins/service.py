@@ -208,7 +208,7 @@ class CheckinService:
                 session,
                 self.policy,
                 worker,
-                lambda r: texts.invite_created(shown, r.at(expires), link),
+                lambda r: texts.invite_created(shown, r.on(expires), link),
                 now,
             )
         return code
@@ -257,6 +257,12 @@ class CheckinService:
                 lambda r: texts.buddy_added_for_buddy(worker_alias),
                 now,
             )
+
+    def has_buddy(self, who: Identity) -> bool:
+        """Whether an outcall could alert anyone: the worker has at least one buddy."""
+        with self.db.transaction() as session:
+            worker = require_member(session, who)
+            return queries.count_buddies(session, worker.id) > 0
 
     def pairings(self, who: Identity) -> list[PairingView]:
         with self.db.transaction() as session:
@@ -338,12 +344,7 @@ class CheckinService:
                 )
             buddies = queries.buddies_of(session, worker.id)
             if not buddies:
-                raise Refusal(
-                    _(
-                        "You don't have a buddy yet, so nobody could be alerted. "
-                        "Send /invite and give the code to someone you trust."
-                    )
-                )
+                raise Refusal(texts.no_buddy_for_outcall())
             ladder = jurisdiction.ladder
             responders = (
                 [r for r in roles.responders_on_duty(session, jurisdiction.id) if r.id != worker.id]
@@ -491,12 +492,16 @@ class CheckinService:
             if outcall is None:  # an SOS without a booking still needs a record to settle
                 jurisdiction = effective(session, self.policy, worker.jurisdiction)
                 outcall = lifecycle.begin(session, worker, jurisdiction, now, now)
-            told = apply(session, self.policy, outcall, Event.SOS, now).told
+            apply(session, self.policy, outcall, Event.SOS, now)
+            buddy_ids = {b.id for b in queries.buddies_of(session, worker.id)}
+            alerted = [m.id for m in queries.alerted_members(session, outcall)]
+            buddies = sum(1 for i in alerted if i in buddy_ids)
+            others = len(alerted) - buddies
             tell(
                 session,
                 self.policy,
                 worker,
-                lambda r: texts.sos_sent(told > 0),
+                lambda r: texts.sos_sent(buddies, others),
                 now,
                 outcall=outcall,
             )
@@ -519,11 +524,14 @@ class CheckinService:
                 raise Refusal(texts.already_handled(owner, alias)) from None
             deadline = outcall.next_action_at or now
             sealed = queries.holds_sealed_copy(session, outcall, member.id)
+            relay = not outcall.duress and worker.departed_at is None  # see checkins/relay.py
             tell(
                 session,
                 self.policy,
                 member,
-                lambda r: texts.acknowledged_by_you(outcall.ref, alias, r.at(deadline), sealed),
+                lambda r: texts.acknowledged_by_you(
+                    outcall.ref, alias, r.at(deadline), sealed, relay=relay
+                ),
                 now,
                 outcall=outcall,
             )
@@ -842,6 +850,17 @@ def check_alias(alias: str) -> str:
     if sum(ch.isdigit() for ch in cleaned) >= 6:
         raise Refusal(_("Please don't use a phone number. Choose a nickname instead."))
     return cleaned
+
+
+def looks_like_full_name(alias: str) -> bool:
+    """Two or more capitalised words of letters ("Maria Lopez"): perhaps a real name, which
+    a nickname must not be (the membership list is plaintext). Only warned about: "Big Red"
+    is a fine nickname."""
+    words = alias.replace("-", " ").split()
+    return len(words) >= 2 and all(
+        len(word) >= 2 and word.isalpha() and word[0].isupper() and word[1:].islower()
+        for word in words
+    )
 
 
 def check_pin(pin: str) -> None:

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_time, format_timedelta
+from babel.dates import format_skeleton, format_time, format_timedelta, get_datetime_format
 
 from checkins.actions import (
     Action,
     AdminOp,
     Control,
     Menu,
+    OrgText,
     Timing,
     Toggle,
     Verb,
@@ -35,6 +36,17 @@ def clock(moment: datetime, timezone: str) -> str:
     return format_time(moment, "short", tzinfo=ZoneInfo(timezone), locale=current_locale())
 
 
+def day_and_time(moment: datetime, timezone: str) -> str:
+    """A day and a time in the reader's zone and language, e.g. `Tue, Nov 24, 8:34 PM` or
+    `mar, 24 de noviembre, 20:34`: for what may be tomorrow (a code's expiry), where a time
+    alone would leave the reader guessing which day."""
+    zone, locale = ZoneInfo(timezone), current_locale()
+    day = format_skeleton("MMMMEd", moment, tzinfo=zone, locale=locale)
+    time = format_time(moment, "short", tzinfo=zone, locale=locale)
+    pattern = str(get_datetime_format("medium", locale=locale))
+    return pattern.replace("{1}", day).replace("{0}", time)
+
+
 def span(delta: timedelta) -> str:
     """A rounded length of time in words, e.g. `90 minutes`."""
     return format_timedelta(delta, threshold=2, locale=current_locale())
@@ -48,6 +60,9 @@ class Reader:
 
     def at(self, moment: datetime) -> str:
         return clock(moment, self.timezone)
+
+    def on(self, moment: datetime) -> str:
+        return day_and_time(moment, self.timezone)
 
 
 Builder = Callable[[Reader], Message]
@@ -97,8 +112,8 @@ def invite_created(code: str, expires: str, link: str | None) -> Message:
         "Your buddy code: {code}\n"
         "Give it only to someone you trust. They send it to this bot "
         "(/accept {code}) to become your buddy.\n"
-        "It works once and expires at {time}."
-    ).format(code=code, time=expires)
+        "It works once and expires on {when}."
+    ).format(code=code, when=expires)
     if link:
         text += "\n" + _("Or send them this link: {link}").format(link=link)
     return Message(text)
@@ -127,6 +142,14 @@ def pairing_ended(other_alias: str) -> Message:
         _("You and {alias} are no longer buddies. Alerts between you have stopped.").format(
             alias=other_alias
         )
+    )
+
+
+def no_buddy_for_outcall() -> str:
+    """Said before any detail is asked or sealed: with nobody to seal to, nobody is alerted."""
+    return _(
+        "You don't have a buddy yet, so nobody could be alerted. "
+        "Send /invite and give the code to someone you trust."
     )
 
 
@@ -182,8 +205,11 @@ def alert(
     repeat: bool,
     duress: bool = False,
     unlock: bool = True,
+    *,
+    steps: str | None,
 ) -> Message:
-    """An alert to someone in the worker's chain; Unlock only for a holder of a sealed copy."""
+    """An alert to someone in the worker's chain: what happened, what to do (`steps`, the
+    response protocol; None under duress), and Unlock only for a holder of a sealed copy."""
     if duress:
         head = _("🆘 {alias} checked in with their danger PIN. Someone may be forcing them.")
     elif sos:
@@ -193,14 +219,43 @@ def alert(
     else:
         head = _("🚨 {alias} missed their check-in (due {time}).")
     body = _take_it(unlock)
-    if not duress:  # contacting someone under duress could put them in danger
-        body = _("Try to reach them now.") + "\n" + body
+    if steps and not duress:  # contacting someone under duress could put them in danger
+        body = what_to_do(steps) + "\n" + body
     message = Message(
         head.format(alias=worker_alias, time=due) + "\n" + body,
         alert_buttons(ref, worker_alias, unlock=unlock),
         kind=Kind.ALERT,
     )
     return with_duress_warning(message, worker_alias) if duress else message
+
+
+def what_to_do(steps: str) -> str:
+    """The response protocol as it appears in an alert: a heading, then its steps."""
+    return _("What to do:") + "\n" + steps
+
+
+def default_protocol(worker_alias: str, legal_model: LegalModel, unlock: bool) -> str:
+    """The checklist alerts show until the organisation writes its own (`/admin` → Response
+    protocol). Written for peers. Only where sex work is decriminalised does it mention the
+    emergency number: elsewhere police may be the danger, so it never points to them."""
+    steps = [_("Call or message {alias} now, the way you usually reach them.")]
+    if unlock:
+        steps.append(
+            _(
+                "No answer? Unlock the details and agree with the others who goes to check. "
+                "Never go alone."
+            )
+        )
+    else:
+        steps.append(_("No answer? Agree with the others who checks on them. Never go alone."))
+    steps.append(_("Keep what you learn private: share it only with the people helping."))
+    if legal_model is LegalModel.DECRIMINALISED:
+        steps.append(
+            _("If you think they are in danger right now, you can call the emergency number.")
+        )
+    return "\n".join(
+        f"{number}. {step.format(alias=worker_alias)}" for number, step in enumerate(steps, 1)
+    )
 
 
 def with_duress_warning(message: Message, worker_alias: str) -> Message:
@@ -215,16 +270,90 @@ def with_duress_warning(message: Message, worker_alias: str) -> Message:
     return Message(warning + "\n" + message.text, message.buttons, kind=message.kind)
 
 
-def acknowledged_by_you(ref: str, worker_alias: str, deadline: str, unlock: bool) -> Message:
+def acknowledged_by_you(
+    ref: str, worker_alias: str, deadline: str, unlock: bool, *, relay: bool = False
+) -> Message:
+    """To the person who took the alert; `relay` offers messaging the worker through the bot
+    (never under duress)."""
+    buttons = alert_buttons(ref, worker_alias, unlock=unlock)
+    if relay:
+        buttons = (relay_buttons(ref, worker_alias)[0], *buttons)
     return Message(
         _(
             "🙋 Thank you. You are handling {alias}'s alert; the others have been told.\n"
             "When you know {alias} is safe, choose {alias} is safe below.\n"
             "If it isn't settled by {time}, the next people will be alerted."
         ).format(alias=worker_alias, time=deadline),
-        alert_buttons(ref, worker_alias, unlock=unlock),
+        buttons,
         kind=Kind.ALERT,
     )
+
+
+# -- messages through the bot between an alert's handler and its worker --------------------
+
+
+def relay_buttons(ref: str, other_alias: str) -> tuple[tuple[Button, ...], ...]:
+    label = _("💬 Message {alias} through the bot").format(alias=other_alias)
+    return ((Button(label, menu_token(Menu.RELAY, ref)),),)
+
+
+def relay_prompt(reader_alias: str) -> str:
+    return _(
+        "Write your message to {alias} and send it. The bot passes it on: {alias} sees "
+        "your nickname, never your number or account. The bot keeps no copy."
+    ).format(alias=reader_alias)
+
+
+def relayed(sender_alias: str, text: str, *, to_worker: bool) -> Message:
+    """A relayed message as its reader sees it: who wrote it, then exactly what they wrote."""
+    if to_worker:
+        head = _("💬 {alias}, who is handling your alert, writes through the bot:")
+    else:
+        head = _("💬 {alias} answers through the bot:")
+    return Message(head.format(alias=sender_alias) + "\n" + text, kind=Kind.ALERT)
+
+
+def relay_sent(reader_alias: str) -> str:
+    return _("✉️ Sent to {alias}. Their answer will come here.").format(alias=reader_alias)
+
+
+def relay_not_delivered(reader_alias: str) -> str:
+    return _(
+        "Your message could not be delivered to {alias} right now, and the bot kept no copy. "
+        "Please send it again in a minute."
+    ).format(alias=reader_alias)
+
+
+def relay_closed() -> str:
+    return _("This alert has ended, so messages through the bot have stopped. Nothing was sent.")
+
+
+def relay_refused_under_duress(worker_alias: str) -> str:
+    return _(
+        "{alias} may be with someone dangerous: do NOT message them, not even through the "
+        "bot. Nothing was sent."
+    ).format(alias=worker_alias)
+
+
+def relay_only_handler(worker_alias: str) -> str:
+    return _(
+        "Only the person handling {alias}'s alert can message them through the bot. "
+        "Nothing was sent."
+    ).format(alias=worker_alias)
+
+
+def relay_empty() -> str:
+    return _("That message has no text I can pass on. Write your message, or choose Stop.")
+
+
+def relay_too_long(most: int) -> str:
+    return _(
+        "That message is too long to pass on: the most is {n} characters. Please shorten it."
+    ).format(n=most)
+
+
+def relay_stopped() -> str:
+    return _("Stopped. Nothing was sent.")
 
 
 def acknowledged_by_other(handler_alias: str, worker_alias: str) -> Message:
@@ -292,13 +421,27 @@ def stand_down(worker_alias: str, due: str) -> Message:
     )
 
 
-def sos_sent(has_buddies: bool) -> Message:
-    if has_buddies:
-        return Message(_("🆘 SOS sent. Your buddies are being alerted now."), kind=Kind.ALERT)
-    return Message(
-        _("🆘 SOS received, but you have no buddies to alert. Invite one with /invite."),
-        kind=Kind.ALERT,
-    )
+def sos_sent(buddies: int, others: int) -> Message:
+    """Who an SOS actually alerted: `buddies` of the worker's, and `others` (the
+    organisation's responders or admins). Never "your buddies" when there are none."""
+    if buddies and others:
+        text = _(
+            "🆘 SOS sent. Your buddies and the organisation's responders are being alerted now."
+        )
+    elif buddies:
+        text = _("🆘 SOS sent. Your buddies are being alerted now.")
+    elif others:
+        text = _(
+            "🆘 SOS sent. You have no buddies, so only the organisation's responders are being "
+            "alerted now. Invite a buddy with /invite."
+        )
+    else:
+        text = _(
+            "🆘 SOS received, but nobody could be alerted: you have no buddies and no "
+            "responder is on duty. If you are in danger, get help from someone near you now. "
+            "Invite a buddy with /invite."
+        )
+    return Message(text, kind=Kind.ALERT)
 
 
 def buddy_unreachable(buddy_alias: str) -> Message:
@@ -321,11 +464,18 @@ def buddy_not_getting_through(buddy_alias: str) -> Message:
     )
 
 
+def known(value: str) -> bool:
+    """Whether a detail says something: the plate question invites `?` for "don't know"."""
+    return bool(value.strip(" ?-"))
+
+
 def unlocked(worker_alias: str, details: Details, visible: timedelta) -> str:
     minutes = max(1, int(visible.total_seconds() // 60))
     lines = [
         _("🔓 {alias}'s details:").format(alias=worker_alias),
-        _("Car plate: {plate}").format(plate=details.plate),
+        _("Car plate: {plate}").format(plate=details.plate)
+        if known(details.plate)
+        else _("Car plate: not known (they didn't know it)"),
         _("Address: {address}").format(address=details.address),
     ]
     if details.notes:
@@ -351,43 +501,50 @@ def _take_it(unlock: bool) -> str:
 
 
 def responder_alert(
-    ref: str, worker_alias: str, due: str, sos: bool, unlock: bool, duress: bool = False
+    ref: str,
+    worker_alias: str,
+    due: str,
+    sos: bool,
+    unlock: bool,
+    duress: bool = False,
+    *,
+    steps: str | None,
 ) -> Message:
     """An on-duty responder's alert; under duress it never asks them to contact the worker."""
     if duress:
         head = _("🆘 {alias} checked in with their danger PIN. Someone may be forcing them.")
-        body = _("You are getting this as an on-duty responder.")
+    elif sos:
+        head = _("🆘 {alias} pressed SOS. They may be in danger right now.")
     else:
-        if sos:
-            head = _("🆘 {alias} pressed SOS. They may be in danger right now.")
-        else:
-            head = _(
-                "🚨 {alias} missed their check-in (due {time}) and their buddies haven't answered."
-            )
-        body = _("You are getting this as an on-duty responder. Try to reach {alias} now.")
+        head = _(
+            "🚨 {alias} missed their check-in (due {time}) and their buddies haven't answered."
+        )
+    lines = [head.format(alias=worker_alias, time=due)]
+    lines.append(_("You are getting this as an on-duty responder."))
+    if steps and not duress:
+        lines.append(what_to_do(steps))
+    lines.append(_take_it(unlock))
     return Message(
-        head.format(alias=worker_alias, time=due)
-        + "\n"
-        + body.format(alias=worker_alias)
-        + "\n"
-        + _take_it(unlock),
-        alert_buttons(ref, worker_alias, unlock=unlock),
-        kind=Kind.ALERT,
+        "\n".join(lines), alert_buttons(ref, worker_alias, unlock=unlock), kind=Kind.ALERT
     )
 
 
-def last_resort_alert(ref: str, worker_alias: str, due: str, unlock: bool) -> Message:
-    return Message(
+def last_resort_alert(
+    ref: str, worker_alias: str, due: str, unlock: bool, *, steps: str | None
+) -> Message:
+    lines = [
         _(
             "🚨 Nobody has settled {alias}'s alert (check-in was due {time}). "
             "Their buddies and the on-duty responders were alerted.\n"
             "You are getting this as an admin, because everyone else has been tried. "
             "Please make sure someone reaches {alias} now."
         ).format(alias=worker_alias, time=due)
-        + "\n"
-        + _take_it(unlock),
-        alert_buttons(ref, worker_alias, unlock=unlock),
-        kind=Kind.ALERT,
+    ]
+    if steps:
+        lines.append(what_to_do(steps))
+    lines.append(_take_it(unlock))
+    return Message(
+        "\n".join(lines), alert_buttons(ref, worker_alias, unlock=unlock), kind=Kind.ALERT
     )
 
 
@@ -544,14 +701,17 @@ def emergency_opt_in_changed(on: bool) -> Message:
     )
 
 
-def drill_alert(ref: str, worker_alias: str, as_responder: bool, due: str) -> Message:
-    """A practice alert that shows, clearly framed, what the real one would look like."""
+def drill_alert(
+    ref: str, worker_alias: str, as_responder: bool, due: str, *, unlock: bool, steps: str
+) -> Message:
+    """A practice alert that shows, clearly framed, what the real one would look like: its
+    response protocol, and Unlock only for someone who would hold a sealed copy."""
     if as_responder:
         role = _("In a real alert you would get a message like this as an on-duty responder.")
-        real = responder_alert("", worker_alias, due, sos=False, unlock=True)
+        real = responder_alert("", worker_alias, due, sos=False, unlock=unlock, steps=steps)
     else:
         role = _("In a real alert you would get a message like this as their buddy.")
-        real = alert("", worker_alias, due, sos=False, repeat=False)
+        real = alert("", worker_alias, due, sos=False, repeat=False, unlock=unlock, steps=steps)
     labels = " · ".join(f"[{button.label}]" for row in real.buttons for button in row)
     preview = "\n".join(f"┆ {line}" for line in (*real.text.splitlines(), labels))
     return Message(
@@ -701,8 +861,8 @@ def role_code_created(role: str, place: str, code: str, expires: str) -> Message
             "Code for a new {role} ({place}): {code}\n"
             "Give it only to the person who should have this role. They send "
             "/accept {code} to this bot.\n"
-            "It works once and expires at {time}."
-        ).format(role=role_name(role), place=place, code=code, time=expires)
+            "It works once and expires on {when}."
+        ).format(role=role_name(role), place=place, code=code, when=expires)
     )
 
 
@@ -790,8 +950,14 @@ def step_line(after: timedelta, notify: Notify) -> str:
 
 
 def rules_screen(
-    jurisdiction: str, place: str, ladder: Ladder, rights: list[str], notice: str | None
+    jurisdiction: str,
+    place: str,
+    ladder: Ladder,
+    rights: list[str],
+    protocol: list[str],
+    notice: str | None,
 ) -> Message:
+    """An admin's view of a place; `rights` and `protocol` are the languages written."""
     lines = [notice] if notice else []
     lines += [
         _("Rules for {place}").format(place=place),
@@ -819,6 +985,9 @@ def rules_screen(
         _("Know-your-rights text: {languages}").format(
             languages=", ".join(rights) if rights else _("not written yet")
         ),
+        _("Response protocol in alerts: {languages}").format(
+            languages=", ".join(protocol) if protocol else _("the default one")
+        ),
     ]
     j = jurisdiction
     steps = [
@@ -838,9 +1007,10 @@ def rules_screen(
         ),
         (Button(toggle, admin_token(AdminOp.SEALING, j)),),
         (
-            Button(_("Know-your-rights text"), admin_token(AdminOp.RIGHTS, j)),
-            Button(_("People and roles"), admin_token(AdminOp.PEOPLE, j)),
+            Button(_("Know-your-rights text"), admin_token(AdminOp.TEXT, j, OrgText.RIGHTS)),
+            Button(_("Response protocol"), admin_token(AdminOp.TEXT, j, OrgText.PROTOCOL)),
         ),
+        (Button(_("People and roles"), admin_token(AdminOp.PEOPLE, j)),),
         (Button(_("Reset to the file's rules"), admin_token(AdminOp.RESET, j)),),
     ]
     return Message("\n".join(lines), tuple(buttons))
@@ -865,6 +1035,13 @@ def stage_screen(jurisdiction: str, index: int, after: timedelta, notify: Notify
 
 def rules_saved() -> str:
     return _("✅ Saved. New check-ins use these rules; check-ins already running keep theirs.")
+
+
+def text_saved(kind: OrgText) -> str:
+    """An organisation text takes effect at once, unlike a ladder (running outcalls keep theirs)."""
+    if kind is OrgText.PROTOCOL:
+        return _("✅ Saved. Every alert sent from now on shows this protocol.")
+    return _("✅ Saved. Members see it with /rights from now on.")
 
 
 def rules_reset() -> str:
@@ -1056,7 +1233,11 @@ def buddies_asked(told: bool) -> Message:
     )
 
 
-def confirm_request(ref: str, worker_alias: str, *, after_sos: bool = False) -> Message:
+def confirm_request(
+    ref: str, worker_alias: str, *, after_sos: bool = False, unlock: bool = True
+) -> Message:
+    """Ask a buddy to confirm the worker is safe; Unlock only for a holder of a sealed copy
+    (an SOS without an outcall has none, nor does a buddy who joined after it started)."""
     if after_sos:
         text = _(
             "🚨 {alias} sent an SOS and now says they're safe, but we can't be sure it was "
@@ -1067,14 +1248,12 @@ def confirm_request(ref: str, worker_alias: str, *, after_sos: bool = False) -> 
         text = _(
             "🚨 {alias} said they are safe but couldn't give their PIN, so we can't be sure it "
             "was them. Please check on {alias} now.\n"
-            "When you know they are safe, choose {alias} is safe below. "
-            "To see where they went, send UNLOCK (you need your PIN)."
+            "When you know they are safe, choose {alias} is safe below."
         )
-    return Message(
-        text.format(alias=worker_alias),
-        alert_buttons(ref, worker_alias),
-        kind=Kind.ALERT,
-    )
+    text = text.format(alias=worker_alias)
+    if unlock:
+        text += "\n" + _("Tap Unlock details to see where they went (you need your PIN).")
+    return Message(text, alert_buttons(ref, worker_alias, unlock=unlock), kind=Kind.ALERT)
 
 
 def alert_closed_by_leaver() -> Message:

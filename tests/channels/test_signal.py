@@ -466,6 +466,46 @@ async def test_wrong_pin_on_unlock_shows_nothing(stack: Stack) -> None:
     await ask(sam, PIN, PLATE)
 
 
+def numbered(message: str, label: str) -> str:
+    """The number a Signal message offers for the choice `label`."""
+    found = re.search(rf"(\d+) for {re.escape(label)}", message)
+    assert found is not None, message
+    return found[1]
+
+
+async def test_an_alert_says_what_to_do_and_the_handler_messages_the_worker_through_the_bot(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    robin = stack.user("robin", number="+14155550133")
+    sam = stack.user("sam", number="+14155550134")
+    await onboard(robin, "Robin")
+    await onboard(sam, "Sam")
+    await pair_on_signal(robin, sam)
+    await start_outcall(robin)
+    await miss_check_in(stack, robin)
+    alert = await sam.wait_for_message("Robin missed their check-in", timeout=WAIT)
+    assert "What to do:\n1. Call or message Robin now" in alert.text
+
+    taken = await ask(sam, "ON IT", "You are handling")
+    await ask(sam, numbered(taken, "💬 Message Robin through the bot"), "Write your message")
+    question, answer = "Where are you? I can come", "Fine, leaving now"
+    await ask(sam, question, "Sent to Robin")
+    relayed = (await robin.wait_for_message("writes through the bot", timeout=WAIT)).text
+    assert question in relayed
+    await ask(robin, numbered(relayed, "💬 Message Sam through the bot"), "Write your message")
+    await ask(robin, answer, "Sent to Sam")
+    back = (await sam.wait_for_message("Robin answers through the bot", timeout=WAIT)).text
+    assert answer in back
+
+    for person, reader in ((sam, relayed), (robin, back)):  # no one's number or account shows
+        assert not any(address in reader for address in person.addresses)
+    kept = stack.database.read_bytes() + stack.database.with_name("buddycheck.db-wal").read_bytes()
+    assert question.encode() not in kept and answer.encode() not in kept
+    logged = [r.getMessage() for r in caplog.records]
+    assert not any(question in line or answer in line for line in logged)
+
+
 # -- cross-channel pairs -----------------------------------------------------------------
 
 

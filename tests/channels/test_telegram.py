@@ -307,6 +307,34 @@ async def test_foreign_and_stale_buttons_are_refused(bot: Harness) -> None:
     await bot.press(bob, "I'm on it 🙋", "This alert is no longer active", alert)
 
 
+async def test_the_alert_says_what_to_do_and_the_handler_messages_the_worker_by_button(
+    bot: Harness,
+) -> None:
+    alice, bob = await paired(bot)
+    await bot.say(alice, f"/outcall {PLATE} | {ADDRESS} | 2s", "Saved and sealed")
+    alert = await bob.wait_for_message("missed their check-in", timeout=ESCALATION)
+    assert "What to do:\n1. Call or message Alice now" in alert.text
+    taken = await bot.press(bob, "I'm on it 🙋", "You are handling Alice's alert", alert)
+    await bot.press(bob, "💬 Message Alice through the bot", "Write your message", taken)
+    await bot.say(bob, "Call me back when you can", "Sent to Alice")
+    relayed = await alice.wait_for_message("writes through the bot", timeout=STEP)
+    assert "Call me back when you can" in relayed.text
+    await bot.press(alice, "💬 Message Bob through the bot", "Write your message", relayed)
+    await bot.say(alice, "All good, phone was off", "Sent to Bob")
+    back = await bob.wait_for_message("Alice answers through the bot", timeout=STEP)
+    assert "All good, phone was off" in back.text
+    for reader, other in ((relayed, BOB), (back, ALICE)):  # no Telegram id either way
+        assert str(other) not in reader.text
+        assert not any(str(other) in b["callback_data"] for b in reader.buttons())
+    with bot.app.db.transaction() as session:
+        kept = " ".join(session.scalars(select(OutboxMessage.text)))
+    assert "Call me back" not in kept and "phone was off" not in kept
+    await bot.press(bob, "Alice is safe 💚", "You confirmed Alice is safe", alert)
+    await bot.press(
+        alice, "💬 Message Bob through the bot", "messages through the bot have stopped", relayed
+    )
+
+
 async def forge_press(bot: Harness, user: SimUser, data: str, expect: str) -> None:
     """Send a callback query with made-up data from the user's chat, as a modified client can."""
     newest = user.last_message()

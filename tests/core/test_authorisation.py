@@ -308,6 +308,47 @@ async def test_only_alerted_people_can_answer_an_alert(bot: Bot, presser: str) -
         await bot.refused(presser, phrase, token=f"{verb}:{ref}")
 
 
+RELAY_ONLY_HANDLER = "Only the person handling Robin's alert can message them"
+RELAY_CLOSED = "messages through the bot have stopped"
+
+
+async def test_only_the_handler_and_the_worker_can_relay_and_only_while_the_alert_is_open(
+    bot: Bot,
+) -> None:
+    """A `relay:REF` button: before anyone took the alert, from an alerted buddy who didn't
+    take it, another worker, a responder or a non-member, after the alert closed, and under
+    duress (mallory checked in with her danger PIN; mo took the alert)."""
+    ref = bot.start_outcall("robin")
+    bot.miss(31)
+    await bot.refused("robin", RELAY_CLOSED, token=f"relay:{ref}")  # nobody took it yet
+    await bot.refused("sam", RELAY_ONLY_HANDLER, token=f"relay:{ref}")
+    await bot.event("sam", token=f"onit:{ref}")
+    for presser in ("kit", "ria", "mallory", "ex"):
+        await bot.refused(presser, RELAY_ONLY_HANDLER, token=f"relay:{ref}")
+    await bot.refused("nobody", STALE_BUTTON, token=f"relay:{ref}")
+    assert "Write your message to Robin" in await bot.event("sam", token=f"relay:{ref}")
+    await bot.event("sam", token="c:abort")
+    await bot.event("kit", token=f"ok:{ref}")
+    for presser in ("sam", "robin"):
+        await bot.refused(presser, RELAY_CLOSED, token=f"relay:{ref}")
+
+    security = bot.app.conversation.security
+    security.set_checkin_pin(bot.who("mallory"), True, PIN)
+    security.set_duress_pin(bot.who("mallory"), PIN, "731946")
+    forced = bot.start_outcall("mallory")
+    await bot.event("mallory", text="SAFE")
+    await bot.event("mallory", text="731946")
+    taken = await bot.event("mo", token=f"onit:{forced}")
+    assert "You are handling Mallory's alert" in taken and "through the bot" not in taken
+    alerts = "\n".join(t for to, t in bot.console.transcript if to == "mo")
+    assert "Do NOT message or call Mallory" in alerts
+    assert "What to do:" not in alerts  # no checklist that says "call them" under duress
+    await bot.refused(
+        "mo", "do NOT message them, not even through the bot", token=f"relay:{forced}"
+    )
+    await bot.refused("mallory", RELAY_CLOSED, token=f"relay:{forced}")
+
+
 @pytest.mark.parametrize("presser", ["mallory", "ex", "otto", "sol"])
 async def test_alert_keywords_from_people_not_alerted_find_no_alert(bot: Bot, presser: str) -> None:
     bot.start_outcall("robin")
@@ -458,10 +499,11 @@ ADMIN_TOKENS = [
     "adm:inv:north:admin",
     "adm:rs:north",
     "adm:rsy:north",
-    "adm:rt:north",
-    "adm:rl:north:en",
-    "adm:ol:north",
-    "adm:rx:north:en",
+    "adm:tx:north:r",
+    "adm:tl:north:r:en",
+    "adm:ol:north:r",
+    "adm:tr:north:r:en",
+    "adm:tl:north:p:en",  # writing the response protocol
     "adm:inv:*:admin",
 ]
 

@@ -88,7 +88,9 @@ async def test_one_message_form_with_a_bad_time_asks_only_for_the_time(chat: Cha
 async def test_half_typed_details_are_forgotten_after_the_step_time_even_if_nobody_returns(
     chat: Chat,
 ) -> None:
-    await chat.register("robin")
+    for person in ("robin", "sam"):
+        await chat.register(person)
+    await chat.pair("robin", "sam")
     await chat.send("robin", "/outcall")
     await chat.send("robin", "KX482B")  # the plate, held in memory only
     conversation, robin = chat.app.conversation, Identity("console", "robin")
@@ -133,13 +135,16 @@ async def test_help_lists_the_command_table_and_its_buttons_start_an_outcall(cha
     for command in chat.app.conversation.commands.listed():
         assert f"/{command.name} — " in shown, f"/{command.name} is missing from /help"
     assert "/forgetme" not in shown  # unlisted: reached from /settings
-    assert "car plate" in await chat.pick("robin", "Before a booking")
+    # It runs /outcall, which first says Robin has nobody to alert yet.
+    assert "You don't have a buddy yet" in await chat.pick("robin", "Before a booking")
 
 
 async def test_back_asks_the_previous_question_again_and_keeps_what_came_before(
     chat: Chat,
 ) -> None:
-    await chat.register("robin")
+    for person in ("robin", "sam"):
+        await chat.register(person)
+    await chat.pair("robin", "sam")
     await chat.send("robin", "/outcall")
     await chat.send("robin", "KX482B")
     assert "Anything else" in await chat.send("robin", "14 Hollow Lane")
