@@ -1252,7 +1252,7 @@ def confirm_request(
         )
     text = text.format(alias=worker_alias)
     if unlock:
-        text += "\n" + _("Tap Unlock details to see where they went (you need your PIN).")
+        text += "\n" + _("To see where they went, send UNLOCK (you need your PIN).")
     return Message(text, alert_buttons(ref, worker_alias, unlock=unlock), kind=Kind.ALERT)
 
 

@@ -145,7 +145,8 @@ async def test_the_handler_messages_the_worker_through_the_bot_until_the_alert_c
         assert QUESTION not in outbox and ANSWER not in outbox
 
     again = chat.choice("robin", f"💬 Message {NIGHTOWL} through the bot")
-    await chat.send("sam", "SAFE")  # Sam confirms Robin is safe: the alert closes
+    assert "Are you sure" in await chat.send("sam", "SAFE")  # Sam says Robin is safe
+    await chat.pick("sam", "Yes — I spoke to")  # and confirms it: the alert closes
     ended = await chat.send("robin", again)  # Robin's button from before
     assert "This alert has ended, so messages through the bot have stopped" in ended
 

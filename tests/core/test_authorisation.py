@@ -328,7 +328,7 @@ async def test_only_the_handler_and_the_worker_can_relay_and_only_while_the_aler
     await bot.refused("nobody", STALE_BUTTON, token=f"relay:{ref}")
     assert "Write your message to Robin" in await bot.event("sam", token=f"relay:{ref}")
     await bot.event("sam", token="c:abort")
-    await bot.event("kit", token=f"ok:{ref}")
+    await bot.event("kit", token=f"oky:{ref}")  # Kit confirms Robin is safe (second tap)
     for presser in ("sam", "robin"):
         await bot.refused(presser, RELAY_CLOSED, token=f"relay:{ref}")
 
