@@ -329,7 +329,8 @@ async def test_the_alert_says_what_to_do_and_the_handler_messages_the_worker_by_
     with bot.app.db.transaction() as session:
         kept = " ".join(session.scalars(select(OutboxMessage.text)))
     assert "Call me back" not in kept and "phone was off" not in kept
-    await bot.press(bob, "Alice is safe 💚", "You confirmed Alice is safe", alert)
+    sure = await bot.press(bob, "Alice is safe 💚", "Are you sure Alice is safe?", alert)
+    await bot.press(bob, "Yes — I spoke to Alice, they are safe", "You confirmed Alice", sure)
     await bot.press(
         alice, "💬 Message Bob through the bot", "messages through the bot have stopped", relayed
     )
