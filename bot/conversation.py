@@ -51,6 +51,7 @@ from checkins.context import Refusal
 from checkins.i18n import N_, _, ngettext, supported_locale, use_locale
 from checkins.messages import Button, Identity, Message
 from checkins.parsing import parse_outcall_form
+from checkins.places import serves_several
 from checkins.security import SecurityService
 from checkins.service import (
     CheckinService,
@@ -269,7 +270,7 @@ class Conversation:
             async with lock:
                 safety = safety_action(event, self._current(who), self.commands)
                 with self.executors.lane(who, safety, self._taking_longer) as lane:
-                    lane.locale = self._new_person_locale(event)  # the member's, once known
+                    lane.locale = self._new_person_locale(who, event)  # a member's: theirs
                     try:
                         await self._handle_locked(event, who, lane)
                     except Exception as error:  # nobody is left without an answer
@@ -585,7 +586,10 @@ class Conversation:
                 _("Welcome back, {alias}.").format(alias=member.alias) + "\n\n" + self.help_text(),
             )
             return
-        await self.start_form(who, self.forms.onboarding, {"code": code[:40]})
+        values = {"code": code[:40]}
+        if not serves_several(self.service.policy):  # nothing to choose: the one place
+            values["place"] = self.service.policy.default_jurisdiction
+        await self.start_form(who, self.forms.onboarding, values)
 
     async def accept_code(self, who: Identity, code: str) -> None:
         """/accept CODE (or /start CODE): a feature's code if one claims it, else a buddy code."""
@@ -649,9 +653,12 @@ class Conversation:
         if all(deleted) and notice:
             await self.say(who, notice)
 
-    def _new_person_locale(self, event: Inbound) -> str:
-        """Their messenger's language when we have it, else the default place's language."""
-        return supported_locale(event.language) or self._default_locale()
+    def _new_person_locale(self, who: Identity, event: Inbound) -> str:
+        """The language a newcomer chose at /start; before that their messenger's language
+        when we have it, else the default place's language."""
+        pending = self._pending.get(who)
+        chosen = pending.values.get("language") if pending else None
+        return chosen or supported_locale(event.language) or self._default_locale()
 
     def _default_locale(self) -> str:
         policy = self.service.policy

@@ -26,6 +26,8 @@ class Jurisdiction:
     ladder: Ladder
     timezone: str
     locale: str = "en"
+    # The place's name by language, as the operator wrote it (`texts.place_name` picks one).
+    names: dict[str, str] = field(default_factory=dict)
     # Know-your-rights text by language, written by the organisation's admins.
     rights: dict[str, str] = field(default_factory=dict)
     emergency_contact: EmergencyContact | None = None

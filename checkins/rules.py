@@ -57,6 +57,7 @@ EDITABLE = frozenset(
     }
 )
 RIGHTS_MAX_CHARS = 3000
+PLACE_NAME_MAX_CHARS = 40
 MAX_STAGES = 8
 
 
@@ -154,6 +155,8 @@ class JurisdictionConfig(Section):
     legal_model: LegalModel
     timezone: str
     locale: str = "en"
+    # The place's name as members read it, by language ("en" = "South", "es" = "Sur").
+    name: dict[str, Annotated[str, Field(min_length=1, max_length=PLACE_NAME_MAX_CHARS)]] = {}
     reminder_before: Annotated[Duration, at_most(MAX_REMINDER_BEFORE)] = timedelta(minutes=10)
     ack_timeout: Annotated[Duration, at_most(MAX_ACK_TIMEOUT)] = timedelta(minutes=15)
     max_extension: Annotated[Duration, at_most(MAX_EXTENSION)] | None = None
@@ -218,6 +221,7 @@ class JurisdictionConfig(Section):
             ladder=self.to_ladder(limits),
             timezone=self.timezone,
             locale=self.locale,
+            names=dict(self.name),
             rights=dict(self.rights),
             emergency_contact=(
                 self.emergency_contact.to_contact() if self.emergency_contact else None

@@ -123,7 +123,9 @@ async def feed_every_refusal(chat: Chat, snapshot: Callable[[str], None]) -> Non
     snapshot("pins refused")
 
     # Onboarding: a phone number and an over-long nickname, a PIN with letters, a mismatch.
-    await refused(chat, "lee", "/start", "choose a nickname")
+    await refused(chat, "lee", "/start", "Choose your language")
+    await refused(chat, "lee", "English", "Where do you work")
+    await refused(chat, "lee", "north", "choose a nickname")
     await refused(chat, "lee", PHONE_ALIAS, "phone number")
     await refused(chat, "lee", LONG_ALIAS, "nickname of 1 to")
     await refused(chat, "lee", "Lee", "choose a PIN")

@@ -42,7 +42,7 @@ async def test_flooding_commands_gets_one_wait_reply_and_safe_sos_still_work(
 
 async def test_pin_answers_are_never_limited(tmp_path: Path) -> None:
     chat = await make_chat(tmp_path)
-    await chat.send("sam", "/start")
+    await chat.start("sam")
     await chat.send("sam", "Sam")
     helps = [await chat.send("sam", "/help") for _i in range(25)]
     assert "sending a lot of messages" in "".join(helps)
