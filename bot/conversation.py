@@ -34,7 +34,7 @@ from bot.commands import Audience, Call, Command, CommandTable, command_name
 from bot.core_forms import CoreForms
 from bot.executors import Executors, Lane
 from bot.forms import Form, Pending, Values
-from bot.keywords import keyword_action
+from bot.keywords import command_by_word, keyword_action
 from bot.ratelimit import CommandLimiter
 from checkins import texts
 from checkins.actions import (
@@ -48,7 +48,7 @@ from checkins.actions import (
 )
 from checkins.argon2_pool import Argon2Budget
 from checkins.context import Refusal
-from checkins.i18n import N_, _, ngettext, supported_locale, use_locale
+from checkins.i18n import N_, _, current_locale, ngettext, supported_locale, use_locale
 from checkins.messages import Button, Identity, Message
 from checkins.parsing import parse_outcall_form
 from checkins.places import serves_several
@@ -352,7 +352,9 @@ class Conversation:
         """Per-person limits; safety actions and PIN answers always pass. Over the limit,
         the person is told once how long to wait, and the event is not handled."""
         pending = self._current(who)
-        if urgent(event, self.commands) or (pending is not None and _is_pin_answer(event, pending)):
+        if urgent(event, self.commands) or (
+            pending is not None and (_is_pin_answer(event, pending) or _is_language_choice(pending))
+        ):  # a PIN, or a newcomer's first tap (their language) is never turned away
             return True
         verdict = self.limiter.check(who, time.monotonic())
         if verdict.tell:
@@ -408,6 +410,10 @@ class Conversation:
         if keyword is not None and member is not None:
             await self._on_action(who, member, keyword)
             return
+        named = command_by_word(text, current_locale()) if pending is None else None
+        if named is not None:  # "salida" is /outcall where there is no command menu
+            await self._on_command(event, who, member, f"/{named[0]} {named[1]}".strip())
+            return
         if pending is not None:
             if event.message_ref and pending.current.deletes_answer:
                 pending.refs.append(event.message_ref)
@@ -416,7 +422,7 @@ class Conversation:
         if member is None:
             await self.say(who, _("Hello! Send /start to begin."))
             return
-        await self.say(who, _("Sorry, I didn't understand that.") + "\n\n" + self.help_text())
+        await self.say(who, _("Sorry, I didn't understand that.") + "\n\n" + self.help_text(who))
 
     def _current(self, who: Identity) -> Pending | None:
         pending = self._pending.get(who)
@@ -434,14 +440,17 @@ class Conversation:
             await self.say(who, _("You're not registered yet. Send /start to begin."))
             return
         if command is None:
-            await self.say(who, _("I don't know that command.") + "\n\n" + self.help_text())
+            await self.say(who, _("I don't know that command.") + "\n\n" + self.help_text(who))
             return
         rest = text.partition(" ")[2].strip()
         await command.handler(Call(who, member, rest, event.message_ref))
 
-    def help_text(self) -> str:
-        """/help's text, from the command table."""
-        return self.commands.help_text()
+    def help_text(self, who: Identity | None = None) -> str:
+        """/help's text, from the command table; on a messenger without a command menu
+        (Signal, the console) with each command's word in the reader's language."""
+        channel = self.channels.get(who.channel) if who else None
+        words = channel is not None and not channel.has_command_menu
+        return self.commands.help_text(current_locale() if words else None)
 
     async def _help(self, call: Call) -> None:
         """/help: the command list, with the everyday commands as buttons (numbered on
@@ -451,7 +460,7 @@ class Conversation:
             for c in self.commands
             if c.shortcut
         )
-        await self.say(call.who, self.help_text(), shortcuts if call.member else ())
+        await self.say(call.who, self.help_text(call.who), shortcuts if call.member else ())
 
     def _safety_command(
         self, name: str, verb: Verb, description: str, *, urgent: bool = False
@@ -583,7 +592,9 @@ class Conversation:
                 return
             await self.say(
                 who,
-                _("Welcome back, {alias}.").format(alias=member.alias) + "\n\n" + self.help_text(),
+                _("Welcome back, {alias}.").format(alias=member.alias)
+                + "\n\n"
+                + self.help_text(who),
             )
             return
         values = {"code": code[:40]}
@@ -663,6 +674,11 @@ class Conversation:
     def _default_locale(self) -> str:
         policy = self.service.policy
         return policy.jurisdiction(policy.default_jurisdiction).locale
+
+
+def _is_language_choice(pending: Pending) -> bool:
+    """A newcomer answering the first question of all, their language."""
+    return pending.form.name == "onboarding" and pending.current.key == "language"
 
 
 def _is_pin_answer(event: Inbound, pending: Pending) -> bool:

@@ -184,15 +184,14 @@ async def ask(person: SignalUser, line: str, expect: str) -> str:
 
 async def onboard(person: SignalUser, alias: str) -> None:
     await ask(person, "/start", "Choose your language")
-    await ask(person, "English", "Where do you work")
-    await ask(person, "north", "choose a nickname")
+    await ask(person, "English", "choose a nickname")
     await ask(person, alias, "PIN")
     await ask(person, PIN, "same PIN")
     await ask(person, PIN, "Welcome")
 
 
 async def onboard_console(stack: Stack, person: str) -> None:
-    for line in ("/start", "English", "north", person.title(), PIN, PIN):
+    for line in ("/start", "English", person.title(), PIN, PIN):
         await stack.console_says(person, line)
     await stack.console_wait(person, "Welcome")
 
@@ -240,9 +239,7 @@ async def test_onboarding_sets_disappearing_timer_before_the_first_pin(stack: St
 
     await ask(robin, "/start", "Choose your language")
 
-    await ask(robin, "English", "Where do you work")
-
-    await ask(robin, "north", "choose a nickname")
+    await ask(robin, "English", "choose a nickname")
     prompt = await ask(robin, "Robin", "PIN")
     assert "disappearing messages in this chat (60 minutes)" in prompt
     assert stack.api.contacts == {robin.uuid: {"expiration_in_seconds": 3600}}
