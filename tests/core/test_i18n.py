@@ -291,7 +291,8 @@ async def test_telegram_newcomer_with_a_spanish_phone_is_onboarded_in_spanish(
     telegram: Harness,
 ) -> None:
     ana = telegram.api.user(2001, "Ana", language_code="es-419")
-    await telegram.say(ana, "/start", "Te doy la bienvenida")
+    proposal = await telegram.say(ana, "/start", "Te escribiré en Español")
+    await telegram.press(ana, "Español", "Te doy la bienvenida", proposal)
     prompt = await telegram.say(ana, "Ana", "elige un PIN")
     query = await ana.press("k:ok", prompt)  # OK on an empty keypad: a pop-up explains
     async with asyncio.timeout(STEP):
@@ -392,6 +393,15 @@ SOS_WORD = {
 }
 
 
+WELCOME = (
+    "Welcome to buddycheck.\n"
+    "Before a booking, you tell me the client's car plate and the address. "
+    "If you don't check in on time, your buddies are alerted. "
+    "Only they can read the details, and only then.\n\n"
+    "First, choose a nickname. Not your real name."
+)
+
+
 def said(locale: str, message: str, **values: str) -> str:
     """`message` as a person reading `locale` gets it."""
     with use_locale(locale):
@@ -406,7 +416,7 @@ def story_lines(locale: str, alias: str) -> dict[str, str]:
             "I will write to you in {language}. Is that right? Choose your language:",
             language=language_name(locale),
         ),
-        "nickname": said(locale, "First, choose a nickname. Not your real name.").split("\n")[-1],
+        "nickname": said(locale, WELCOME).split("\n")[-1],
         "again": said(locale, "Send the same PIN again."),
         "sealed": said(locale, "🔒 Saved and sealed."),
         "sos": said(locale, "🆘 SOS sent. Your buddies are being alerted now."),
