@@ -353,7 +353,8 @@ class Conversation:
         the person is told once how long to wait, and the event is not handled."""
         pending = self._current(who)
         if urgent(event, self.commands) or (
-            pending is not None and (_is_pin_answer(event, pending) or _is_language_choice(pending))
+            pending is not None
+            and (_is_pin_answer(event, pending) or _is_language_choice(event, pending))
         ):  # a PIN, or a newcomer's first tap (their language) is never turned away
             return True
         verdict = self.limiter.check(who, time.monotonic())
@@ -676,9 +677,14 @@ class Conversation:
         return policy.jurisdiction(policy.default_jurisdiction).locale
 
 
-def _is_language_choice(pending: Pending) -> bool:
-    """A newcomer answering the first question of all, their language."""
-    return pending.form.name == "onboarding" and pending.current.key == "language"
+def _is_language_choice(event: Inbound, pending: Pending) -> bool:
+    """A newcomer answering the first question of all, their language (tapped or typed)."""
+    if pending.form.name != "onboarding" or pending.current.key != "language":
+        return False
+    if event.action:
+        return event.action.startswith(f"{Control.ANSWER}:")
+    typed = (event.text or "").strip()
+    return bool(typed) and not typed.startswith("/")
 
 
 def _is_pin_answer(event: Inbound, pending: Pending) -> bool:

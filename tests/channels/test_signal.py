@@ -794,6 +794,6 @@ async def test_messages_from_the_bots_own_account_and_groups_are_ignored(stack: 
     assert await stack.api.push(group_member._envelope(timestamp, message))
     robin = stack.user("robin")
 
-    await ask(robin, "/start", "choose a nickname")  # the bot is listening, and answered only this
+    await ask(robin, "/start", "Choose your language")  # the bot listens, and answered only this
 
     assert [m.recipients for m in stack.api.sent] == [(robin.uuid,)]

@@ -220,7 +220,7 @@ async def test_a_new_person_whose_messenger_speaks_spanish_is_welcomed_in_spanis
 ) -> None:
     handle = chat.app.conversation.handle
     await handle(Inbound("console", "ana", text="/start", language="es-AR"))
-    for line in ("1", "north", "Ana", signal_harness.PIN, signal_harness.PIN):
+    for line in ("Español", "Norte", "Ana", signal_harness.PIN, signal_harness.PIN):
         await handle(Inbound("console", "ana", text=line, language="es-AR"))
     await chat.app.dispatcher.drain()
     said = "\n".join(text for to, text in chat.console.transcript if to == "ana")

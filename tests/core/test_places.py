@@ -11,9 +11,12 @@ from sqlalchemy import select
 
 from checkins.escalation import ladder_of
 from checkins.ladder import Notify
-from storage.tables import Member, Outcall
+from checkins.places import PlaceService
+from storage.roles import RESPONDER
+from storage.tables import JurisdictionRules, Member, Outcall
 from tests.chat import Chat
-from tests.conftest import PIN
+from tests.conftest import PIN, World
+from tests.core.test_responders import person, start_and_miss
 
 PLATE, ADDRESS = "KX482B", "14 Hollow Lane"
 
@@ -137,3 +140,24 @@ async def test_times_read_in_the_workers_place_and_shown_to_a_buddy_elsewhere_wi
     # 19:30 in Auckland (NZDT, UTC+13) is 6:30 AM in London the same day.
     assert "7:30 PM New Zealand Time (6:30 AM for you)" in alert
     assert due == datetime(2026, 11, 24, 6, 30, tzinfo=UTC)
+
+
+def test_a_moved_workers_next_outcall_reaches_the_responders_of_her_new_place(
+    world: World,
+) -> None:
+    """Duty follows the worker's place: after Robin moves South, South's on-duty responder is
+    alerted about her missed check-in, North's is not."""
+    ria = person(world, "ria", RESPONDER)  # North's
+    sol = person(world, "sol", RESPONDER, jurisdiction="south")
+    south_ladder = [
+        {"after": "0m", "notify": "worker"},
+        {"after": "10m", "notify": "buddies"},
+        {"after": "30m", "notify": "responders"},
+    ]
+    with world.db.transaction() as session:
+        rules = {"ladder": south_ladder}
+        session.add(JurisdictionRules(jurisdiction="south", rules=rules, updated_at=world.clock()))
+    PlaceService(world.service.ctx).move(world.worker, "south")
+    start_and_miss(world, 31)
+    assert any("Robin missed their check-in" in text for text in world.messages(sol))
+    assert not any("Robin missed their check-in" in text for text in world.messages(ria))

@@ -52,7 +52,7 @@ def test_a_server_code_makes_the_first_admin(world: World) -> None:
         assert [m.alias for m in admins_of(session, "north")] == ["Kit"]
         assert admins_of(session, "south") == []
     admin.open_menu(world.buddy2)
-    assert "Rules for north" in world.last(world.buddy2)
+    assert "Rules for North" in world.last(world.buddy2)
 
 
 def test_role_codes_have_enough_entropy_and_are_stored_only_as_keyed_hashes(world: World) -> None:
