@@ -101,8 +101,8 @@ async def test_saying_no_or_the_same_place_changes_nothing(chat: Chat) -> None:
 
 
 async def test_a_running_outcall_keeps_its_place_and_its_consent(chat: Chat) -> None:
-    for person in ("robin", "sam"):
-        await chat.register(person)
+    for name in ("robin", "sam"):
+        await chat.register(name)
     await chat.pair("robin", "sam")
     await move(chat, "robin", "South")
     await chat.send("robin", "/emergency")
@@ -123,8 +123,8 @@ async def test_a_running_outcall_keeps_its_place_and_its_consent(chat: Chat) -> 
 async def test_times_read_in_the_workers_place_and_shown_to_a_buddy_elsewhere_with_its_zone(
     chat: Chat,
 ) -> None:
-    for person in ("robin", "sam"):
-        await chat.register(person)  # both in North (London)
+    for name in ("robin", "sam"):
+        await chat.register(name)  # both in North (London)
     await chat.pair("robin", "sam")
     await move(chat, "robin", "South")  # Robin tours to Auckland; Sam stays in London
 
