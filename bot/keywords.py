@@ -222,6 +222,12 @@ def command_word(locale: str, command: str) -> str | None:
     return COMMAND_WORDS.get(locale, {}).get(command)
 
 
+# The commands whose word may be followed by text (`salida KX482B | 14 Hollow Lane | 1h`,
+# `aceptar ABCD-EFGH`). Any other word counts only alone: "cancel the booking" or "help me
+# with this" is a sentence, not a command.
+TAKES_TEXT = frozenset({"outcall", "accept", "start", "language", "place"})
+
+
 def command_by_word(text: str, locale: str) -> tuple[str, str] | None:
     """`salida` → ("outcall", ""), `aceptar ABCD-EFGH` → ("accept", "ABCD-EFGH"): the command
     a word names in the reader's language or in English, and the rest of the text."""
@@ -229,6 +235,6 @@ def command_by_word(text: str, locale: str) -> tuple[str, str] | None:
     typed = fold(first)
     for table in (COMMAND_WORDS.get(locale, {}), COMMAND_WORDS["en"]):
         for command, word in table.items():
-            if fold(word) == typed:
+            if fold(word) == typed and (not rest.strip() or command in TAKES_TEXT):
                 return command, rest.strip()
     return None

@@ -44,6 +44,11 @@ def test_words_are_read_without_case_or_accents() -> None:
     assert command_by_word("aceptar abcd-efgh", "es") == ("accept", "abcd-efgh")
     assert command_by_word("สถานะ", "th") == ("status", "")
     assert command_by_word("estado", "fr") is None  # another language's word is not read
+    assert command_by_word("salida KX482B | 1 Main St | 1h", "es") == (
+        "outcall",
+        "KX482B | 1 Main St | 1h",
+    )
+    assert command_by_word("cancel the booking", "en") is None  # a sentence, not /cancel
 
 
 async def test_a_spanish_speaker_types_salida_and_the_outcall_begins(chat: Chat) -> None:
