@@ -51,7 +51,6 @@ from checkins.context import Refusal
 from checkins.i18n import N_, _, current_locale, ngettext, supported_locale, use_locale
 from checkins.messages import Button, Identity, Message
 from checkins.parsing import parse_outcall_form
-from checkins.places import serves_several
 from checkins.security import SecurityService
 from checkins.service import (
     CheckinService,
@@ -598,10 +597,7 @@ class Conversation:
                 + self.help_text(who),
             )
             return
-        values = {"code": code[:40]}
-        if not serves_several(self.service.policy):  # nothing to choose: the one place
-            values["place"] = self.service.policy.default_jurisdiction
-        await self.start_form(who, self.forms.onboarding, values)
+        await self.start_form(who, self.forms.onboarding, {"code": code[:40]})
 
     async def accept_code(self, who: Identity, code: str) -> None:
         """/accept CODE (or /start CODE): a feature's code if one claims it, else a buddy code."""

@@ -46,7 +46,7 @@ from checkins.i18n import (
     switch_locale,
 )
 from checkins.messages import Button, Identity
-from checkins.places import places, read_place
+from checkins.places import places, read_place, serves_several
 from checkins.service import TimeRefusal, check_alias, check_pin
 
 if TYPE_CHECKING:
@@ -72,16 +72,17 @@ class CoreForms:
         """The language first (proposed from the messenger's), then the place where the
         deployment serves several, then the nickname and the PIN."""
         policy = self.conversation.service.policy
+        place = Field(
+            "place",
+            lambda values: _ask_place(),
+            lambda text, values: read_place(policy, text),
+            buttons=lambda values: texts.place_buttons(places(policy), answer_token),
+        )
         return Form(
             "onboarding",
             (
                 Field("language", _ask_language, _chosen_language, buttons=_language_buttons),
-                Field(
-                    "place",
-                    lambda values: _ask_place(),
-                    lambda text, values: read_place(policy, text),
-                    buttons=lambda values: texts.place_buttons(places(policy), answer_token),
-                ),
+                *((place,) if serves_several(policy) else ()),
                 Field(
                     "alias",
                     _welcome,
@@ -170,7 +171,7 @@ class CoreForms:
             values["alias"],
             values["pin"],
             values["language"],
-            values["place"],
+            values.get("place"),  # one place only: the default one
         )
         if values.get("code"):
             await self.conversation.accept_code(who, values["code"])
