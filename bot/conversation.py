@@ -34,7 +34,7 @@ from bot.commands import Audience, Call, Command, CommandTable, command_name
 from bot.core_forms import CoreForms
 from bot.executors import Executors, Lane
 from bot.forms import Form, Pending, Values
-from bot.keywords import command_by_word, keyword_action
+from bot.keywords import command_by_word, command_by_word_in_any_language, keyword_action
 from bot.ratelimit import CommandLimiter
 from checkins import texts
 from checkins.actions import (
@@ -707,7 +707,9 @@ def safety_action(event: Inbound, pending: Pending | None, commands: CommandTabl
         return keyword.verb
     if pending is not None and _is_pin_answer(event, pending):
         return pending.form.safety
-    return None
+    named = command_by_word_in_any_language(text[:40]) if pending is None else None
+    command = commands.get(named) if named else None  # "cancelar" is /cancel
+    return command.safety if command else None
 
 
 def _pin_budget_spent(retry_after: float) -> str:

@@ -238,3 +238,13 @@ def command_by_word(text: str, locale: str) -> tuple[str, str] | None:
             if fold(word) == typed and (not rest.strip() or command in TAKES_TEXT):
                 return command, rest.strip()
     return None
+
+
+def command_by_word_in_any_language(text: str) -> str | None:
+    """The command a word names in any shipped language: for sorting an event onto the
+    safety threads before the reader's language is known (`bot.conversation.safety_action`)."""
+    for locale in COMMAND_WORDS:
+        named = command_by_word(text, locale)
+        if named is not None:
+            return named[0]
+    return None

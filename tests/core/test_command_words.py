@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from bot.channels.base import Inbound
+from bot.conversation import safety_action
 from bot.keywords import COMMAND_WORDS, command_by_word, fold, keyword_action
+from checkins.actions import Verb
 from checkins.i18n import available_locales
 from checkins.messages import Identity
 from tests.chat import Chat
@@ -68,3 +71,11 @@ async def test_a_nickname_that_is_a_command_word_is_taken_as_the_nickname(chat: 
         await chat.send("robin", line)
     robin = chat.app.service.member(Identity("console", "robin"))
     assert robin is not None and robin.alias == "Status"
+
+
+def test_a_safety_commands_word_runs_on_the_safety_threads_like_the_command(chat: Chat) -> None:
+    """/cancel is retried through database trouble; so is its word, in any language."""
+    commands = chat.app.conversation.commands
+    for typed in ("/cancel", "cancelar", "ANULEAZA", "отмена"):
+        assert safety_action(Inbound("console", "robin", text=typed), None, commands) is Verb.CANCEL
+    assert safety_action(Inbound("console", "robin", text="estado"), None, commands) is None
