@@ -23,7 +23,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot import admin_menu, language_menu, org_commands, relay, settings_menu
+from bot import admin_menu, language_menu, org_commands, place_menu, relay, settings_menu
 from bot.channels.base import Channel, Inbound
 from bot.channels.emergency import EmergencyChannel
 from bot.config import Settings
@@ -39,6 +39,7 @@ from checkins.context import Clock, Context
 from checkins.engine import Engine
 from checkins.escalation import EMERGENCY_CHANNEL
 from checkins.organisation import OrganisationService
+from checkins.places import PlaceService
 from checkins.reachability import Reachability
 from checkins.relay import RelayService
 from checkins.sealing import KDF_COSTS, Sealer
@@ -102,6 +103,8 @@ class App:
         self.organisation = OrganisationService(ctx)
         org_commands.install(self.conversation, self.organisation, self.settings_menu)
         relay.install(self.conversation, RelayService(ctx))
+        self.places = PlaceService(ctx)
+        place_menu.install(self.conversation, self.places)
         self.reachability = Reachability(self.db, self.policy, clock)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._tasks: set[asyncio.Task[None]] = set()

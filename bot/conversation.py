@@ -34,7 +34,14 @@ from bot.commands import Audience, Call, Command, CommandTable, command_name
 from bot.core_forms import CoreForms
 from bot.executors import Executors, Lane
 from bot.forms import Form, Pending, Values
-from bot.keywords import is_help_word, keyword_action, near_keyword, nearest
+from bot.keywords import (
+    command_by_word,
+    command_by_word_in_any_language,
+    is_help_word,
+    keyword_action,
+    near_keyword,
+    nearest,
+)
 from bot.ratelimit import CommandLimiter
 from checkins import texts
 from checkins.actions import (
@@ -49,7 +56,7 @@ from checkins.actions import (
 )
 from checkins.argon2_pool import Argon2Budget
 from checkins.context import Refusal
-from checkins.i18n import N_, _, ngettext, supported_locale, use_locale
+from checkins.i18n import N_, _, current_locale, ngettext, supported_locale, use_locale
 from checkins.messages import Button, Identity, Message
 from checkins.parsing import parse_outcall_form
 from checkins.security import SecurityService
@@ -270,7 +277,7 @@ class Conversation:
             async with lock:
                 safety = safety_action(event, self._current(who), self.commands)
                 with self.executors.lane(who, safety, self._taking_longer) as lane:
-                    lane.locale = self._new_person_locale(event)  # the member's, once known
+                    lane.locale = self._new_person_locale(who, event)  # a member's: theirs
                     try:
                         await self._handle_locked(event, who, lane)
                     except Exception as error:  # nobody is left without an answer
@@ -352,7 +359,10 @@ class Conversation:
         """Per-person limits; safety actions and PIN answers always pass. Over the limit,
         the person is told once how long to wait, and the event is not handled."""
         pending = self._current(who)
-        if urgent(event, self.commands) or (pending is not None and _is_pin_answer(event, pending)):
+        if urgent(event, self.commands) or (
+            pending is not None
+            and (_is_pin_answer(event, pending) or _is_language_choice(event, pending))
+        ):  # a PIN, or a newcomer's first tap (their language) is never turned away
             return True
         verdict = self.limiter.check(who, time.monotonic())
         if verdict.tell:
@@ -407,6 +417,10 @@ class Conversation:
         keyword = keyword_action(text)
         if keyword is not None and member is not None:
             await self._on_action(who, member, keyword)
+            return
+        named = command_by_word(text, current_locale()) if pending is None else None
+        if named is not None:  # "salida" is /outcall where there is no command menu
+            await self._on_command(event, who, member, f"/{named[0]} {named[1]}".strip())
             return
         if pending is not None:
             if event.message_ref and pending.current.deletes_answer:
@@ -483,9 +497,12 @@ class Conversation:
         assert command is not None  # only the core commands are named here
         return _(command.description)
 
-    def help_text(self) -> str:
-        """/help's text, from the command table."""
-        return self.commands.help_text()
+    def help_text(self, who: Identity | None = None) -> str:
+        """/help's text, from the command table; on a messenger without a command menu
+        (Signal, the console) with each command's word in the reader's language."""
+        channel = self.channels.get(who.channel) if who else None
+        words = channel is not None and not channel.has_command_menu
+        return self.commands.help_text(current_locale() if words else None)
 
     async def _help(self, call: Call) -> None:
         """/help: the command list, with the everyday commands as buttons (numbered on
@@ -495,7 +512,7 @@ class Conversation:
             for c in self.commands
             if c.shortcut
         )
-        await self.say(call.who, self.help_text(), shortcuts if call.member else ())
+        await self.say(call.who, self.help_text(call.who), shortcuts if call.member else ())
 
     def _safety_command(
         self, name: str, verb: Verb, description: str, *, urgent: bool = False
@@ -641,7 +658,9 @@ class Conversation:
                 return
             await self.say(
                 who,
-                _("Welcome back, {alias}.").format(alias=member.alias) + "\n\n" + self.help_text(),
+                _("Welcome back, {alias}.").format(alias=member.alias)
+                + "\n\n"
+                + self.help_text(who),
             )
             return
         await self.start_form(who, self.forms.onboarding, {"code": code[:40]})
@@ -720,13 +739,26 @@ class Conversation:
         if all(deleted) and notice:
             await self.say(who, notice)
 
-    def _new_person_locale(self, event: Inbound) -> str:
-        """Their messenger's language when we have it, else the default place's language."""
-        return supported_locale(event.language) or self._default_locale()
+    def _new_person_locale(self, who: Identity, event: Inbound) -> str:
+        """The language a newcomer chose at /start; before that their messenger's language
+        when we have it, else the default place's language."""
+        pending = self._pending.get(who)
+        chosen = pending.values.get("language") if pending else None
+        return chosen or supported_locale(event.language) or self._default_locale()
 
     def _default_locale(self) -> str:
         policy = self.service.policy
         return policy.jurisdiction(policy.default_jurisdiction).locale
+
+
+def _is_language_choice(event: Inbound, pending: Pending) -> bool:
+    """A newcomer answering the first question of all, their language (tapped or typed)."""
+    if pending.form.name != "onboarding" or pending.current.key != "language":
+        return False
+    if event.action:
+        return event.action.startswith(f"{Control.ANSWER}:")
+    typed = (event.text or "").strip()
+    return bool(typed) and not typed.startswith("/")
 
 
 def _is_pin_answer(event: Inbound, pending: Pending) -> bool:
@@ -753,7 +785,9 @@ def safety_action(event: Inbound, pending: Pending | None, commands: CommandTabl
         return keyword.verb
     if pending is not None and _is_pin_answer(event, pending):
         return pending.form.safety
-    return None
+    named = command_by_word_in_any_language(text[:40]) if pending is None else None
+    command = commands.get(named) if named else None  # "cancelar" is /cancel
+    return command.safety if command else None
 
 
 def _pin_budget_spent(retry_after: float) -> str:

@@ -4,7 +4,10 @@ answers; `Conversation.start_form` runs them like every other form (`bot/forms.p
 
 ```mermaid
 stateDiagram-v2
-    [*] --> alias: /start (new)
+    [*] --> language: /start (new)
+    language --> place: several places
+    language --> alias: one place
+    place --> alias
     alias --> pin
     pin --> again
     again --> [*]: registered
@@ -31,10 +34,19 @@ from typing import TYPE_CHECKING
 
 from bot.channels.base import Outbound
 from bot.forms import Field, Form, Values
+from checkins import texts
 from checkins.actions import Control, Verb, answer_token
-from checkins.context import WrongPinRetry
-from checkins.i18n import _, current_locale
+from checkins.context import Refusal, WrongPinRetry
+from checkins.i18n import (
+    _,
+    available_locales,
+    current_locale,
+    language_name,
+    supported_locale,
+    switch_locale,
+)
 from checkins.messages import Button, Identity
+from checkins.places import places, read_place, serves_several
 from checkins.service import TimeRefusal, check_alias, check_pin, looks_like_full_name
 
 if TYPE_CHECKING:
@@ -57,9 +69,20 @@ class CoreForms:
         self.unlock_pin = self._unlock_pin_form()
 
     def _onboarding_form(self) -> Form:
+        """The language first (proposed from the messenger's), then the place where the
+        deployment serves several, then the nickname and the PIN."""
+        policy = self.conversation.service.policy
+        place = Field(
+            "place",
+            lambda values: _ask_place(),
+            lambda text, values: read_place(policy, text),
+            buttons=lambda values: texts.place_buttons(places(policy), answer_token),
+        )
         return Form(
             "onboarding",
             (
+                Field("language", _ask_language, _chosen_language, buttons=_language_buttons),
+                *((place,) if serves_several(policy) else ()),
                 Field(
                     "alias",
                     _welcome,
@@ -152,7 +175,8 @@ class CoreForms:
             who,
             values["alias"],
             values["pin"],
-            current_locale(),
+            values["language"],
+            values.get("place"),  # one place only: the default one
         )
         if values.get("code"):
             await self.conversation.accept_code(who, values["code"])
@@ -179,6 +203,43 @@ class CoreForms:
                 delete_after_seconds=unlocked.visible_seconds,
             )
         )
+
+
+def _ask_language(values: Values) -> str:
+    # The conversation speaks the messenger's language here, when it gave one.
+    return _("I will write to you in {language}. Is that right? Choose your language:").format(
+        language=language_name(current_locale())
+    )
+
+
+def _language_buttons(values: Values) -> tuple[tuple[Button, ...], ...]:
+    """Every language in its own name, the proposed one first: one tap confirms it."""
+    proposed = current_locale()
+    ordered = [proposed, *(code for code in available_locales() if code != proposed)]
+    return tuple((Button(language_name(code), answer_token(code)),) for code in ordered)
+
+
+def _chosen_language(text: str, values: Values) -> str:
+    """A language tapped, typed by code (es, pt-BR) or by its own name (Español); from
+    here on every question is in it."""
+    typed = text.strip().casefold()
+    named = {language_name(code).casefold(): code for code in available_locales()}
+    locale = named.get(typed) or supported_locale(typed)
+    if locale is None:
+        raise Refusal(
+            _("I can't speak that language yet. I can speak: {languages}.").format(
+                languages=", ".join(language_name(code) for code in available_locales())
+            )
+        )
+    switch_locale(locale)
+    return locale
+
+
+def _ask_place() -> str:
+    return _(
+        "Where do you work? Each place has its own rules about who is told if you miss a "
+        "check-in. You can change it later with /place."
+    )
 
 
 def _welcome(values: Values) -> str:

@@ -113,7 +113,8 @@ async def _scenario(demo: Demo, printer: Callable[[str], None]) -> None:
         return await demo.wait_for(expect_to, pattern, mark)
 
     for person in PEOPLE:
-        await step(f"{person} starts", person, "/start", person, "choose a nickname")
+        await step(f"{person} starts", person, "/start", person, "Choose your language")
+        await step(f"{person} keeps English", person, "1", person, "choose a nickname")
         await step(f"{person} picks an alias", person, person.title(), person, "PIN")
         await step(f"{person} picks a PIN", person, DEMO_PIN, person, "same PIN")
         await step(f"{person} confirms the PIN", person, DEMO_PIN, person, "Welcome")
@@ -181,7 +182,7 @@ async def run_interactive() -> None:
 
 async def _quiet_register(demo: Demo, person: str) -> None:
     """Pre-register the demo people and pair the buddies with Robin, without the chatter."""
-    for text in ("/start", person.title(), DEMO_PIN, DEMO_PIN):
+    for text in ("/start", "1", person.title(), DEMO_PIN, DEMO_PIN):
         await demo.say(person, text)
     if person != "robin":
         mark = len(demo.console.transcript)
@@ -194,7 +195,7 @@ async def _quiet_register(demo: Demo, person: str) -> None:
 
 async def _quiet_responder(demo: Demo) -> None:
     """Ash joins with server-made codes: on-duty responder and admin of the demo place."""
-    for text in ("/start", RESPONDER.title(), DEMO_PIN, DEMO_PIN):
+    for text in ("/start", "1", RESPONDER.title(), DEMO_PIN, DEMO_PIN):
         await demo.say(RESPONDER, text)
     for role in ("responder", "admin"):
         made = await asyncio.to_thread(demo.app.admin.server_invite, role, "demo")

@@ -99,11 +99,19 @@ class Menu(StrEnum):
     ADMIN = "adm"
     RELAY = "relay"  # `relay:REF`: a message through the bot between an alert's handler and worker
     COMMAND = "cmd"  # a numbered help menu's line: `cmd:outcall` runs /outcall
+    PLACE = "place"  # /place: `place:see:south` shows what a move changes, `place:go:south` moves
 
 
 def menu_token(menu: Menu, *parts: object) -> str:
     """A feature's button token, e.g. `duty:on` or `adm:st:north:1` (step 2 of north)."""
     return ":".join([menu.value, *map(str, parts)])
+
+
+class PlaceStep(StrEnum):
+    """The two steps of moving to another place: see what changes, then move."""
+
+    SEE = "see"
+    GO = "go"
 
 
 class Toggle(StrEnum):

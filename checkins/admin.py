@@ -569,7 +569,11 @@ class AdminService:
         )
 
     def _place(self, jurisdiction: str) -> str:
-        return texts.everywhere() if jurisdiction == EVERYWHERE else jurisdiction
+        """A role's or rule screen's place as the reader calls it (its name, else its id)."""
+        if jurisdiction == EVERYWHERE:
+            return texts.everywhere()
+        place = self.policy.jurisdictions.get(jurisdiction)
+        return texts.place_name(place) if place else jurisdiction
 
 
 def show_code(code: str) -> str:

@@ -39,7 +39,8 @@ def tell(
     outcall: Outcall | None = None,
     dedupe_key: str | None = None,
 ) -> None:
-    """Render a message in the member's language and timezone and queue it.
+    """Render a message in the member's language and timezone and queue it; the times of
+    an `outcall` in another place's timezone also name that zone (`texts.Reader`).
 
     Nothing about a duress outcall is ever sent to its worker: someone dangerous may be
     holding their phone, and the outcall must look ended to them. Nothing is sent to a
@@ -50,8 +51,9 @@ def tell(
     if member.departed_at is not None:  # their chat is detached: there is nobody to tell
         return
     timezone = policy.jurisdiction(member.jurisdiction).timezone
+    place_zone = policy.jurisdiction(outcall.jurisdiction).timezone if outcall else None
     with use_locale(member.locale):
-        message: Message = build(texts.Reader(timezone))
+        message: Message = build(texts.Reader(timezone, place_zone))
     enqueue(
         session,
         member,

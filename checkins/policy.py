@@ -26,6 +26,8 @@ class Jurisdiction:
     ladder: Ladder
     timezone: str
     locale: str = "en"
+    # The place's name by language, as the operator wrote it (`texts.place_name` picks one).
+    names: dict[str, str] = field(default_factory=dict)
     # Know-your-rights text by language, written by the organisation's admins.
     rights: dict[str, str] = field(default_factory=dict)
     # What to do when an alert comes, by language: a short checklist shown in every alert,

@@ -60,6 +60,7 @@ EDITABLE = frozenset(
 RIGHTS_MAX_CHARS = 3000
 # The response protocol is read in every alert, on a phone, in a hurry: a short checklist.
 PROTOCOL_MAX_CHARS = 800
+PLACE_NAME_MAX_CHARS = 40
 MAX_STAGES = 8
 
 
@@ -157,6 +158,8 @@ class JurisdictionConfig(Section):
     legal_model: LegalModel
     timezone: str
     locale: str = "en"
+    # The place's name as members read it, by language ("en" = "South", "es" = "Sur").
+    name: dict[str, Annotated[str, Field(min_length=1, max_length=PLACE_NAME_MAX_CHARS)]] = {}
     reminder_before: Annotated[Duration, at_most(MAX_REMINDER_BEFORE)] = timedelta(minutes=10)
     ack_timeout: Annotated[Duration, at_most(MAX_ACK_TIMEOUT)] = timedelta(minutes=15)
     max_extension: Annotated[Duration, at_most(MAX_EXTENSION)] | None = None
@@ -222,6 +225,7 @@ class JurisdictionConfig(Section):
             ladder=self.to_ladder(limits),
             timezone=self.timezone,
             locale=self.locale,
+            names=dict(self.name),
             rights=dict(self.rights),
             protocol=dict(self.protocol),
             emergency_contact=(

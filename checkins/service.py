@@ -123,13 +123,19 @@ class CheckinService:
             return self._view(member) if member else None
 
     def register(
-        self, who: Identity, alias: str, pin: str, locale: str | None = None
+        self,
+        who: Identity,
+        alias: str,
+        pin: str,
+        locale: str | None = None,
+        place: str | None = None,
     ) -> MemberView:
-        """Create a member with a fresh key pair wrapped under their PIN."""
+        """Create a member with a fresh key pair wrapped under their PIN, in `place` (the
+        place they picked; the default place when there is only one or none was given)."""
         alias = check_alias(alias)
         check_pin(pin)
         keys = self.sealer.new_key_pair(pin)
-        jurisdiction = self.policy.jurisdiction(self.policy.default_jurisdiction)
+        jurisdiction = self.policy.jurisdiction(place or self.policy.default_jurisdiction)
         now = self.clock()
         with self.db.transaction() as session:
             if queries.member_by_identity(session, who.channel, who.address):

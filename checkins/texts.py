@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_skeleton, format_time, format_timedelta, get_datetime_format
+from babel.dates import (
+    format_skeleton,
+    format_time,
+    format_timedelta,
+    get_datetime_format,
+    get_timezone_name,
+)
 
 from checkins.actions import (
     Action,
@@ -19,6 +25,7 @@ from checkins.actions import (
     Control,
     Menu,
     OrgText,
+    PlaceStep,
     Timing,
     Toggle,
     Verb,
@@ -28,6 +35,7 @@ from checkins.actions import (
 from checkins.i18n import _, current_locale, ngettext
 from checkins.ladder import Ladder, LegalModel, Notify
 from checkins.messages import Button, Kind, Message
+from checkins.policy import Jurisdiction
 from checkins.sealing import Details
 
 
@@ -52,14 +60,45 @@ def span(delta: timedelta) -> str:
     return format_timedelta(delta, threshold=2, locale=current_locale())
 
 
+def zone_name(timezone: str) -> str:
+    """A timezone as people say it, in the reader's language: `New Zealand Time`."""
+    return get_timezone_name(ZoneInfo(timezone), locale=current_locale())
+
+
 @dataclass(frozen=True)
 class Reader:
-    """What wording needs to know about its reader besides the language: their timezone."""
+    """What wording needs to know about its reader besides the language: their timezone, and
+    the timezone of the outcall a message is about (`place_zone`), when it is another one.
+    `at` is a time; `on` a day and time."""
 
     timezone: str
+    place_zone: str | None = None
 
     def at(self, moment: datetime) -> str:
-        return clock(moment, self.timezone)
+        """A time in the reader's zone; a time of an outcall in another zone is the worker's
+        time with its zone, then the reader's own, so nobody misreads how late it is."""
+        if self.place_zone is None or self.place_zone == self.timezone:
+            return clock(moment, self.timezone)
+        return _("{time} {zone} ({own} for you)").format(
+            time=clock(moment, self.place_zone),
+            zone=zone_name(self.place_zone),
+            own=clock(moment, self.timezone),
+        )
+
+    def on(self, moment: datetime) -> str:
+        """A day and time in the reader's zone (when a code expires)."""
+        return day_and_time(moment, self.timezone)
+
+
+def place_name(place: Jurisdiction) -> str:
+    """A place's name in the reader's language, else in the place's, else its id."""
+    names = place.names
+    return (
+        names.get(current_locale())
+        or names.get(current_locale().split("_")[0])
+        or names.get(place.locale)
+        or place.id
+    )
 
     def on(self, moment: datetime) -> str:
         return day_and_time(moment, self.timezone)
@@ -1323,6 +1362,91 @@ def remove_buddy_question(link_id: int, other_alias: str) -> Message:
     )
 
 
+# -- places ----------------------------------------------------------------------------
+
+
+def place_buttons(
+    places: list[Jurisdiction], token: Callable[[str], str]
+) -> tuple[tuple[Button, ...], ...]:
+    """One button per place, named in the reader's language; `token(place_id)` is its action."""
+    return tuple((Button(place_name(place), token(place.id)),) for place in places)
+
+
+def pick_my_place(current: Jurisdiction, places: list[Jurisdiction]) -> Message:
+    """`/place`: where the member is now, and the places they can move to."""
+    others = [place for place in places if place.id != current.id]
+    return Message(
+        _(
+            "You are in {place}. Its rules decide who is told if you miss a check-in, "
+            "and its clock is used for your times. Where are you working now?"
+        ).format(place=place_name(current)),
+        place_buttons(others, lambda key: menu_token(Menu.PLACE, PlaceStep.SEE, key)),
+    )
+
+
+@dataclass(frozen=True)
+class Move:
+    """What moving from one place to another changes for one member, shown before it
+    happens: the other clock, the other ladder, the emergency contact, what stays behind."""
+
+    old: Jurisdiction
+    new: Jurisdiction
+    new_has_emergency: bool
+    old_has_emergency: bool
+    opted_in: bool
+    running: bool
+    roles_stay: bool
+
+    @property
+    def loses_opt_in(self) -> bool:
+        return self.opted_in and not self.new_has_emergency
+
+
+def move_preview(move: Move, now: datetime) -> Message:
+    """Every change a move makes, in plain lines, with Yes and No."""
+    old, new = place_name(move.old), place_name(move.new)
+    lines = [_("Move from {old} to {new}? This changes:").format(old=old, new=new)]
+    if move.old.timezone != move.new.timezone:
+        lines.append(
+            _("• Your times are shown and read in {zone}. It is {time} there now.").format(
+                zone=zone_name(move.new.timezone), time=clock(now, move.new.timezone)
+            )
+        )
+    lines.append(_("• If you miss a check-in in {new}:").format(new=new))
+    lines += [f"   {step_line(s.after, s.notify)}" for s in move.new.ladder.stages]
+    if move.new_has_emergency and not move.old_has_emergency:
+        lines.append(
+            _(
+                "• In {new} the last step can be an emergency contact, if you turn it on "
+                "with /emergency. In {old} it never is."
+            ).format(new=new, old=old)
+        )
+    elif move.old_has_emergency and not move.new_has_emergency:
+        lines.append(
+            _("• In {new} there is no emergency contact: it is never told.").format(new=new)
+        )
+    if move.loses_opt_in:
+        lines.append(_("• Your emergency contact setting will be turned off."))
+    if move.running:
+        lines.append(
+            _("• Your running outcall keeps the rules of {old} until it ends.").format(old=old)
+        )
+    if move.roles_stay:
+        lines.append(
+            _(
+                "• Your responder or admin role stays in {old}. An admin of {new} can give "
+                "you one there."
+            ).format(old=old, new=new)
+        )
+    return Message(
+        "\n".join(lines),
+        (
+            (Button(_("Yes, move me to {new}").format(new=new), _place_go(move.new.id)),),
+            (Button(_("No, stay in {old}").format(old=old), menu_token(Menu.PLACE, "stay")),),
+        ),
+    )
+
+
 def alert_status(
     ref: str, due: str, sos: bool, buddies: list[str], others: int, handler: str | None
 ) -> Message:
@@ -1366,3 +1490,40 @@ def not_understood(head: str, suggestion: str | None, options: list[str]) -> str
 def option(word: str, meaning: str) -> str:
     """One line of what is possible now: the word to send and what it does."""
     return _("{word} — {meaning}").format(word=word, meaning=meaning)
+
+
+def _place_go(place_id: str) -> str:
+    return menu_token(Menu.PLACE, PlaceStep.GO, place_id)
+
+
+def moved(move: Move) -> Message:
+    lines = [
+        _("Done. You are now in {new}. Your times are in {zone}.").format(
+            new=place_name(move.new), zone=zone_name(move.new.timezone)
+        )
+    ]
+    if move.loses_opt_in:
+        lines.append(
+            _("Your emergency contact setting was turned off: {new} has none.").format(
+                new=place_name(move.new)
+            )
+        )
+    return Message("\n".join(lines))
+
+
+def stayed(place: Jurisdiction) -> Message:
+    return Message(_("Nothing changed. You are still in {place}.").format(place=place_name(place)))
+
+
+def already_there(place: Jurisdiction) -> str:
+    return _("You are already in {place}. Nothing changed.").format(place=place_name(place))
+
+
+def only_one_place() -> str:
+    return _("This organisation works in one place only, so there is nowhere to move.")
+
+
+def unknown_place(places: list[Jurisdiction]) -> str:
+    return _("There is no such place. Choose one of: {places}.").format(
+        places=", ".join(place_name(place) for place in places)
+    )

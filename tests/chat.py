@@ -31,9 +31,16 @@ class Chat:
         await self.app.dispatcher.drain()
         return "\n".join(t for to, t in self.console.transcript[mark:] if to == person)
 
+    async def start(self, person: str) -> str:
+        """`person` sends /start, keeps English and picks North; return the nickname question."""
+        for line in ("/start", "English"):
+            await self.send(person, line)
+        return await self.send(person, "north")
+
     async def register(self, person: str) -> None:
         """`person` joins with their name as nickname and the tests' PIN."""
-        for line in ("/start", person.title(), PIN, PIN):
+        await self.start(person)
+        for line in (person.title(), PIN, PIN):
             await self.send(person, line)
 
     async def pair(self, worker: str, buddy: str) -> None:

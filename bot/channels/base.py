@@ -146,6 +146,9 @@ class Channel(abc.ABC):
     limits: ChannelLimits
     # The listed commands as (name, untranslated description), from the command table.
     commands: tuple[tuple[str, str], ...] = ()
+    # Whether the messenger shows a command menu (Telegram's): without one, /help also
+    # names each command's word in the reader's language (`bot/keywords.py`).
+    has_command_menu: bool = False
 
     def set_commands(self, commands: tuple[tuple[str, str], ...]) -> None:
         """Learn the command list, for a messenger with a command menu (Telegram's)."""

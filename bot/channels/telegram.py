@@ -262,6 +262,7 @@ class TelegramChannel(Channel):
     """Private chats with the bot, over long polling (default) or a webhook."""
 
     name = CHANNEL
+    has_command_menu = True
 
     def __init__(
         self,

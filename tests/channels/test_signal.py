@@ -183,14 +183,15 @@ async def ask(person: SignalUser, line: str, expect: str) -> str:
 
 
 async def onboard(person: SignalUser, alias: str) -> None:
-    await ask(person, "/start", "choose a nickname")
+    await ask(person, "/start", "Choose your language")
+    await ask(person, "English", "choose a nickname")
     await ask(person, alias, "PIN")
     await ask(person, PIN, "same PIN")
     await ask(person, PIN, "Welcome")
 
 
 async def onboard_console(stack: Stack, person: str) -> None:
-    for line in ("/start", person.title(), PIN, PIN):
+    for line in ("/start", "English", person.title(), PIN, PIN):
         await stack.console_says(person, line)
     await stack.console_wait(person, "Welcome")
 
@@ -236,7 +237,9 @@ async def test_onboarding_sets_disappearing_timer_before_the_first_pin(stack: St
     """/start → nickname → PIN by message; the chat timer is set once, and explained once."""
     robin = stack.user("robin", number="+14155550123")
 
-    await ask(robin, "/start", "choose a nickname")
+    await ask(robin, "/start", "Choose your language")
+
+    await ask(robin, "English", "choose a nickname")
     prompt = await ask(robin, "Robin", "PIN")
     assert "disappearing messages in this chat (60 minutes)" in prompt
     assert stack.api.contacts == {robin.uuid: {"expiration_in_seconds": 3600}}
@@ -864,6 +867,6 @@ async def test_messages_from_the_bots_own_account_and_groups_are_ignored(stack: 
     assert await stack.api.push(group_member._envelope(timestamp, message))
     robin = stack.user("robin")
 
-    await ask(robin, "/start", "choose a nickname")  # the bot is listening, and answered only this
+    await ask(robin, "/start", "Choose your language")  # the bot listens, and answered only this
 
     assert [m.recipients for m in stack.api.sent] == [(robin.uuid,)]

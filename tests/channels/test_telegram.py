@@ -84,7 +84,8 @@ async def test_onboarding_sets_the_pin_on_a_keypad_so_it_never_enters_the_chat(
 
 async def test_a_typed_pin_also_works_and_is_deleted_from_the_chat(bot: Harness) -> None:
     bob = bot.api.user(BOB, "Bob")
-    await bot.say(bob, "/start", "choose a nickname")
+    await bot.say(bob, "/start", "Choose your language")
+    await bot.say(bob, "English", "choose a nickname")
     await bot.say(bob, "Bob", "choose a PIN")
     await bot.say(bob, PIN, "same PIN")
     await bot.say(bob, PIN, "Welcome, Bob")
@@ -121,7 +122,8 @@ async def test_invite_deep_link_onboards_a_newcomer_and_accept_works_too(bot: Ha
     start_param = link.split("start=", 1)[1]
     assert start_param == code.replace("-", "")
     # Opening the link makes Telegram send "/start CODE"; the newcomer registers first.
-    prompt = await bot.say(bob, f"/start {start_param}", "choose a nickname")
+    await bot.say(bob, f"/start {start_param}", "Choose your language")
+    prompt = await bot.say(bob, "English", "choose a nickname")
     prompt = await bot.say(bob, "Bob", "choose a PIN")
     await bot.keypad(bob, prompt)
     again = await bob.wait_for_message("same PIN", after=prompt.message_id)

@@ -443,7 +443,16 @@ async def test_forged_malformed_and_oversized_tokens_get_an_answer_and_change_no
 
 
 @pytest.mark.parametrize(
-    "token", ["set:forget_yes", "lang:es", "duty:on", "drill:abc", "emerg:on", "adm:j:north"]
+    "token",
+    [
+        "set:forget_yes",
+        "lang:es",
+        "duty:on",
+        "drill:abc",
+        "emerg:on",
+        "adm:j:north",
+        "place:go:south",
+    ],
 )
 async def test_feature_buttons_from_a_non_member_are_refused(bot: Bot, token: str) -> None:
     await bot.refused("nobody", STALE_BUTTON, token=token)

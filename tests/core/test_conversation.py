@@ -48,7 +48,7 @@ async def test_every_bad_input_gets_a_clear_reply(chat: Chat, text: str, expecte
 
 
 async def test_onboarding_refuses_weak_or_mismatched_pins(chat: Chat) -> None:
-    await chat.send("robin", "/start")
+    await chat.start("robin")
     assert "phone number" in await chat.send("robin", "07700900123")
     await chat.send("robin", "Robin")
     assert "numbers only" in await chat.send("robin", "12ab56")

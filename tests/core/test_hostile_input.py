@@ -673,7 +673,7 @@ TOO_LONG = "K" * (MAX_INPUT_CHARS + 1)
 
 
 async def test_an_over_long_nickname_is_refused_and_the_step_waits(chat: Chat) -> None:
-    await chat.send("robin", "/start")
+    await chat.start("robin")
     assert "too long" in await chat.send("robin", TOO_LONG)
     assert chat.app.service.member(Identity("console", "robin")) is None
     assert "choose a PIN" in await chat.send("robin", "Robin")

@@ -141,7 +141,9 @@ class People:
 
     async def register(self, person: str) -> None:
         pin = PINS[person]
-        await self.say(person, "/start", "choose a nickname")
+        await self.say(person, "/start", "Choose your language")
+        await self.say(person, "English", "Where do you work")
+        await self.say(person, "north", "choose a nickname")
         await self.say(person, person.title(), "choose a PIN")
         await self.say(person, pin, "same PIN")
         await self.say(person, MISMATCHED_PIN, "didn't match")

@@ -92,7 +92,7 @@ async def test_account_deletion_with_a_duress_outcall_open_waits_until_a_buddy_s
     await chat.pick("robin", "Yes, delete everything")
     assert "Your account is deleted" in await chat.send("robin", PIN)  # reads as usual
     # Her chat is detached at once: she could register anew...
-    assert "choose a nickname" in (await chat.send("robin", "/start")).lower()
+    assert "choose a nickname" in (await chat.start("robin")).lower()
     # ...but the alert still reaches the buddies and can be unlocked and settled.
     assert the_outcall(chat).ended_at is None
     chat.clock.advance(minutes=30)
