@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from bot import executors
 from bot.channels.base import Channel, Inbound, Outbound
 from bot.commands import Audience, Call, Command, CommandTable, command_name
-from bot.core_forms import CoreForms
+from bot.core_forms import CoreForms, located, outcall_values, place_values
 from bot.executors import Executors, Lane
 from bot.forms import Form, Pending, Values
 from bot.keywords import keyword_action
@@ -50,7 +50,7 @@ from checkins.argon2_pool import Argon2Budget
 from checkins.context import Refusal
 from checkins.i18n import N_, _, ngettext, supported_locale, use_locale
 from checkins.messages import Button, Identity, Message
-from checkins.parsing import parse_outcall_form
+from checkins.places import Place, find_place
 from checkins.security import SecurityService
 from checkins.service import (
     CheckinService,
@@ -228,8 +228,11 @@ class Conversation:
             del self._pending[who]
         await self._delete_refs(who, pending)
 
-    async def _on_control(self, who: Identity, pending: Pending | None, token: str) -> None:
-        """A form's own button: Stop, Skip, Back, Done, or a button that answers."""
+    async def _on_control(
+        self, who: Identity, member: MemberView | None, pending: Pending | None, token: str
+    ) -> None:
+        """A form's own button: Stop, Skip, Back, Done, a button that answers, or a keypad
+        tapped when none was open (the form's question is asked again)."""
         if token == Control.STOP:
             await self.say(
                 who, pending.form.stopped() if pending else _("Stopped. Nothing was saved.")
@@ -237,9 +240,12 @@ class Conversation:
             await self.close(who)
             return
         if pending is None:
-            raise Refusal(_("This button is no longer active. Send /help to start again."))
+            await self._form_lost(who, member)
+            return
         question = pending.current
-        if token == Control.SKIP and question.optional:
+        if token == Control.KEYPAD:
+            await self._ask(who, pending)
+        elif token == Control.SKIP and question.optional:
             pending.values[question.key] = ""
             await self._advance(who, pending, pending.at + 1)
         elif token == Control.BACK and pending.at > 0:
@@ -397,7 +403,7 @@ class Conversation:
         if len(text) > MAX_INPUT_CHARS:
             await self.say(who, _("That message is too long. Please send something shorter."))
             return
-        if not text:
+        if not text and event.place is None:
             await self.say(who, _("I can only read text messages. Send /help to see what I do."))
             return
         if text.startswith("/"):
@@ -407,13 +413,20 @@ class Conversation:
         if keyword is not None and member is not None:
             await self._on_action(who, member, keyword)
             return
+        place = event.place or find_place(text)
+        outcall = pending is None or pending.form is self.forms.outcall
+        if place is not None and member is not None and outcall:
+            await self._on_place(event, who, pending, place)
+            return
+        if event.place is not None and member is not None:
+            raise Refusal(_("I can use a shared location only as the address of an outcall."))
         if pending is not None:
             if event.message_ref and pending.current.deletes_answer:
                 pending.refs.append(event.message_ref)
             await self._answer(who, pending, text)
             return
         if member is None:
-            await self.say(who, _("Hello! Send /start to begin."))
+            await self._begin_again(who)
             return
         await self.say(who, _("Sorry, I didn't understand that.") + "\n\n" + self.help_text())
 
@@ -435,7 +448,10 @@ class Conversation:
         if command is None:
             await self.say(who, _("I don't know that command.") + "\n\n" + self.help_text())
             return
-        rest = text.partition(" ")[2].strip()
+        # What follows the command's first word, however it is set apart (a space, or a
+        # new line in a one-message outcall).
+        words = text.split(maxsplit=1)
+        rest = words[1].strip() if len(words) > 1 else ""
         await command.handler(Call(who, member, rest, event.message_ref))
 
     def help_text(self) -> str:
@@ -492,7 +508,7 @@ class Conversation:
     ) -> None:
         token = event.action or ""
         if is_control(token) and token != Control.NO_PIN:
-            await self._on_control(who, pending, token)
+            await self._on_control(who, member, pending, token)
             return
         if token == Control.NO_PIN and member is not None:
             try:
@@ -559,6 +575,7 @@ class Conversation:
         elif verb is Verb.CONFIRM_SAFE:
             await self.run(self.service.confirm_safe, who, ref)
         else:
+            await self.run(self.service.check_may_unlock, who)
             await self.start_form(who, self.forms.unlock_pin, {"ref": ref})
 
     async def _ask_checkin_pin(self, who: Identity, ref: str | None) -> None:
@@ -586,6 +603,28 @@ class Conversation:
             )
             return
         await self.start_form(who, self.forms.onboarding, {"code": code[:40]})
+
+    async def _begin_again(self, who: Identity) -> None:
+        """Someone not registered wrote: they may be new, or have been half-way through
+        registering when the bot restarted (what was typed is kept only in memory). Either
+        way registering starts (again), rather than a bare "send /start"."""
+        await self._start(Call(who, None, ""))
+
+    async def _form_lost(self, who: Identity, member: MemberView | None) -> None:
+        """A button of a form that is no longer open (the bot restarted, or it timed out):
+        nothing typed in it was kept, and the person is told so and what to do. Someone
+        who was registering starts again at once."""
+        if member is None:
+            await self.say(
+                who,
+                _(
+                    "Sorry, I lost what you were typing (I keep it only for a short while, "
+                    "and never after a restart). Let's start again."
+                ),
+            )
+            await self._begin_again(who)
+            return
+        raise Refusal(_("This button is no longer active. Send /help to start again."))
 
     async def accept_code(self, who: Identity, code: str) -> None:
         """/accept CODE (or /start CODE): a feature's code if one claims it, else a buddy code."""
@@ -631,14 +670,25 @@ class Conversation:
     # -- outcalls ------------------------------------------------------------------------
 
     async def _outcall(self, call: Call) -> None:
-        """/outcall, with any details sent along (`/outcall KX482B | 14 Hollow Lane | 1h`)."""
-        form = parse_outcall_form(call.rest)
-        given = {"plate": form.plate, "address": form.address}
-        values = {key: value for key, value in given.items() if value}
-        if form.due is not None:
-            values.update(notes=form.notes, due=form.due)
+        """/outcall, with any details sent along: `/outcall KX482B | 14 Hollow Lane | 1h`, or
+        one on each line after the command."""
         refs = [call.message_ref] if call.message_ref else []
-        await self.start_form(call.who, self.forms.outcall, values, refs)
+        await self.start_form(call.who, self.forms.outcall, outcall_values(call.rest), refs)
+
+    async def _on_place(
+        self, event: Inbound, who: Identity, pending: Pending | None, place: Place
+    ) -> None:
+        """A shared location is the outcall's address: it starts one, or fills the address
+        of the one being typed (replacing a typed one), and the question that was open is
+        asked again. Its message is deleted with the other details when the form ends."""
+        refs = [event.message_ref] if event.message_ref else []
+        await self.say(who, located(place))
+        if pending is None:
+            await self.start_form(who, self.forms.outcall, place_values(place), refs)
+            return
+        pending.refs.extend(refs)
+        pending.values.update(place_values(place))
+        await self._advance(who, pending, pending.at)
 
     async def delete_messages(self, who: Identity, refs: list[str], notice: str | None) -> None:
         """Delete the person's messages where the messenger allows; say so if `notice`."""

@@ -26,6 +26,7 @@ from checkins.actions import (
 from checkins.i18n import _, current_locale, ngettext
 from checkins.ladder import Ladder, LegalModel, Notify
 from checkins.messages import Button, Kind, Message
+from checkins.places import map_link
 from checkins.sealing import Details
 
 
@@ -327,8 +328,11 @@ def unlocked(worker_alias: str, details: Details, visible: timedelta) -> str:
     lines = [
         _("🔓 {alias}'s details:").format(alias=worker_alias),
         _("Car plate: {plate}").format(plate=details.plate),
-        _("Address: {address}").format(address=details.address),
     ]
+    if details.address or not details.location:
+        lines.append(_("Address: {address}").format(address=details.address))
+    if details.location:
+        lines.append(_("Shared location: {link}").format(link=map_link(details.location)))
     if details.notes:
         lines.append(_("Notes: {notes}").format(notes=details.notes))
     lines.append(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from checkins.messages import Button
+from checkins.places import Place
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,8 @@ class Inbound:
 
     `message_ref` identifies the person's message on the messenger, so the adapter can delete
     it after sealing (Telegram) — it is never stored. `language` is the language the person's
-    messenger app is set to (Telegram's `language_code`), when it says.
+    messenger app is set to (Telegram's `language_code`), when it says. `place` is a location
+    the person shared (Telegram's location or venue), a detail like any other: never logged.
     """
 
     channel: str
@@ -33,6 +35,7 @@ class Inbound:
     message_ref: str | None = None
     display_name: str | None = None
     language: str | None = None
+    place: Place | None = None
 
 
 @dataclass(frozen=True)
