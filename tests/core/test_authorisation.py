@@ -215,7 +215,9 @@ async def test_another_persons_outcall_buttons_cannot_end_or_extend_it(
         bot.start_outcall("mallory")
     token = f"ext:{ref}:30" if verb == "ext" else f"{verb}:{ref}"
     # Mallory's own outcall runs on, and she is told the button is not for it.
-    await bot.refused(presser, NOT_THIS_OUTCALL if presser == "mallory" else NO_OUTCALL, token=token)
+    await bot.refused(
+        presser, NOT_THIS_OUTCALL if presser == "mallory" else NO_OUTCALL, token=token
+    )
 
 
 @pytest.mark.parametrize("token", ["safe:{ref}", "cancel:{ref}", "ext:{ref}:30"])
