@@ -240,7 +240,7 @@ class Conversation:
             await self.close(who)
             return
         if pending is None:
-            await self._form_lost(who, member)
+            await self._form_lost(who, member, token)
             return
         question = pending.current
         if token == Control.KEYPAD:
@@ -610,10 +610,11 @@ class Conversation:
         way registering starts (again), rather than a bare "send /start"."""
         await self._start(Call(who, None, ""))
 
-    async def _form_lost(self, who: Identity, member: MemberView | None) -> None:
+    async def _form_lost(self, who: Identity, member: MemberView | None, token: str) -> None:
         """A button of a form that is no longer open (the bot restarted, or it timed out):
         nothing typed in it was kept, and the person is told so and what to do. Someone
-        who was registering starts again at once."""
+        who was registering starts again at once; a member whose PIN keypad outlived its
+        question is told how to be asked again."""
         if member is None:
             await self.say(
                 who,
@@ -624,6 +625,14 @@ class Conversation:
             )
             await self._begin_again(who)
             return
+        if token == Control.KEYPAD:
+            raise Refusal(
+                _(
+                    "That PIN question has ended (perhaps I restarted), and nothing you tapped "
+                    "was kept. Tap the button you began with again, like I'm safe or Unlock, "
+                    "and I'll ask for your PIN again."
+                )
+            )
         raise Refusal(_("This button is no longer active. Send /help to start again."))
 
     async def accept_code(self, who: Identity, code: str) -> None:

@@ -128,11 +128,17 @@ async def test_a_live_location_is_sealed_where_it_started_and_its_moves_get_no_a
 async def test_a_registration_cut_by_a_restart_begins_again_when_the_old_keypad_is_tapped(
     api: TelegramApiEmulator, tmp_path: Path
 ) -> None:
-    lee = api.user(LEE, "Lee")
+    lee, bob = api.user(LEE, "Lee"), api.user(BOB, "Bob")
     async with running(api, tmp_path) as bot:
+        await bot.onboard(bob, "Bob")
+        await bot.say(bob, "/settings", "What do you want to change")
+        current = await bot.press(bob, "Change my PIN", "Send your current PIN")
         await bot.say(lee, "/start", "choose a nickname")
         keypad = await bot.say(lee, "Lee", "choose a PIN")
-    async with running(api, tmp_path) as bot:  # the bot restarted: the form is forgotten
+    async with running(api, tmp_path) as bot:  # the bot restarted: the forms are forgotten
+        await bob.press("k:4", current)
+        ended = await bob.wait_for_message("That PIN question has ended", after=current.message_id)
+        assert "Tap the button you began with again" in ended.text
         for digit in "48":  # a second tap before the answer arrives is not answered twice
             await lee.press(f"k:{digit}", keypad)
         again = await lee.wait_for_message("choose a nickname", after=keypad.message_id)
