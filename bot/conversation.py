@@ -418,7 +418,7 @@ class Conversation:
         if place is not None and member is not None and outcall:
             await self._on_place(event, who, pending, place)
             return
-        if event.place is not None and member is not None:
+        if event.place is not None and (member is not None or pending is not None):
             raise Refusal(_("I can use a shared location only as the address of an outcall."))
         if pending is not None:
             if event.message_ref and pending.current.deletes_answer:
@@ -689,14 +689,16 @@ class Conversation:
     ) -> None:
         """A shared location is the outcall's address: it starts one, or fills the address
         of the one being typed (replacing a typed one), and the question that was open is
-        asked again. Its message is deleted with the other details when the form ends."""
+        asked again. Its message is deleted with the other details when the form ends. A
+        typed address stays when the location comes without words of its own."""
         refs = [event.message_ref] if event.message_ref else []
         await self.say(who, located(place))
         if pending is None:
             await self.start_form(who, self.forms.outcall, place_values(place), refs)
             return
         pending.refs.extend(refs)
-        pending.values.update(place_values(place))
+        typed = pending.values.get("address", "")
+        pending.values.update(place_values(place, typed))
         await self._advance(who, pending, pending.at)
 
     async def delete_messages(self, who: Identity, refs: list[str], notice: str | None) -> None:

@@ -240,9 +240,10 @@ def located(place: Place) -> str:
     return text
 
 
-def place_values(place: Place) -> Values:
-    """A shared location as the outcall's address (its words, if any, and the point)."""
-    return {"address": place.label, "location": place.coordinates}
+def place_values(place: Place, typed: str = "") -> Values:
+    """A shared location as the outcall's address: its words (or the address `typed`
+    before, when it came with none) and the point."""
+    return {"address": place.label or typed, "location": place.coordinates}
 
 
 def outcall_values(text: str) -> Values:

@@ -266,9 +266,10 @@ async def test_invite_and_accept_on_signal(stack: Stack) -> None:
 
 
 async def test_unregistered_person_and_unknown_input_get_an_answer(stack: Stack) -> None:
-    """Nothing typed is silently dropped, even before /start or for an attachment."""
+    """Nothing typed is silently dropped, even before /start or for an attachment: a
+    stranger's first message begins registering."""
     stranger = stack.user("stranger")
-    await ask(stranger, "hello?", "Send /start")
+    await ask(stranger, "hello?", "choose a nickname")
     robin = stack.user("robin")
     await onboard(robin, "Robin")
     await ask(robin, "what is this", "didn't understand")

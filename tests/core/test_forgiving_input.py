@@ -122,6 +122,20 @@ async def test_a_location_shared_first_starts_the_outcall_and_only_the_rest_is_a
     assert f"Shared location: {MAP_LINK}" in details and "Address:" not in details
 
 
+async def test_a_location_shared_after_the_typed_address_keeps_both(chat: Chat) -> None:
+    await robin_with_buddy_sam(chat)
+    await chat.send("robin", "/outcall")
+    await chat.send("robin", "KX482B")
+    await chat.send("robin", "14 Hollow Lane, flat 3")
+    reply = await chat.send("robin", f"geo:{LATITUDE},{LONGITUDE}")
+    assert "Got your location" in reply and "Anything else" in reply  # asked again
+    await chat.pick("robin", "Skip")
+    assert "sealed" in await chat.send("robin", "1h")
+    details = await sam_unlocks_after_robin_misses(chat)
+    assert "Address: 14 Hollow Lane, flat 3\n" in details
+    assert f"Shared location: {MAP_LINK}" in details
+
+
 async def test_a_map_link_as_the_address_line_of_one_message_is_a_location(chat: Chat) -> None:
     await robin_with_buddy_sam(chat)
     link = f"https://www.openstreetmap.org/#map=17/{LATITUDE}/{LONGITUDE}"
