@@ -3,13 +3,18 @@ location instead of the address, and the small refusals that used to punish a mi
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
+import nacl.utils
 import pytest
+from nacl.public import PrivateKey, SealedBox
+from nacl.secret import SecretBox
 
 from bot.channels.base import Inbound
 from checkins.messages import Identity
+from checkins.sealing import Details, Sealer
 from tests.chat import Chat
 from tests.conftest import PIN
 
@@ -185,3 +190,14 @@ async def test_an_old_check_in_button_says_what_it_is_and_the_running_outcall_go
     assert "That button is not for the outcall you have running now, so I did nothing" in told
     assert "has ended" not in told
     assert "Your outcall is running" in await chat.send("robin", "/status")
+
+
+def test_details_sealed_before_locations_existed_still_open() -> None:
+    """An outcall sealed by the version before this one (no "location" in its envelope) is
+    still open during an upgrade: its buddies must be able to read it."""
+    secret = PrivateKey.generate()
+    before = json.dumps({"plate": "KX482B", "address": "14 Hollow Lane", "notes": ""}).encode()
+    data_key = nacl.utils.random(SecretBox.KEY_SIZE)
+    envelope = bytes(SecretBox(data_key).encrypt(before + b"\n" + b" " * 64))
+    sealed = bytes(SealedBox(secret.public_key).encrypt(data_key))
+    assert Sealer.open(envelope, sealed, secret) == Details("KX482B", "14 Hollow Lane", "", "")
