@@ -117,4 +117,5 @@ def command_name(text: str) -> str:
     """`/Outcall@buddybot plate…` → `outcall` (empty for text that is not a command)."""
     if not text.startswith("/"):
         return ""
-    return text[1:].partition(" ")[0].split("@", 1)[0].lower()
+    words = text[1:].split(maxsplit=1)  # a space or a new line ends the name
+    return words[0].split("@", 1)[0].lower() if words else ""

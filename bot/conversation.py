@@ -25,13 +25,13 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from bot import executors
 from bot.channels.base import Channel, Inbound, Outbound
 from bot.commands import Audience, Call, Command, CommandTable, command_name
-from bot.core_forms import CoreForms
+from bot.core_forms import CoreForms, located, outcall_values, place_values
 from bot.executors import Executors, Lane
 from bot.forms import Form, Pending, Values
 from bot.keywords import (
@@ -57,8 +57,8 @@ from checkins.actions import (
 from checkins.argon2_pool import Argon2Budget
 from checkins.context import Refusal
 from checkins.i18n import N_, _, current_locale, ngettext, supported_locale, use_locale
+from checkins.locations import Location, find_location
 from checkins.messages import Button, Identity, Message
-from checkins.parsing import parse_outcall_form
 from checkins.security import SecurityService
 from checkins.service import (
     CheckinService,
@@ -236,8 +236,11 @@ class Conversation:
             del self._pending[who]
         await self._delete_refs(who, pending)
 
-    async def _on_control(self, who: Identity, pending: Pending | None, token: str) -> None:
-        """A form's own button: Stop, Skip, Back, Done, or a button that answers."""
+    async def _on_control(
+        self, who: Identity, member: MemberView | None, pending: Pending | None, token: str
+    ) -> None:
+        """A form's own button: Stop, Skip, Back, Done, a button that answers, or a keypad
+        tapped when none was open (the form's question is asked again)."""
         if token == Control.STOP:
             await self.say(
                 who, pending.form.stopped() if pending else _("Stopped. Nothing was saved.")
@@ -245,9 +248,12 @@ class Conversation:
             await self.close(who)
             return
         if pending is None:
-            raise Refusal(_("This button is no longer active. Send /help to start again."))
+            await self._form_lost(who, member, token)
+            return
         question = pending.current
-        if token == Control.SKIP and question.optional:
+        if token == Control.KEYPAD:
+            await self._ask(who, pending)
+        elif token == Control.SKIP and question.optional:
             pending.values[question.key] = ""
             await self._advance(who, pending, pending.at + 1)
         elif token == Control.BACK and pending.at > 0:
@@ -408,7 +414,7 @@ class Conversation:
         if len(text) > MAX_INPUT_CHARS:
             await self.say(who, _("That message is too long. Please send something shorter."))
             return
-        if not text:
+        if not text and event.place is None:
             await self.say(who, _("I can only read text messages. Send /help to see what I do."))
             return
         if text.startswith("/"):
@@ -418,6 +424,13 @@ class Conversation:
         if keyword is not None and member is not None:
             await self._on_action(who, member, keyword)
             return
+        place = event.place or find_location(text)
+        outcall = pending is None or pending.form is self.forms.outcall
+        if place is not None and member is not None and outcall:
+            await self._on_place(event, who, pending, place)
+            return
+        if event.place is not None and (member is not None or pending is not None):
+            raise Refusal(_("I can use a shared location only as the address of an outcall."))
         named = command_by_word(text, current_locale()) if pending is None else None
         if named is not None:  # "salida" is /outcall where there is no command menu
             await self._on_command(event, who, member, f"/{named[0]} {named[1]}".strip())
@@ -428,7 +441,7 @@ class Conversation:
             await self._answer(who, pending, text)
             return
         if member is None:
-            await self.say(who, _("Hello! Send /start to begin."))
+            await self._begin_again(who)
             return
         if is_help_word(text):
             await self._help(Call(who, member, ""))
@@ -456,7 +469,10 @@ class Conversation:
             head = _("I don't know that command.")
             await self.say(who, texts.not_understood(head, f"/{near}" if near else None, options))
             return
-        rest = text.partition(" ")[2].strip()
+        # What follows the command's first word, however it is set apart (a space, or a
+        # new line in a one-message outcall).
+        words = text.split(maxsplit=1)
+        rest = words[1].strip() if len(words) > 1 else ""
         await command.handler(Call(who, member, rest, event.message_ref))
 
     async def _not_understood(self, who: Identity, text: str) -> None:
@@ -555,7 +571,7 @@ class Conversation:
     ) -> None:
         token = event.action or ""
         if is_control(token) and token != Control.NO_PIN:
-            await self._on_control(who, pending, token)
+            await self._on_control(who, member, pending, token)
             return
         if token == Control.NO_PIN and member is not None:
             try:
@@ -626,6 +642,7 @@ class Conversation:
         elif verb is Verb.SAFE_CONFIRMED:
             await self.run(self.service.confirm_safe, who, ref)
         else:
+            await self.run(self.service.check_may_unlock, who)
             await self.start_form(who, self.forms.unlock_pin, {"ref": ref})
 
     async def _ask_remove_buddy(self, who: Identity, link_id: int) -> None:
@@ -664,6 +681,37 @@ class Conversation:
             )
             return
         await self.start_form(who, self.forms.onboarding, {"code": code[:40]})
+
+    async def _begin_again(self, who: Identity) -> None:
+        """Someone not registered wrote: they may be new, or have been half-way through
+        registering when the bot restarted (what was typed is kept only in memory). Either
+        way registering starts (again), rather than a bare "send /start"."""
+        await self._start(Call(who, None, ""))
+
+    async def _form_lost(self, who: Identity, member: MemberView | None, token: str) -> None:
+        """A button of a form that is no longer open (the bot restarted, or it timed out):
+        nothing typed in it was kept, and the person is told so and what to do. Someone
+        who was registering starts again at once; a member whose PIN keypad outlived its
+        question is told how to be asked again."""
+        if member is None:
+            await self.say(
+                who,
+                _(
+                    "Sorry, I lost what you were typing (I keep it only for a short while, "
+                    "and never after a restart). Let's start again."
+                ),
+            )
+            await self._begin_again(who)
+            return
+        if token == Control.KEYPAD:
+            raise Refusal(
+                _(
+                    "That PIN question has ended (perhaps I restarted), and nothing you tapped "
+                    "was kept. Tap the button you began with again, like I'm safe or Unlock, "
+                    "and I'll ask for your PIN again."
+                )
+            )
+        raise Refusal(_("This button is no longer active. Send /help to start again."))
 
     async def accept_code(self, who: Identity, code: str) -> None:
         """/accept CODE (or /start CODE): a feature's code if one claims it, else a buddy code."""
@@ -716,19 +764,40 @@ class Conversation:
     # -- outcalls ------------------------------------------------------------------------
 
     async def _outcall(self, call: Call) -> None:
-        """/outcall, with any details sent along (`/outcall KX482B | 14 Hollow Lane | 1h`)."""
-        if not await self.run(self.service.has_buddy, call.who):  # before asking anything
-            if call.message_ref and call.rest:  # the details sent along leave the chat too
-                await self.delete_messages(call.who, [call.message_ref], None)
-            await self.say(call.who, texts.no_buddy_for_outcall())
+        """/outcall, with any details sent along: `/outcall KX482B | 14 Hollow Lane | 1h`, or
+        one on each line after the command."""
+        if await self._told_no_buddy(call.who, [call.message_ref] if call.rest else []):
             return
-        form = parse_outcall_form(call.rest)
-        given = {"plate": form.plate, "address": form.address}
-        values = {key: value for key, value in given.items() if value}
-        if form.due is not None:
-            values.update(notes=form.notes, due=form.due)
         refs = [call.message_ref] if call.message_ref else []
-        await self.start_form(call.who, self.forms.outcall, values, refs)
+        await self.start_form(call.who, self.forms.outcall, outcall_values(call.rest), refs)
+
+    async def _on_place(
+        self, event: Inbound, who: Identity, pending: Pending | None, place: Location
+    ) -> None:
+        """A shared location is the outcall's address: it starts one, or fills the address
+        of the one being typed (replacing a typed one), and the question that was open is
+        asked again. Its message is deleted with the other details when the form ends. A
+        typed address stays when the location comes without words of its own."""
+        refs = [event.message_ref] if event.message_ref else []
+        if pending is None and await self._told_no_buddy(who, refs):
+            return
+        await self.say(who, located(place))
+        if pending is None:
+            await self.start_form(who, self.forms.outcall, place_values(place), refs)
+            return
+        pending.refs.extend(refs)
+        typed = pending.values.get("address", "")
+        pending.values.update(place_values(place, typed))
+        await self._advance(who, pending, pending.at)
+
+    async def _told_no_buddy(self, who: Identity, refs: Sequence[str | None]) -> bool:
+        """An outcall needs a buddy: say so before asking anything, and take any details
+        already sent out of the chat."""
+        if await self.run(self.service.has_buddy, who):
+            return False
+        await self.delete_messages(who, [ref for ref in refs if ref], None)
+        await self.say(who, texts.no_buddy_for_outcall())
+        return True
 
     async def delete_messages(self, who: Identity, refs: list[str], notice: str | None) -> None:
         """Delete the person's messages where the messenger allows; say so if `notice`."""

@@ -13,6 +13,8 @@ stateDiagram-v2
     again --> [*]: registered
     again --> pin: mismatch
     [*] --> plate: /outcall
+    [*] --> plate: location shared
+    plate --> due: everything in one message
     plate --> address
     address --> notes
     notes --> due: answer or Skip
@@ -45,7 +47,9 @@ from checkins.i18n import (
     supported_locale,
     switch_locale,
 )
+from checkins.locations import Location, find_location
 from checkins.messages import Button, Identity
+from checkins.parsing import parse_outcall_form
 from checkins.places import places, read_place, serves_several
 from checkins.service import TimeRefusal, check_alias, check_pin, looks_like_full_name
 
@@ -109,7 +113,7 @@ class CoreForms:
         return Form(
             "outcall",
             (
-                Field("plate", _ask_plate, secret=True),
+                Field("plate", _ask_plate, whole_outcall, secret=True),
                 Field("address", _ask_address, secret=True),
                 Field("notes", _ask_notes, optional=True, secret=True),
                 Field("due", _ask_due, buttons=_due_buttons, secret=True),
@@ -167,6 +171,7 @@ class CoreForms:
             values["address"],
             values["notes"],
             values["due"],
+            values.get("location", ""),
         )
 
     async def _register(self, who: Identity, values: Values) -> None:
@@ -282,11 +287,66 @@ def checked_new_pin(text: str, values: Values) -> str:
 
 
 def _ask_plate(values: Values) -> str:
-    return _("What is the client's car plate? (Send ? if you don't know.)")
+    return _(
+        "What is the client's car plate? (Send ? if you don't know.)\n\n"
+        "Or send it all in one message, each on its own line: the plate, the address, "
+        "how long until you check in (like 1h), and anything else."
+    )
 
 
 def _ask_address(values: Values) -> str:
-    return _("What is the address? Add the flat or room if you know it.")
+    return _(
+        "What is the address? Add the flat or room if you know it. Or share your location instead."
+    )
+
+
+def located(place: Location) -> str:
+    """Said when a shared location becomes the outcall's address."""
+    text = _(
+        "Got your location. It is sealed with the other details: only your buddies can "
+        "open it, and only if you don't check in."
+    )
+    if place.live:
+        text += " " + _(
+            "I keep only where you are now, not where you go next. To let a buddy follow "
+            "you, share your live location with them directly."
+        )
+    return text
+
+
+def place_values(place: Location, typed: str = "") -> Values:
+    """A shared location as the outcall's address: its words (or the address `typed`
+    before, when it came with none) and the point."""
+    return {"address": place.label or typed, "location": place.coordinates}
+
+
+def outcall_values(text: str) -> Values:
+    """What one message gives of an outcall (`parse_outcall_form`): the parts it has, an
+    address that is a map link as a location, and the notes settled once the time is there
+    (so only what is missing is asked)."""
+    form = parse_outcall_form(text)
+    values: Values = {}
+    if form.plate:
+        values["plate"] = form.plate
+    if form.address:
+        place = find_location(form.address)
+        values.update(place_values(place) if place else {"address": form.address})
+    if form.notes:
+        values["notes"] = form.notes
+    if form.due is not None:
+        values["due"] = form.due
+        values.setdefault("notes", "")
+    return values
+
+
+def whole_outcall(text: str, values: Values) -> str:
+    """The plate, or the whole outcall typed in one message (several lines, or parts with
+    `|`): the other parts become the form's answers too, and only what is missing is asked
+    next. The one parser that fills more than its own field, because the plate question
+    says it may be answered this way."""
+    given = outcall_values(text)
+    values.update((key, value) for key, value in given.items() if key != "plate")
+    return given.get("plate", text)
 
 
 def _ask_notes(values: Values) -> str:

@@ -76,6 +76,7 @@ class Control(StrEnum):
     DONE = "c:done"
     ANSWER = "c:ans"  # `c:ans:<value>`: a button that answers the question asked
     NO_PIN = "c:nopin"  # "I can't give my PIN" at a check-in
+    KEYPAD = "c:keypad"  # a PIN keypad tapped while none is open (Telegram, after a restart)
 
 
 def is_control(token: str) -> bool:

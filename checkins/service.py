@@ -330,11 +330,20 @@ class CheckinService:
     # -- the worker's outcall ------------------------------------------------------------
 
     def start_outcall(
-        self, who: Identity, plate: str, address: str, notes: str, due_text: str
+        self,
+        who: Identity,
+        plate: str,
+        address: str,
+        notes: str,
+        due_text: str,
+        location: str = "",
     ) -> OutcallView:
-        """Seal the details to the worker's buddies and start watching the check-in time."""
-        plate, address, notes = check_field(plate), check_field(address), check_field(notes)
-        if not plate or not address:
+        """Seal the details to the worker's buddies and start watching the check-in time.
+
+        A shared `location` (`lat,lon`) may stand for the address or come with it. The plate
+        is kept in capitals, as plates are written, however it was typed."""
+        plate, address, notes = check_field(plate).upper(), check_field(address), check_field(notes)
+        if not plate or not (address or location):
             raise Refusal(_("I need both the car plate and the address."))
         now = self.clock()
         with self.db.transaction() as session:
@@ -358,7 +367,7 @@ class CheckinService:
                 else []
             )
             recipients = {m.id: m.public_key for m in [*buddies, *responders] if m.wrapped_secret}
-            sealed = Sealer.seal(Details(plate, address, notes), recipients)
+            sealed = Sealer.seal(Details(plate, address, notes, location), recipients)
             outcall = lifecycle.begin(session, worker, jurisdiction, due, now)
             session.add(Envelope(outcall_id=outcall.id, ciphertext=sealed.envelope))
             for member_id, key in sealed.sealed_keys.items():
@@ -593,6 +602,12 @@ class CheckinService:
             texts.unlocked(worker_alias, details, visible), int(visible.total_seconds())
         )
 
+    def check_may_unlock(self, who: Identity) -> None:
+        """Before the PIN is asked for: refused at once while unlocking is paused, saying
+        until when, so nobody types a PIN only to hear it could not have worked."""
+        with self.db.transaction() as session:
+            self.check_not_locked(require_member(session, who), self.clock(), PinUse.KEY)
+
     def _sealed_copy(self, session: Session, member: Member, ref: str) -> tuple[str, bytes, bytes]:
         """The worker's alias, the envelope and this member's sealed copy of its key, if the
         alert is still live and they may still read it."""
@@ -668,9 +683,15 @@ class CheckinService:
 
     def _own_outcall(self, session: Session, worker: Member, ref: str | None) -> Outcall:
         outcall = queries.open_outcall(session, worker.id, lock=True)
-        if outcall is None or (ref is not None and outcall.ref != ref):
+        if outcall is None:
+            raise Refusal(_("You have no outcall running. Send /outcall to start one."))
+        if ref is not None and outcall.ref != ref:
+            # A button of an earlier outcall (or a forged one): the running one is untouched.
             raise Refusal(
-                _("You have no outcall running (this one has ended). Send /outcall to start one.")
+                _(
+                    "That button is not for the outcall you have running now, so I did "
+                    "nothing. Your outcall is still running: send /status to see it."
+                )
             )
         return outcall
 

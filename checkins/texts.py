@@ -34,6 +34,7 @@ from checkins.actions import (
 )
 from checkins.i18n import _, current_locale, ngettext
 from checkins.ladder import Ladder, LegalModel, Notify
+from checkins.locations import map_link
 from checkins.messages import Button, Kind, Message
 from checkins.policy import Jurisdiction
 from checkins.sealing import Details
@@ -515,8 +516,11 @@ def unlocked(worker_alias: str, details: Details, visible: timedelta) -> str:
         _("Car plate: {plate}").format(plate=details.plate)
         if known(details.plate)
         else _("Car plate: not known (they didn't know it)"),
-        _("Address: {address}").format(address=details.address),
     ]
+    if details.address or not details.location:
+        lines.append(_("Address: {address}").format(address=details.address))
+    if details.location:
+        lines.append(_("Shared location: {link}").format(link=map_link(details.location)))
     if details.notes:
         lines.append(_("Notes: {notes}").format(notes=details.notes))
     lines.append(

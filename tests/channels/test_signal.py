@@ -272,9 +272,10 @@ async def test_invite_and_accept_on_signal(stack: Stack) -> None:
 
 
 async def test_unregistered_person_and_unknown_input_get_an_answer(stack: Stack) -> None:
-    """Nothing typed is silently dropped, even before /start or for an attachment."""
+    """Nothing typed is silently dropped, even before /start or for an attachment: a
+    stranger's first message begins registering."""
     stranger = stack.user("stranger")
-    await ask(stranger, "hello?", "Send /start")
+    await ask(stranger, "hello?", "choose a nickname")
     robin = stack.user("robin")
     await onboard(robin, "Robin")
     unknown = await ask(robin, "what is this", "didn't understand")
@@ -507,6 +508,40 @@ async def test_an_alert_says_what_to_do_and_the_handler_messages_the_worker_thro
     assert question.encode() not in kept and answer.encode() not in kept
     logged = [r.getMessage() for r in caplog.records]
     assert not any(question in line or answer in line for line in logged)
+
+
+async def test_a_place_shared_from_signal_is_the_address_and_unlocks_as_a_map_link(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Robin shares where she is from Signal's attach menu instead of typing the address:
+    the text with its map links (and the map picture) becomes the sealed address, and Sam,
+    alerted, reads it as an OpenStreetMap link. The coordinates are nowhere else."""
+    caplog.set_level(logging.DEBUG)
+    robin, sam = stack.user("robin"), stack.user("sam")
+    await onboard(robin, "Robin")
+    await onboard(sam, "Sam")
+    await pair_on_signal(robin, sam)
+    await ask(robin, "/outcall", "car plate")
+    await ask(robin, PLATE, "Or share your location instead")
+    await robin.send_location(51.501364, -0.14189, "Hotel Rex", "12 Long Street")
+    await robin.wait_for_message("Got your location", timeout=WAIT)
+    await robin.wait_for_message("Anything else", timeout=WAIT)
+    await ask(robin, "white van", "How long")
+    await ask(robin, "1h", "Saved and sealed")
+    assert not any("51.50" in m.text for m in robin.messages())
+    await ask(robin, "SOS", "SOS sent")
+    await sam.wait_for_message("Robin", timeout=WAIT)
+    await ask(sam, "Unlock", "Send your PIN")
+    await sam.send_text(PIN)
+    details = (await sam.wait_for_message(PLATE, timeout=WAIT)).text
+    assert "Address: Hotel Rex, 12 Long Street" in details
+    assert (
+        "Shared location: https://www.openstreetmap.org/?mlat=51.501364&mlon=-0.141890"
+        "#map=18/51.501364/-0.141890"
+    ) in details
+    assert "google" not in details.lower()
+    assert b"51.501364" not in stack.database.read_bytes()
+    assert "51.501364" not in caplog.text and "0.14189" not in caplog.text
 
 
 # -- cross-channel pairs -----------------------------------------------------------------

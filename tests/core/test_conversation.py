@@ -15,9 +15,9 @@ from tests.conftest import PIN
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("hello", "Send /start"),
+        ("hello", "choose a nickname"),
         ("/outcall", "not registered"),
-        ("SAFE", "Send /start"),
+        ("SAFE", "choose a nickname"),
     ],
 )
 async def test_strangers_are_told_how_to_begin(chat: Chat, text: str, expected: str) -> None:
@@ -80,7 +80,7 @@ async def test_one_message_form_with_a_bad_time_asks_only_for_the_time(chat: Cha
     for person in ("robin", "sam"):
         await chat.register(person)
     await chat.pair("robin", "sam")
-    assert "couldn't read" in await chat.send("robin", "/outcall KX482B | 14 Hollow Lane | tbd")
+    assert "too far ahead" in await chat.send("robin", "/outcall KX482B | 14 Hollow Lane | 99h")
     assert "sealed" in await chat.send("robin", "45m")
     assert "Glad you're safe" in await chat.send("robin", "safe")
 

@@ -89,12 +89,13 @@ async def feed_every_refusal(chat: Chat, snapshot: Callable[[str], None]) -> Non
     await chat.pair("robin", "sam")
     snapshot("registered")
 
-    # The outcall form: a note where the time belongs, a bad typed time, a part too long.
+    # The outcall form: a note where the time belongs (kept as a note, the time asked for),
+    # a bad typed time, a part too long.
     await refused(
         chat,
         "robin",
         f"/outcall {STOPPED_PLATE} | {STOPPED_ADDRESS} | {NOTE_AS_TIME}",
-        "couldn't read",
+        "How long until you check in",
     )
     await refused(chat, "robin", GUIDED_TIME, "couldn't read")
     await refused(chat, "robin", "/cancel", "Stopped")
