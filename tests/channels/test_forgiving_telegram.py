@@ -133,7 +133,8 @@ async def test_a_registration_cut_by_a_restart_begins_again_when_the_old_keypad_
         await bot.onboard(bob, "Bob")
         await bot.say(bob, "/settings", "What do you want to change")
         current = await bot.press(bob, "Change my PIN", "Send your current PIN")
-        await bot.say(lee, "/start", "choose a nickname")
+        await bot.say(lee, "/start", "Choose your language")
+        await bot.say(lee, "English", "choose a nickname")
         keypad = await bot.say(lee, "Lee", "choose a PIN")
     async with running(api, tmp_path) as bot:  # the bot restarted: the forms are forgotten
         await bob.press("k:4", current)
@@ -141,9 +142,10 @@ async def test_a_registration_cut_by_a_restart_begins_again_when_the_old_keypad_
         assert "Tap the button you began with again" in ended.text
         for digit in "48":  # a second tap before the answer arrives is not answered twice
             await lee.press(f"k:{digit}", keypad)
-        again = await lee.wait_for_message("choose a nickname", after=keypad.message_id)
+        again = await lee.wait_for_message("Choose your language", after=keypad.message_id)
         lost = [m.text for m in lee.messages() if "lost what you were typing" in m.text]
         assert len(lost) == 1 and "Let's start again" in lost[0]
+        await bot.say(lee, "English", "choose a nickname")
         prompt = await bot.say(lee, "Lee", "choose a PIN")
         assert prompt.message_id > again.message_id
         await bot.keypad(lee, prompt)
@@ -158,7 +160,8 @@ async def test_a_too_easy_pin_tapped_keeps_the_keypad_and_nothing_claims_a_delet
     """The refusal comes with a fresh keypad under it; and a PIN that was only ever tapped
     was never a message, so no "I deleted the messages with your PIN" is said."""
     lee = bot.api.user(LEE, "Lee")
-    await bot.say(lee, "/start", "choose a nickname")
+    await bot.say(lee, "/start", "Choose your language")
+    await bot.say(lee, "English", "choose a nickname")
     prompt = await bot.say(lee, "Lee", "choose a PIN")
     await bot.keypad(lee, prompt, "123456")
     refused = await lee.wait_for_message("too easy", after=prompt.message_id, timeout=STEP)

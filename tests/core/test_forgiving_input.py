@@ -157,7 +157,7 @@ async def test_someone_who_was_half_way_through_registering_is_asked_again_not_t
     """After a restart the half-done registration is gone (memory only): "hello?" begins it
     again, and the keypad's lost question says so (Telegram's side is in
     tests/channels/test_forgiving_telegram.py)."""
-    assert "choose a nickname" in await chat.send("lee", "hello?")
+    assert "Choose your language" in await chat.send("lee", "hello?")
 
 
 async def test_unlock_during_a_lockout_is_refused_at_once_saying_when(chat: Chat) -> None:
