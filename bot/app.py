@@ -24,7 +24,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot import admin_menu, language_menu, org_commands, settings_menu
+from bot import admin_menu, language_menu, org_commands, report_forms, settings_menu
 from bot.channels.base import Channel, Inbound
 from bot.channels.emergency import EmergencyChannel
 from bot.config import Settings
@@ -40,6 +40,7 @@ from checkins.engine import Engine
 from checkins.escalation import EMERGENCY_CHANNEL
 from checkins.organisation import OrganisationService
 from checkins.reachability import Reachability
+from checkins.reports import ReportService
 from checkins.sealing import KDF_COSTS, Sealer
 from checkins.service import CheckinService
 from storage.db import Database
@@ -100,6 +101,8 @@ class App:
         language_menu.install(self.conversation, self.service)
         self.organisation = OrganisationService(ctx)
         org_commands.install(self.conversation, self.organisation, self.settings_menu)
+        self.reports = ReportService(ctx)
+        report_forms.install(self.conversation, self.reports, self.admin)
         self.reachability = Reachability(self.db, self.policy, clock)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -204,6 +207,7 @@ class App:
         # PIN resets whose cooling-off is over, deletions that waited for an SOS to settle.
         await asyncio.to_thread(self.conversation.security.housekeeping)
         report = await asyncio.to_thread(self.engine.purge)
+        await asyncio.to_thread(self.reports.expire)
         if report.expired or report.deleted_outcalls or report.deleted_messages:
             log.info("retention purge: %s", report)
 

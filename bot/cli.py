@@ -150,7 +150,10 @@ def admin() -> None:
 
 @admin.command(name="invite")
 @click.option(
-    "--role", type=click.Choice(["admin", "responder"]), default="admin", show_default=True
+    "--role",
+    type=click.Choice(["admin", "responder", "moderator"]),
+    default="admin",
+    show_default=True,
 )
 @click.option(
     "--jurisdiction",

@@ -220,7 +220,7 @@ class Conversation:
                 await self.say(who, str(refusal))
                 await self.close(who)
                 return
-            del pending.values[pending.form.fields[again].key]
+            pending.values.pop(pending.form.fields[again].key, None)
             pending.at = again
             await self._ask(who, pending, str(refusal))
             return

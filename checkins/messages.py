@@ -29,14 +29,19 @@ class Kind(StrEnum):
     REMINDER = "reminder"
     REPLY = "reply"
     EMERGENCY = "emergency"
+    RAID = "raid"
+    REPORT = "report"
 
 
 class Priority(IntEnum):
-    """Lower goes first: alerts before reminders before everything else."""
+    """Lower goes first: check-in alerts, then raid alerts, reminders, everything else, and
+    last the warning list's news (a new report can wait; nobody's answer waits for it)."""
 
     ALERT = 0
-    REMINDER = 1
-    REPLY = 2
+    RAID = 1
+    REMINDER = 2
+    REPLY = 3
+    REPORT = 4
 
 
 PRIORITY = {
@@ -44,6 +49,8 @@ PRIORITY = {
     Kind.EMERGENCY: Priority.ALERT,
     Kind.REMINDER: Priority.REMINDER,
     Kind.REPLY: Priority.REPLY,
+    Kind.RAID: Priority.RAID,
+    Kind.REPORT: Priority.REPORT,
 }
 
 

@@ -29,6 +29,9 @@ class Jurisdiction:
     # Know-your-rights text by language, written by the organisation's admins.
     rights: dict[str, str] = field(default_factory=dict)
     emergency_contact: EmergencyContact | None = None
+    # The warning list: how long a published report, and a raid alert, stay visible.
+    report_expiry: timedelta = timedelta(days=365)
+    raid_expiry: timedelta = timedelta(hours=12)
 
 
 @dataclass(frozen=True)

@@ -299,9 +299,18 @@ class CheckinService:
     # -- the worker's outcall ------------------------------------------------------------
 
     def start_outcall(
-        self, who: Identity, plate: str, address: str, notes: str, due_text: str
+        self,
+        who: Identity,
+        plate: str,
+        address: str,
+        notes: str,
+        due_text: str,
+        report_match: bool = False,
     ) -> OutcallView:
-        """Seal the details to the worker's buddies and start watching the check-in time."""
+        """Seal the details to the worker's buddies and start watching the check-in time.
+
+        `report_match`: the plate matched a warning and the worker chose to go; an alert,
+        if one fires, says so."""
         plate, address, notes = check_field(plate), check_field(address), check_field(notes)
         if not plate or not address:
             raise Refusal(_("I need both the car plate and the address."))
@@ -334,6 +343,7 @@ class CheckinService:
             recipients = {m.id: m.public_key for m in [*buddies, *responders] if m.wrapped_secret}
             sealed = Sealer.seal(Details(plate, address, notes), recipients)
             outcall = lifecycle.begin(session, worker, jurisdiction, due, now)
+            outcall.report_match = report_match
             session.add(Envelope(outcall_id=outcall.id, ciphertext=sealed.envelope))
             for member_id, key in sealed.sealed_keys.items():
                 session.add(SealedKey(outcall_id=outcall.id, member_id=member_id, sealed=key))
