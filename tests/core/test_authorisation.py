@@ -26,8 +26,8 @@ from bot.cli import main
 from checkins.admin import show_code
 from checkins.context import Refusal
 from checkins.messages import Identity
-from storage import queries
 from checkins.reports import ReportDraft
+from storage import queries
 from storage.roles import ADMIN, RESPONDER, VERIFIED
 from storage.tables import Base, BuddyLink, Member, Outcall, Raid, Report, Role
 from tests.chat import make_chat
