@@ -234,8 +234,6 @@ class ReportForms:
             await run(reports.set_pushes, who, op == ListOp.UNMUTE)
         elif op == ListOp.RIGHTS and not item:
             await run(self.admin.show_rights, who)
-        elif op == ListOp.REPORT and not item:
-            await self.conversation.start_form(who, self.report)
         else:
             raise Refusal(_("This button is no longer active. Send /help to start again."))
 

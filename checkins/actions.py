@@ -175,7 +175,6 @@ class ListOp(StrEnum):
     MUTE = "mute"
     UNMUTE = "unmute"
     RIGHTS = "rights"
-    REPORT = "report"  # "Report this client" after an outcall ends
 
 
 class ReportKind(StrEnum):

@@ -332,7 +332,7 @@ def pushes_changed(on: bool) -> Message:
     return Message(text, ((button,),))
 
 
-def warnings_screen(place: str, shown: list[str], muted: bool) -> str:
+def warnings_screen(place: str, shown: list[str]) -> str:
     if not shown:
         text = _("There are no warnings for {place} right now.").format(place=place)
     else:
@@ -358,7 +358,7 @@ def check_clear() -> str:
     )
 
 
-def check_match(count: int, shown: list[str]) -> str:
+def check_match(shown: list[str]) -> str:
     text = _("⚠️ This matches a warning from the community. Please think twice.")
     return text + "\n\n" + "\n\n".join(shown) + "\n\n" + _("Nothing about this check was kept.")
 
@@ -392,10 +392,6 @@ def report_match_note() -> str:
     )
 
 
-def report_this_client() -> Button:
-    return Button(_("Report this client"), list_token(ListOp.REPORT))
-
-
 # -- raid alerts ----------------------------------------------------------------------------
 
 
@@ -420,10 +416,6 @@ def raid_empty() -> str:
 
 def raid_received() -> str:
     return _("Thank you. A moderator will look at it right away and send it out.")
-
-
-def raid_sent(count: int) -> str:
-    return _("Your raid alert was sent to the verified members of your place.")
 
 
 def too_many_raids() -> str:

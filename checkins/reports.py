@@ -341,7 +341,7 @@ class ReportService:
                     or_(Report.plate_hash.in_(digests), Report.phone_hash.in_(digests)),
                 )
             ]
-        return words.check_match(len(matches), matches) if matches else words.check_clear()
+        return words.check_match(matches) if matches else words.check_clear()
 
     def warnings(self, who: Identity) -> tuple[str, bool]:
         """`/warnings`: the newest published reports of the member's place, and whether
@@ -352,7 +352,7 @@ class ReportService:
                 raise Refusal(words.verified_only())
             shown = [_lines(r) for r in self._published(session, member, None)][:SHOWN_IN_LIST]
             muted = session.get(ReportMute, member.id) is not None
-            return words.warnings_screen(member.jurisdiction, shown, muted), muted
+            return words.warnings_screen(member.jurisdiction, shown), muted
 
     def set_pushes(self, who: Identity, on: bool) -> None:
         """Turn messages about new reports on (the default) or off."""
