@@ -34,9 +34,9 @@ async def verify(chat: Chat, staff: str, person: str) -> str:
     return await chat.send(person, f"/accept {code}")
 
 
-async def community(tmp_path: Path) -> Chat:
+async def community(tmp_path: Path, url: str | None = None) -> Chat:
     """robin and kit: workers, sam their buddy; mona: moderator; ria: responder."""
-    chat = await make_chat(tmp_path)
+    chat = await make_chat(tmp_path, url)
     # These stories type quickly; the per-person limits have their own tests.
     chat.app.conversation.limiter = CommandLimiter((Window(1000, 60.0),))
     for person in ("robin", "kit", "sam", "mona", "ria"):
@@ -64,9 +64,9 @@ async def robin_reports(chat: Chat) -> str:
 
 
 async def test_robin_reports_a_moderator_edits_and_publishes_and_kits_outcall_is_flagged(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
-    chat = await community(tmp_path)
+    chat = await community(tmp_path, database_url)
     mark = len(chat.console.transcript)
     assert "waits for a moderator" in await robin_reports(chat)
     told_mona = [t for to, t in chat.console.transcript[mark:] if to == "mona"]
