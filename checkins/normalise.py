@@ -35,7 +35,7 @@ def fold_plate(text: str) -> str:
         raise Refusal(
             _(
                 "That doesn't look like a car plate. Send the letters and numbers, "
-                "like AB12 CDE, or tap Skip."
+                "like AB12 CDE, or skip this question."
             )
         )
     return kept.translate(_LOOK_ALIKES)
@@ -45,12 +45,12 @@ def fold_phone(text: str) -> str:
     """The phone number's folded form (its last 9 digits); refused if it cannot be one."""
     if re.search(r"[^\d\s()+.\-]", text):
         raise Refusal(
-            _("That doesn't look like a phone number. Send only the digits, or tap Skip.")
+            _("That doesn't look like a phone number. Send only the digits, or skip this question.")
         )
     digits = re.sub(r"\D", "", text)
     if not MIN_PHONE <= len(digits) <= MAX_PHONE:
         raise Refusal(
-            _("That doesn't look like a phone number. Send only the digits, or tap Skip.")
+            _("That doesn't look like a phone number. Send only the digits, or skip this question.")
         )
     return digits[-PHONE_DIGITS:]
 

@@ -441,14 +441,15 @@ class ReportService:
             )
 
     def withdraw_raid(self, who: Identity, number: int) -> None:
-        """Take a raid alert back: everyone who got it gets a short notice."""
+        """Take a raid alert back (whoever may publish one may): everyone who got it gets a
+        short notice."""
         now = self.clock()
         with self.db.transaction() as session:
             raid = session.get(Raid, number, with_for_update=True)
             if raid is None or raid.state != PUBLISHED:
-                self._moderator(session, who, None)
+                self._moderator(session, who, None, RAID_PUBLISHERS)
                 raise Refusal(words.already_decided())
-            moderator = self._moderator(session, who, raid.jurisdiction)
+            moderator = self._moderator(session, who, raid.jurisdiction, RAID_PUBLISHERS)
             place = raid.jurisdiction
             got = session.scalars(
                 select(Member)
@@ -548,18 +549,26 @@ class ReportService:
             m for m in roles.members_with_any_role(session, MODERATORS, place) if m.id != except_id
         ]
 
-    def _moderator(self, session: Session, who: Identity, place: str | None) -> Member:
-        """The caller, if they moderate `place` (or, with None, anywhere)."""
+    def _moderator(
+        self,
+        session: Session,
+        who: Identity,
+        place: str | None,
+        kinds: tuple[str, ...] = MODERATORS,
+    ) -> Member:
+        """The caller, if they hold one of `kinds` for `place` (or, with None, anywhere)."""
         member = require_member(session, who)
         if place is None:
-            if not self._moderated_places(session, member):
+            if not self._moderated_places(session, member, kinds):
                 raise Refusal(words.moderators_only())
-        elif not roles.has_any_role(session, member.id, MODERATORS, place):
+        elif not roles.has_any_role(session, member.id, kinds, place):
             raise Refusal(words.moderators_only())
         return member
 
-    def _moderated_places(self, session: Session, member: Member) -> list[str]:
-        held = {r.jurisdiction for r in roles.roles_of(session, member.id) if r.role in MODERATORS}
+    def _moderated_places(
+        self, session: Session, member: Member, kinds: tuple[str, ...] = MODERATORS
+    ) -> list[str]:
+        held = {r.jurisdiction for r in roles.roles_of(session, member.id) if r.role in kinds}
         if roles.EVERYWHERE in held:
             return sorted(self.policy.sources)
         return sorted(held)
