@@ -8,14 +8,22 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import func, select
 
 from checkins.admin import show_code
 from storage.roles import MODERATOR, RESPONDER
+from storage.tables import OutboxMessage
 from tests.channels.telegram_harness import ESCALATION, STEP, Harness, telegram
 from tests.emulators.telegram_api import SimUser
 
 pytestmark = pytest.mark.usefixtures("ptb_timedelta")
 __all__ = ["telegram"]
+
+
+def outbox_rows(bot: Harness) -> int:
+    """How many messages the outbox has ever held (sent ones are kept for a day)."""
+    with bot.app.db.transaction() as session:
+        return session.scalar(select(func.count()).select_from(OutboxMessage)) or 0
 
 
 async def granted(bot: Harness, person: SimUser, role: str, expect: str) -> None:
@@ -68,6 +76,14 @@ async def test_the_warning_list_story_on_telegram(telegram: Harness) -> None:
     await bot.press(mona, "Publish", "is published", edited)
     warned = await kit.wait_for_message("New warning from the community", timeout=STEP)
     assert "He hit the worker" in warned.text and "station" not in warned.text
+
+    # /check on Telegram: answered straight to the chat, the message with the plate deleted,
+    # and nothing queued in the outbox.
+    queued = outbox_rows(bot)
+    sent = await kit.send_text("/check ab12 cde")
+    await kit.wait_for_message("matches a warning", after=sent, timeout=STEP)
+    assert next(m for m in kit.history() if m.message_id == sent).deleted
+    assert outbox_rows(bot) == queued
 
     # Next night: the same plate spelled differently is flagged before the outcall starts.
     flagged = await bot.say(kit, "/outcall ab-12 cde | 22 Dock Street | 2s", "matches a warning")
