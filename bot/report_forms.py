@@ -32,6 +32,7 @@ from checkins.admin import AdminService
 from checkins.context import Refusal
 from checkins.i18n import N_, _
 from checkins.messages import Button, Identity
+from checkins.normalise import fold_phone, fold_plate
 from checkins.reports import ReportDraft, ReportService, area_in_words, bounded
 from checkins.service import MemberView
 
@@ -70,6 +71,17 @@ def _when(*options: Happened) -> list[tuple[str, str]]:
     return [(option.value, words.happened_button(option)) for option in options]
 
 
+def _checked(fold: Callable[[str], str]) -> Callable[[str, Values], str]:
+    """A plate or phone answer, kept as typed once it folds (so a typo is asked again at
+    once, not found when the whole report is sent)."""
+
+    def parse(text: str, values: Values) -> str:
+        fold(text)
+        return text
+
+    return parse
+
+
 def _text(most: int) -> Callable[[str, Values], str]:
     return lambda text, values: bounded(text, most)
 
@@ -93,8 +105,20 @@ class ReportForms:
                     buttons=lambda v: _choices(_kinds())(v),
                     optional=True,
                 ),
-                Field("plate", lambda v: words.ask_plate(), optional=True, secret=True),
-                Field("phone", lambda v: words.ask_phone(), optional=True, secret=True),
+                Field(
+                    "plate",
+                    lambda v: words.ask_plate(),
+                    _checked(fold_plate),
+                    optional=True,
+                    secret=True,
+                ),
+                Field(
+                    "phone",
+                    lambda v: words.ask_phone(),
+                    _checked(fold_phone),
+                    optional=True,
+                    secret=True,
+                ),
                 Field(
                     "hint",
                     lambda v: words.ask_hint(),

@@ -35,7 +35,7 @@ def fold_plate(text: str) -> str:
         raise Refusal(
             _(
                 "That doesn't look like a car plate. Send the letters and numbers, "
-                "like AB12 CDE, or skip this question."
+                "like GH51 TRW, or skip this question."
             )
         )
     return kept.translate(_LOOK_ALIKES)

@@ -348,7 +348,7 @@ def warnings_buttons(muted: bool) -> tuple[tuple[Button, ...], ...]:
 
 
 def check_how() -> str:
-    return _("Send /check with the plate or phone number, like this: /check AB12 CDE")
+    return _("Send /check with the plate or phone number, like this: /check GH51 TRW")
 
 
 def check_clear() -> str:

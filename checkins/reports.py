@@ -177,12 +177,7 @@ class ReportService:
                     now,
                 )
                 return
-            number, question, answer = report.id, report.question, report.answer
-
-            def build(r: object) -> Message:
-                return words.report_to_moderate(number, _lines(report), question, answer)
-
-            tell(session, self.policy, member, build, now)
+            self._show(session, member, report, now)
 
     def publish_report(self, who: Identity, number: int) -> None:
         """Publish: the link to the reporter goes, and verified members who want it are told."""
@@ -249,7 +244,7 @@ class ReportService:
             report, moderator = self._pending_report(session, who, number)
             report.description = description or None
             self._audit(session, moderator, "report_edited", report.jurisdiction, number)
-        self.next_to_moderate(who)
+            self._show(session, moderator, report, self.clock())
 
     def ask_reporter(self, who: Identity, number: int, question: str) -> None:
         """One question to the reporter, through the bot: neither sees who the other is."""
@@ -496,6 +491,15 @@ class ReportService:
             return gone
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _show(self, session: Session, moderator: Member, report: Report, now: datetime) -> None:
+        """A waiting report as its moderators see it, with what they can do about it."""
+        number, question, answer = report.id, report.question, report.answer
+
+        def build(r: object) -> Message:
+            return words.report_to_moderate(number, _lines(report), question, answer)
+
+        tell(session, self.policy, moderator, build, now)
 
     def _send_raid(self, session: Session, raid: Raid, by: Member, now: datetime) -> None:
         """Publish a raid alert to the verified members of its place, and remember who got it."""

@@ -56,6 +56,7 @@ async def robin_reports(chat: Chat) -> str:
     """Robin's report after a bad booking: every step answered; returns the last reply."""
     await chat.send("robin", "/report")
     await chat.pick("robin", "Violent")
+    assert "doesn't look like a car plate" in await chat.send("robin", "--")  # asked again
     await chat.send("robin", ROBIN_PLATE)
     await chat.pick("robin", "Skip")  # no phone number
     await chat.pick("robin", "Yes, show the last 3")
