@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from checkins import report_texts as words
@@ -474,21 +474,26 @@ class ReportService:
 
     def expire(self) -> int:
         """Delete published reports and raid alerts past their time, and raid alerts that
-        waited for a moderator longer than a raid alert would have stood."""
+        waited for a moderator longer than a raid alert would have stood.
+
+        It deletes only when something is due: a delete of these tables is a write the
+        scrubber rewrites the files for (`storage.scrub`), so an idle list costs nothing."""
         now = self.clock()
         with self.db.transaction() as session:
-            gone = 0
-            for table in (Report, Raid):
-                result = session.execute(
-                    delete(table).where(table.expires_at.is_not(None), table.expires_at <= now)
-                )
-                gone += int(result.rowcount)  # type: ignore[attr-defined]
-            stale = session.scalars(select(Raid).where(Raid.state == PENDING)).all()
-            for raid in stale:
+            due: list[Report | Raid] = [
+                *session.scalars(
+                    select(Report).where(Report.expires_at.is_not(None), Report.expires_at <= now)
+                ),
+                *session.scalars(
+                    select(Raid).where(Raid.expires_at.is_not(None), Raid.expires_at <= now)
+                ),
+            ]
+            for raid in session.scalars(select(Raid).where(Raid.state == PENDING)).all():
                 if raid.created_at + self.policy.jurisdiction(raid.jurisdiction).raid_expiry <= now:
-                    session.delete(raid)
-                    gone += 1
-            return gone
+                    due.append(raid)
+            for item in due:
+                session.delete(item)
+            return len(due)
 
     # -- helpers ---------------------------------------------------------------------------
 

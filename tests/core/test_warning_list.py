@@ -212,6 +212,10 @@ async def test_a_members_raid_alert_waits_for_one_tap_from_a_moderator(tmp_path:
     assert "waiting for moderation" in to_mona
     await chat.pick("mona", "Publish now")
     assert any("Market street" in t for to, t in chat.console.transcript if to == "kit")
+    chat.clock.advance(hours=11)
+    assert chat.app.reports.expire() == 0
+    chat.clock.advance(hours=1)  # raid_expiry: 12 hours by default
+    assert chat.app.reports.expire() == 1
 
 
 async def test_raid_alerts_and_reports_waiting_are_limited_per_member(tmp_path: Path) -> None:
