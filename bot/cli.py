@@ -362,3 +362,8 @@ def wipe(config_path: str | None, confirmed: bool) -> None:
             messages=report.messages,
         )
     )
+    click.echo(
+        _(
+            "Also deleted: who sent {n} reports and raid alerts still waiting for a moderator."
+        ).format(n=report.reporter_links)
+    )

@@ -16,6 +16,7 @@ from checkins.context import Refusal
 from checkins.messages import Identity
 from checkins.normalise import fold_phone, fold_plate, hint
 from checkins.reports import ReportDraft
+from checkins.wipe import wipe
 from storage.tables import AuditEntry, Base, Raid, Report
 from tests.chat import Chat, make_chat
 
@@ -280,3 +281,13 @@ async def test_a_check_leaves_no_trace(tmp_path: Path, caplog: pytest.LogCapture
     assert caplog.records == [], "no log line"
     with chat.app.db.transaction() as session:
         assert session.scalars(select(Raid)).all() == []
+
+
+async def test_a_panic_wipe_deletes_who_sent_what_still_waits(tmp_path: Path) -> None:
+    chat = await community(tmp_path)
+    await robin_reports(chat)
+    chat.app.reports.submit_raid(Identity("console", "robin"), "raid", "Market street", "now")
+    assert wipe(chat.app.db, chat.clock()).reporter_links == 2
+    with chat.app.db.transaction() as session:
+        assert [r.reporter_id for r in session.scalars(select(Report))] == [None]
+        assert [r.reporter_id for r in session.scalars(select(Raid))] == [None]
