@@ -115,6 +115,26 @@ def _fill_outcalls(settings: Settings, pepper: bytes, check_ins: Sequence[CheckI
         db.dispose()
 
 
+def postpone(url: str, seconds: int) -> None:
+    """Move every outcall's schedule `seconds` later (PostgreSQL), for a fill that took
+    longer than its lead: the due times, and so the deadlines computed from them, shift
+    together, so the workload starts as planned after the bot does instead of as a backlog."""
+    db = Database(url)
+    try:
+        with db.transaction() as session:
+            session.execute(
+                text(
+                    "UPDATE outcalls SET due_at = due_at + make_interval(secs => :s),"
+                    " next_action_at = next_action_at + make_interval(secs => :s),"
+                    " expires_at = expires_at + make_interval(secs => :s)"
+                ),
+                {"s": seconds},
+            )
+    finally:
+        db.dispose()
+    _analyze(url)
+
+
 def _analyze(url: str) -> None:
     """Fresh planner statistics, as a running deployment's autovacuum keeps them, so the bot
     is not measured against plans made for empty tables or beside an ANALYZE run."""

@@ -40,6 +40,7 @@ class Row:
     shares: tuple[int, ...] = ()
     second_startup: float | None = None
     filled: float = 0.0
+    postponed: int = 0  # seconds the deadlines were moved after an overrunning fill
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
@@ -102,6 +103,7 @@ def row(subject: str, observed: Observed) -> Row:
         shares=_shares(observed) if len(observed.usage) > 1 else (),
         second_startup=_second_startup(observed),
         filled=observed.filled,
+        postponed=observed.postponed,
     )
 
 
@@ -155,7 +157,8 @@ def two_processes(r: Row) -> str:
         f"{r.subject}: RSS and CPU are of the receiving process + the send-only one; the "
         f"receiving one sent {first} of the alerts, the send-only one {second}; start-up is "
         f"the receiving one's, the send-only one's (to its getMe: it never polls) "
-        f"{_s(r.second_startup)}; the fill took {r.filled:.0f} s."
+        f"{_s(r.second_startup)}; the fill took {r.filled:.0f} s"
+        + (f", after which every deadline was moved {r.postponed} s later." if r.postponed else ".")
     )
 
 

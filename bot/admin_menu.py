@@ -2,8 +2,9 @@
 
 Every screen that shows the organisation's state is sent by `AdminService` (it authorises
 the caller and reads in one transaction); this module only routes the menu's buttons and
-asks for the values an admin types (a time like 10m, a know-your-rights text), each question
-one guided form (`bot/forms.py`) with the same Back, Stop and re-asking as every other.
+asks for the values an admin types (a time like 10m, a know-your-rights text, a response
+protocol), each question one guided form (`bot/forms.py`) with the same Back, Stop and
+re-asking as every other.
 """
 
 from __future__ import annotations
@@ -14,15 +15,14 @@ from bot.commands import Audience, Call, Command
 from bot.conversation import Conversation
 from bot.forms import Field, Form, Values
 from checkins import texts
-from checkins.actions import AdminOp, Control, Menu, Timing, admin_token
-from checkins.admin import AdminService, is_role_code, read_locale
+from checkins.actions import AdminOp, Control, Menu, OrgText, Timing, admin_token
+from checkins.admin import ORG_TEXTS, AdminService, is_role_code, read_locale
 from checkins.context import Refusal
 from checkins.i18n import N_, _
 from checkins.messages import Button, Identity
-from checkins.rules import RIGHTS_MAX_CHARS
 from checkins.service import MemberView
 
-RIGHTS_PART_SEPARATOR = "\n"
+TEXT_PART_SEPARATOR = "\n"
 
 
 class AdminMenu:
@@ -36,19 +36,19 @@ class AdminMenu:
         self._timing = _form(
             "timing", _time_field(lambda values: _duration_question(values["key"])), self._timed
         )
-        self._rights = Form(
-            "rights",
+        self._text = Form(
+            "org_text",
             (
                 Field("language", _ask_language, lambda text, values: read_locale(text)),
                 Field(
                     "text",
-                    _ask_rights_text,
-                    _add_rights_part,
-                    buttons=_rights_buttons,
+                    _ask_org_text,
+                    _add_text_part,
+                    buttons=_text_buttons,
                     many=True,
                 ),
             ),
-            self._save_rights,
+            self._save_text,
             retry={Refusal: "text"},
             deleted=None,
             stopped=_nothing_changed,
@@ -91,9 +91,9 @@ class AdminMenu:
             await self.conversation.run(admin.invite, who, arg[0], place)
         elif op == AdminOp.RESET_YES and not arg:
             await self.conversation.run(admin.reset, who, place)
-        elif op == AdminOp.REMOVE_RIGHTS and len(arg) == 1:
+        elif op == AdminOp.REMOVE_TEXT and len(arg) == 2:
             await self.conversation.close(who)
-            await self.conversation.run(admin.set_rights, who, place, arg[0], None)
+            await self.conversation.run(admin.set_text, who, place, _org_text(arg[0]), arg[1], None)
         else:
             await self._ask(who, op, place, arg)
 
@@ -118,12 +118,13 @@ class AdminMenu:
         elif op == AdminOp.DURATION and len(arg) == 1:
             _duration_question(arg[0])  # refuses a forged key before anything is asked
             await start(who, self._timing, {**values, "key": arg[0]})
-        elif op == AdminOp.RIGHTS and not arg:
-            await self._choose_language(who, place)
-        elif op == AdminOp.RIGHTS_LANGUAGE and len(arg) == 1:
-            await start(who, self._rights, {**values, "language": read_locale(arg[0])})
-        elif op == AdminOp.OTHER_LANGUAGE and not arg:
-            await start(who, self._rights, values)
+        elif op == AdminOp.TEXT and len(arg) == 1:
+            await self._choose_language(who, place, _org_text(arg[0]))
+        elif op == AdminOp.TEXT_LANGUAGE and len(arg) == 2:
+            kind, language = _org_text(arg[0]), read_locale(arg[1])
+            await start(who, self._text, {**values, "kind": kind, "language": language})
+        elif op == AdminOp.OTHER_LANGUAGE and len(arg) == 1:
+            await start(who, self._text, {**values, "kind": _org_text(arg[0])})
         elif op == AdminOp.RESET and not arg:
             await self.conversation.say(
                 who,
@@ -157,9 +158,10 @@ class AdminMenu:
             self.admin.set_duration, who, values["place"], values["key"], values["after"]
         )
 
-    async def _save_rights(self, who: Identity, values: Values) -> None:
+    async def _save_text(self, who: Identity, values: Values) -> None:
+        kind, place = OrgText(values["kind"]), values["place"]
         await self.conversation.run(
-            self.admin.set_rights, who, values["place"], values["language"], values["text"]
+            self.admin.set_text, who, place, kind, values["language"], values["text"]
         )
 
     async def _choose_target(self, who: Identity, place: str, make: Callable[[str], str]) -> None:
@@ -174,16 +176,15 @@ class AdminMenu:
             ),
         )
 
-    async def _choose_language(self, who: Identity, place: str) -> None:
-        languages = await self.conversation.run(self.admin.rights_languages, who, place)
+    async def _choose_language(self, who: Identity, place: str, kind: OrgText) -> None:
+        languages = await self.conversation.run(self.admin.text_languages, who, place, kind)
         rows = tuple(
-            (Button(language, admin_token(AdminOp.RIGHTS_LANGUAGE, place, language)),)
+            (Button(language, admin_token(AdminOp.TEXT_LANGUAGE, place, kind, language)),)
             for language in languages
         )
+        other = Button(_("Another language"), admin_token(AdminOp.OTHER_LANGUAGE, place, kind))
         await self.conversation.say(
-            who,
-            _("Which language do you want to write the text in?"),
-            (*rows, (Button(_("Another language"), admin_token(AdminOp.OTHER_LANGUAGE, place)),)),
+            who, _("Which language do you want to write the text in?"), (*rows, (other,))
         )
 
 
@@ -224,36 +225,55 @@ def _ask_language(values: Values) -> str:
     return _("Which language? Send its code, like en, es, pt or th.")
 
 
-def _ask_rights_text(values: Values) -> str:
+def _ask_org_text(values: Values) -> str:
+    kind = OrgText(values["kind"])
+    most = ORG_TEXTS[kind][1]
     if "text" in values:
-        return _("Got it ({n} of {most} characters). Send more, or tap Save.").format(
-            n=len(values["text"]), most=RIGHTS_MAX_CHARS
+        return _("Got it ({n} of {most} characters). Send more, or choose Save.").format(
+            n=len(values["text"]), most=most
         )
+    if kind is OrgText.PROTOCOL:
+        return _(
+            "Send the response protocol for language '{language}', up to {n} characters: "
+            "what a buddy or responder should do when an alert comes, one short step per "
+            "line. Every alert shows it under the alert. Write it for peers, in plain words. "
+            "If it is long, send it in several messages, then choose Save."
+        ).format(language=values["language"], n=most)
     return _(
         "Send the know-your-rights text for language '{language}', up to {n} "
         "characters. It is shown exactly as you write it. If it is long, send it in "
-        "several messages, then tap Save."
-    ).format(language=values["language"], n=RIGHTS_MAX_CHARS)
+        "several messages, then choose Save."
+    ).format(language=values["language"], n=most)
 
 
-def _rights_buttons(values: Values) -> tuple[tuple[Button, ...], ...]:
+def _text_buttons(values: Values) -> tuple[tuple[Button, ...], ...]:
     if "text" in values:
         return ((Button(_("Save"), Control.DONE),),)
-    remove = admin_token(AdminOp.REMOVE_RIGHTS, values["place"], values["language"])
+    place, kind, language = values["place"], values["kind"], values["language"]
+    remove = admin_token(AdminOp.REMOVE_TEXT, place, kind, language)
     return ((Button(_("Remove the text in this language"), remove),),)
 
 
-def _add_rights_part(text: str, values: Values) -> str:
+def _add_text_part(text: str, values: Values) -> str:
     """One more message of the text; the parts are joined by a line break."""
-    draft = RIGHTS_PART_SEPARATOR.join(filter(None, [values.get("text", ""), text]))
-    if len(draft) > RIGHTS_MAX_CHARS:
+    most = ORG_TEXTS[OrgText(values["kind"])][1]
+    draft = TEXT_PART_SEPARATOR.join(filter(None, [values.get("text", ""), text]))
+    if len(draft) > most:
         raise Refusal(
             _(
                 "That would make the text {n} characters; the most is {most}. "
-                "Send a shorter part, or tap Save to keep what you sent before."
-            ).format(n=len(draft), most=RIGHTS_MAX_CHARS)
+                "Send a shorter part, or choose Save to keep what you sent before."
+            ).format(n=len(draft), most=most)
         )
     return draft
+
+
+def _org_text(value: str) -> OrgText:
+    """The text a button names; a forged one is a stale button."""
+    try:
+        return OrgText(value)
+    except ValueError:
+        raise Refusal(texts.stale_button()) from None
 
 
 def _duration_question(key: str) -> str:
@@ -263,7 +283,7 @@ def _duration_question(key: str) -> str:
             "Send a time like 10m (0 for no reminder)."
         ),
         Timing.ACK_TIMEOUT: _(
-            'After someone taps "I\'m on it", how long should we wait before the next step? '
+            'After someone says "I\'m on it", how long should we wait before the next step? '
             "Send a time like 15m."
         ),
         Timing.MAX_EXTENSION: _(

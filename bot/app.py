@@ -15,7 +15,6 @@ round after a restart finds every one that passed meanwhile.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Coroutine
@@ -24,7 +23,15 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot import admin_menu, language_menu, org_commands, report_forms, settings_menu
+from bot import (
+    admin_menu,
+    language_menu,
+    org_commands,
+    place_menu,
+    relay,
+    report_forms,
+    settings_menu,
+)
 from bot.channels.base import Channel, Inbound
 from bot.channels.emergency import EmergencyChannel
 from bot.config import Settings
@@ -33,13 +40,16 @@ from bot.dispatcher import Dispatcher
 from bot.executors import Executors
 from bot.health import Health, HealthServer
 from bot.metrics import Collector, EngineStats
+from bot.waits import wait_for_event
 from checkins.admin import AdminService
 from checkins.argon2_pool import Argon2Pool
 from checkins.context import Clock, Context
 from checkins.engine import Engine
 from checkins.escalation import EMERGENCY_CHANNEL
 from checkins.organisation import OrganisationService
+from checkins.places import PlaceService
 from checkins.reachability import Reachability
+from checkins.relay import RelayService
 from checkins.reports import ReportService
 from checkins.sealing import KDF_COSTS, Sealer
 from checkins.service import CheckinService
@@ -101,6 +111,9 @@ class App:
         language_menu.install(self.conversation, self.service)
         self.organisation = OrganisationService(ctx)
         org_commands.install(self.conversation, self.organisation, self.settings_menu)
+        relay.install(self.conversation, RelayService(ctx))
+        self.places = PlaceService(ctx)
+        place_menu.install(self.conversation, self.places)
         self.reports = ReportService(ctx)
         report_forms.install(self.conversation, self.reports, self.admin)
         self.reachability = Reachability(self.db, self.policy, clock)
@@ -147,7 +160,8 @@ class App:
         await self.health.start()
 
     async def stop(self) -> None:
-        """Stop receiving, stop acting on deadlines, give back what the outbox held."""
+        """Stop receiving, stop acting on deadlines, give back what the outbox held, and let
+        the thread pools go (so a stopped app holds no idle threads)."""
         await self.health.stop()
         for channel in self.channels.values():
             await channel.stop()
@@ -156,6 +170,8 @@ class App:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.dispatcher.stop()
+        self.conversation.executors.close()
+        self.argon2.close()
         await asyncio.to_thread(self.db.dispose)
 
     async def on_inbound(self, event: Inbound) -> None:
@@ -188,8 +204,7 @@ class App:
             except Exception as error:  # a locked or failing database: try again shortly
                 log.error("the engine round failed: %s", type(error).__name__)
                 delay = ENGINE_RETRY
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._engine_wake.wait(), delay)
+            await wait_for_event(self._engine_wake, delay)
 
     async def _engine_round(self) -> float:
         """One tick; returns how long the engine may sleep before the next deadline."""

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.keywords import command_word
 from checkins.actions import Verb
 from checkins.i18n import _
 from checkins.messages import Identity
@@ -94,15 +95,21 @@ class CommandTable:
         shown = [c for c in self._commands if c.listed]
         return sorted(shown, key=lambda c: c.audience is Audience.ANYONE)
 
-    def help_text(self) -> str:
-        """/help: the keywords that always work, then one line per listed command."""
+    def help_text(self, words_in: str | None = None) -> str:
+        """/help: the keywords that always work, then one line per listed command; with
+        `words_in` (a language, where there is no command menu) each command's word in it."""
         lines = [
             _("What you can send:"),
             _("SAFE — you're out and safe"),
             _("+30 — you need 30 more minutes"),
             _("SOS — alert your buddies now"),
         ]
-        lines += [f"/{c.name} — {_(c.description)}" for c in self.listed()]
+        for c in self.listed():
+            word = command_word(words_in, c.name) if words_in else None
+            named = f"/{c.name} ({word})" if word and word != c.name else f"/{c.name}"
+            lines.append(f"{named} — {_(c.description)}")
+        if words_in:
+            lines.append(_("You can also send a command without the /, or its word in brackets."))
         return "\n".join(lines)
 
 
@@ -110,4 +117,5 @@ def command_name(text: str) -> str:
     """`/Outcall@buddybot plate…` → `outcall` (empty for text that is not a command)."""
     if not text.startswith("/"):
         return ""
-    return text[1:].partition(" ")[0].split("@", 1)[0].lower()
+    words = text[1:].split(maxsplit=1)  # a space or a new line ends the name
+    return words[0].split("@", 1)[0].lower() if words else ""

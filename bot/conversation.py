@@ -25,19 +25,27 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from bot import executors
 from bot.channels.base import Channel, Inbound, Outbound
 from bot.commands import Audience, Call, Command, CommandTable, command_name
-from bot.core_forms import CoreForms
+from bot.core_forms import CoreForms, located, outcall_values, place_values
 from bot.executors import Executors, Lane
 from bot.forms import Form, Pending, Values
-from bot.keywords import keyword_action
+from bot.keywords import (
+    command_by_word,
+    command_by_word_in_any_language,
+    is_help_word,
+    keyword_action,
+    near_keyword,
+    nearest,
+)
 from bot.ratelimit import CommandLimiter
 from checkins import texts
 from checkins.actions import (
+    PAIRING_VERBS,
     Action,
     Control,
     Menu,
@@ -48,9 +56,9 @@ from checkins.actions import (
 )
 from checkins.argon2_pool import Argon2Budget
 from checkins.context import Refusal
-from checkins.i18n import N_, _, ngettext, supported_locale, use_locale
+from checkins.i18n import N_, _, current_locale, ngettext, supported_locale, use_locale
+from checkins.locations import Location, find_location
 from checkins.messages import Button, Identity, Message
-from checkins.parsing import parse_outcall_form
 from checkins.security import SecurityService
 from checkins.service import (
     CheckinService,
@@ -228,8 +236,11 @@ class Conversation:
             del self._pending[who]
         await self._delete_refs(who, pending)
 
-    async def _on_control(self, who: Identity, pending: Pending | None, token: str) -> None:
-        """A form's own button: Stop, Skip, Back, Done, or a button that answers."""
+    async def _on_control(
+        self, who: Identity, member: MemberView | None, pending: Pending | None, token: str
+    ) -> None:
+        """A form's own button: Stop, Skip, Back, Done, a button that answers, or a keypad
+        tapped when none was open (the form's question is asked again)."""
         if token == Control.STOP:
             await self.say(
                 who, pending.form.stopped() if pending else _("Stopped. Nothing was saved.")
@@ -237,9 +248,12 @@ class Conversation:
             await self.close(who)
             return
         if pending is None:
-            raise Refusal(_("This button is no longer active. Send /help to start again."))
+            await self._form_lost(who, member, token)
+            return
         question = pending.current
-        if token == Control.SKIP and question.optional:
+        if token == Control.KEYPAD:
+            await self._ask(who, pending)
+        elif token == Control.SKIP and question.optional:
             pending.values[question.key] = ""
             await self._advance(who, pending, pending.at + 1)
         elif token == Control.BACK and pending.at > 0:
@@ -269,7 +283,7 @@ class Conversation:
             async with lock:
                 safety = safety_action(event, self._current(who), self.commands)
                 with self.executors.lane(who, safety, self._taking_longer) as lane:
-                    lane.locale = self._new_person_locale(event)  # the member's, once known
+                    lane.locale = self._new_person_locale(who, event)  # a member's: theirs
                     try:
                         await self._handle_locked(event, who, lane)
                     except Exception as error:  # nobody is left without an answer
@@ -351,7 +365,10 @@ class Conversation:
         """Per-person limits; safety actions and PIN answers always pass. Over the limit,
         the person is told once how long to wait, and the event is not handled."""
         pending = self._current(who)
-        if urgent(event, self.commands) or (pending is not None and _is_pin_answer(event, pending)):
+        if urgent(event, self.commands) or (
+            pending is not None
+            and (_is_pin_answer(event, pending) or _is_language_choice(event, pending))
+        ):  # a PIN, or a newcomer's first tap (their language) is never turned away
             return True
         verdict = self.limiter.check(who, time.monotonic())
         if verdict.tell:
@@ -397,7 +414,7 @@ class Conversation:
         if len(text) > MAX_INPUT_CHARS:
             await self.say(who, _("That message is too long. Please send something shorter."))
             return
-        if not text:
+        if not text and event.place is None:
             await self.say(who, _("I can only read text messages. Send /help to see what I do."))
             return
         if text.startswith("/"):
@@ -407,15 +424,29 @@ class Conversation:
         if keyword is not None and member is not None:
             await self._on_action(who, member, keyword)
             return
+        place = event.place or find_location(text)
+        outcall = pending is None or pending.form is self.forms.outcall
+        if place is not None and member is not None and outcall:
+            await self._on_place(event, who, pending, place)
+            return
+        if event.place is not None and (member is not None or pending is not None):
+            raise Refusal(_("I can use a shared location only as the address of an outcall."))
+        named = command_by_word(text, current_locale()) if pending is None else None
+        if named is not None:  # "salida" is /outcall where there is no command menu
+            await self._on_command(event, who, member, f"/{named[0]} {named[1]}".strip())
+            return
         if pending is not None:
             if event.message_ref and pending.current.deletes_answer:
                 pending.refs.append(event.message_ref)
             await self._answer(who, pending, text)
             return
         if member is None:
-            await self.say(who, _("Hello! Send /start to begin."))
+            await self._begin_again(who)
             return
-        await self.say(who, _("Sorry, I didn't understand that.") + "\n\n" + self.help_text())
+        if is_help_word(text):
+            await self._help(Call(who, member, ""))
+            return
+        await self._not_understood(who, text)
 
     def _current(self, who: Identity) -> Pending | None:
         pending = self._pending.get(who)
@@ -433,14 +464,61 @@ class Conversation:
             await self.say(who, _("You're not registered yet. Send /start to begin."))
             return
         if command is None:
-            await self.say(who, _("I don't know that command.") + "\n\n" + self.help_text())
+            near = nearest(command_name(text), [c.name for c in self.commands])
+            options = await self._options_now(who)
+            head = _("I don't know that command.")
+            await self.say(who, texts.not_understood(head, f"/{near}" if near else None, options))
             return
-        rest = text.partition(" ")[2].strip()
+        # What follows the command's first word, however it is set apart (a space, or a
+        # new line in a one-message outcall).
+        words = text.split(maxsplit=1)
+        rest = words[1].strip() if len(words) > 1 else ""
         await command.handler(Call(who, member, rest, event.message_ref))
 
-    def help_text(self) -> str:
-        """/help's text, from the command table."""
-        return self.commands.help_text()
+    async def _not_understood(self, who: Identity, text: str) -> None:
+        """Text that is no keyword, command or answer: say so, suggest the keyword it is one
+        slip away from (sfae → SAFE, never acted on), and list what works now, not the whole
+        command list."""
+        if text.rstrip(".").isdigit():
+            head = _("That number is not a choice right now.")
+        else:
+            head = _("Sorry, I didn't understand that.")
+        options = await self._options_now(who)
+        await self.say(who, texts.not_understood(head, near_keyword(text), options))
+
+    async def _options_now(self, who: Identity) -> list[str]:
+        """The two to four things this person can usefully send now: their own outcall's
+        keywords, an alert's, or how to start. Keywords in the reader's language."""
+        own = await self._has_own_outcall(who)
+        alerts = await self.run(self.service.open_alerts, who)
+        # TRANSLATORS: the keywords below must be ones bot/keywords.py knows in your language.
+        safe_word, on_it_word, unlock_word = _("SAFE"), _("ON IT"), _("UNLOCK")
+
+        def line(word: str, command: str) -> str:
+            return texts.option(word, self._meaning(command))
+
+        safe, sos, status = line(safe_word, "safe"), line("SOS", "sos"), line("/status", "status")
+        on_it = line(on_it_word, "onit")
+        if own and alerts:
+            return [safe, sos, on_it, status]
+        if own:
+            return [safe, texts.option("+30", _("30 more minutes")), sos, status]
+        if alerts:
+            return [on_it, line(unlock_word, "unlock"), status]
+        return [line("/outcall", "outcall"), line("/invite", "invite"), sos, line("/help", "help")]
+
+    def _meaning(self, name: str) -> str:
+        """A command's one-line description from the command table, translated."""
+        command = self.commands.get(name)
+        assert command is not None  # only the core commands are named here
+        return _(command.description)
+
+    def help_text(self, who: Identity | None = None) -> str:
+        """/help's text, from the command table; on a messenger without a command menu
+        (Signal, the console) with each command's word in the reader's language."""
+        channel = self.channels.get(who.channel) if who else None
+        words = channel is not None and not channel.has_command_menu
+        return self.commands.help_text(current_locale() if words else None)
 
     async def _help(self, call: Call) -> None:
         """/help: the command list, with the everyday commands as buttons (numbered on
@@ -450,7 +528,7 @@ class Conversation:
             for c in self.commands
             if c.shortcut
         )
-        await self.say(call.who, self.help_text(), shortcuts if call.member else ())
+        await self.say(call.who, self.help_text(call.who), shortcuts if call.member else ())
 
     def _safety_command(
         self, name: str, verb: Verb, description: str, *, urgent: bool = False
@@ -468,8 +546,9 @@ class Conversation:
 
     async def _cancel(self, call: Call) -> None:
         """/cancel stops what is being typed; with nothing being typed, the outcall."""
-        if self._current(call.who) is not None:
-            await self.say(call.who, _("Stopped. Nothing was saved."))
+        pending = self._current(call.who)
+        if pending is not None:
+            await self.say(call.who, pending.form.stopped())
             await self.close(call.who)
             return
         await self._act(call, Verb.CANCEL)
@@ -492,7 +571,7 @@ class Conversation:
     ) -> None:
         token = event.action or ""
         if is_control(token) and token != Control.NO_PIN:
-            await self._on_control(who, pending, token)
+            await self._on_control(who, member, pending, token)
             return
         if token == Control.NO_PIN and member is not None:
             try:
@@ -521,7 +600,7 @@ class Conversation:
                 await self._ask_checkin_pin(who, ref)
             elif own or ref:
                 await self.run(service.check_in, who, ref)
-            else:
+            else:  # a buddy's SAFE: "is safe" for their only alert, after a second tap
                 await self._answer_alert(who, Verb.CONFIRM_SAFE, None)
         elif action.verb is Verb.EXTEND:
             await self.run(service.extend, who, action.minutes, ref)
@@ -536,6 +615,8 @@ class Conversation:
         elif action.verb is Verb.CANCEL:
             await self.run(service.cancel, who, ref)
         elif action.verb is Verb.REMOVE_LINK:
+            await self._ask_remove_buddy(who, int(action.ref or 0))
+        elif action.verb is Verb.REMOVE_CONFIRMED:
             await self.run(service.end_pairing, who, int(action.ref or 0))
         else:
             await self._answer_alert(who, action.verb, ref)
@@ -550,16 +631,28 @@ class Conversation:
             if not alerts:
                 raise Refusal(_("There is no alert for you right now."))
             if len(alerts) > 1:
-                raise Refusal(
-                    _("You have several alerts. Please use the buttons on the alert you mean.")
-                )
+                raise Refusal(_("You have several alerts. Please choose from the alert you mean."))
             ref = alerts[0].ref
         if verb is Verb.ON_IT:
             await self.run(self.service.acknowledge, who, ref)
-        elif verb is Verb.CONFIRM_SAFE:
+        elif verb is Verb.CONFIRM_SAFE:  # it ends the alert for everyone: ask once more
+            about = await self.run(self.service.alerted_about, who, ref)
+            question = texts.confirm_safe_question(ref, about.alias, about.duress)
+            await self.run(self.service.reply, who, question)
+        elif verb is Verb.SAFE_CONFIRMED:
             await self.run(self.service.confirm_safe, who, ref)
         else:
+            await self.run(self.service.check_may_unlock, who)
             await self.start_form(who, self.forms.unlock_pin, {"ref": ref})
+
+    async def _ask_remove_buddy(self, who: Identity, link_id: int) -> None:
+        """The second tap before a pairing ends (alerts between the two stop at once)."""
+        pairings = await self.run(self.service.pairings, who)
+        pairing = next((p for p in pairings if p.link_id == link_id), None)
+        if pairing is None:
+            raise Refusal(_("That buddy link no longer exists. Send /buddies to see yours."))
+        question = texts.remove_buddy_question(link_id, pairing.other_alias)
+        await self.run(self.service.reply, who, question)
 
     async def _ask_checkin_pin(self, who: Identity, ref: str | None) -> None:
         """Check-in PIN on: the same prompt whatever comes next (PIN, duress PIN, or none)."""
@@ -582,10 +675,43 @@ class Conversation:
                 return
             await self.say(
                 who,
-                _("Welcome back, {alias}.").format(alias=member.alias) + "\n\n" + self.help_text(),
+                _("Welcome back, {alias}.").format(alias=member.alias)
+                + "\n\n"
+                + self.help_text(who),
             )
             return
         await self.start_form(who, self.forms.onboarding, {"code": code[:40]})
+
+    async def _begin_again(self, who: Identity) -> None:
+        """Someone not registered wrote: they may be new, or have been half-way through
+        registering when the bot restarted (what was typed is kept only in memory). Either
+        way registering starts (again), rather than a bare "send /start"."""
+        await self._start(Call(who, None, ""))
+
+    async def _form_lost(self, who: Identity, member: MemberView | None, token: str) -> None:
+        """A button of a form that is no longer open (the bot restarted, or it timed out):
+        nothing typed in it was kept, and the person is told so and what to do. Someone
+        who was registering starts again at once; a member whose PIN keypad outlived its
+        question is told how to be asked again."""
+        if member is None:
+            await self.say(
+                who,
+                _(
+                    "Sorry, I lost what you were typing (I keep it only for a short while, "
+                    "and never after a restart). Let's start again."
+                ),
+            )
+            await self._begin_again(who)
+            return
+        if token == Control.KEYPAD:
+            raise Refusal(
+                _(
+                    "That PIN question has ended (perhaps I restarted), and nothing you tapped "
+                    "was kept. Tap the button you began with again, like I'm safe or Unlock, "
+                    "and I'll ask for your PIN again."
+                )
+            )
+        raise Refusal(_("This button is no longer active. Send /help to start again."))
 
     async def accept_code(self, who: Identity, code: str) -> None:
         """/accept CODE (or /start CODE): a feature's code if one claims it, else a buddy code."""
@@ -622,6 +748,13 @@ class Conversation:
             await self.say(who, _("No outcall is running. Send /outcall before a booking."))
             return
         due = texts.clock(current.due_at, member.timezone)
+        alerting = await self.run(self.service.alert_status, who, current.ref)
+        if alerting is not None:
+            status = texts.alert_status(
+                current.ref, due, alerting.sos, alerting.buddies, alerting.others, alerting.handler
+            )
+            await self.run(self.service.reply, who, status)
+            return
         await self.say(
             who,
             _("Your outcall is running. Check in by {time}.").format(time=due),
@@ -631,14 +764,40 @@ class Conversation:
     # -- outcalls ------------------------------------------------------------------------
 
     async def _outcall(self, call: Call) -> None:
-        """/outcall, with any details sent along (`/outcall KX482B | 14 Hollow Lane | 1h`)."""
-        form = parse_outcall_form(call.rest)
-        given = {"plate": form.plate, "address": form.address}
-        values = {key: value for key, value in given.items() if value}
-        if form.due is not None:
-            values.update(notes=form.notes, due=form.due)
+        """/outcall, with any details sent along: `/outcall KX482B | 14 Hollow Lane | 1h`, or
+        one on each line after the command."""
+        if await self._told_no_buddy(call.who, [call.message_ref] if call.rest else []):
+            return
         refs = [call.message_ref] if call.message_ref else []
-        await self.start_form(call.who, self.forms.outcall, values, refs)
+        await self.start_form(call.who, self.forms.outcall, outcall_values(call.rest), refs)
+
+    async def _on_place(
+        self, event: Inbound, who: Identity, pending: Pending | None, place: Location
+    ) -> None:
+        """A shared location is the outcall's address: it starts one, or fills the address
+        of the one being typed (replacing a typed one), and the question that was open is
+        asked again. Its message is deleted with the other details when the form ends. A
+        typed address stays when the location comes without words of its own."""
+        refs = [event.message_ref] if event.message_ref else []
+        if pending is None and await self._told_no_buddy(who, refs):
+            return
+        await self.say(who, located(place))
+        if pending is None:
+            await self.start_form(who, self.forms.outcall, place_values(place), refs)
+            return
+        pending.refs.extend(refs)
+        typed = pending.values.get("address", "")
+        pending.values.update(place_values(place, typed))
+        await self._advance(who, pending, pending.at)
+
+    async def _told_no_buddy(self, who: Identity, refs: Sequence[str | None]) -> bool:
+        """An outcall needs a buddy: say so before asking anything, and take any details
+        already sent out of the chat."""
+        if await self.run(self.service.has_buddy, who):
+            return False
+        await self.delete_messages(who, [ref for ref in refs if ref], None)
+        await self.say(who, texts.no_buddy_for_outcall())
+        return True
 
     async def delete_messages(self, who: Identity, refs: list[str], notice: str | None) -> None:
         """Delete the person's messages where the messenger allows; say so if `notice`."""
@@ -649,13 +808,26 @@ class Conversation:
         if all(deleted) and notice:
             await self.say(who, notice)
 
-    def _new_person_locale(self, event: Inbound) -> str:
-        """Their messenger's language when we have it, else the default place's language."""
-        return supported_locale(event.language) or self._default_locale()
+    def _new_person_locale(self, who: Identity, event: Inbound) -> str:
+        """The language a newcomer chose at /start; before that their messenger's language
+        when we have it, else the default place's language."""
+        pending = self._pending.get(who)
+        chosen = pending.values.get("language") if pending else None
+        return chosen or supported_locale(event.language) or self._default_locale()
 
     def _default_locale(self) -> str:
         policy = self.service.policy
         return policy.jurisdiction(policy.default_jurisdiction).locale
+
+
+def _is_language_choice(event: Inbound, pending: Pending) -> bool:
+    """A newcomer answering the first question of all, their language (tapped or typed)."""
+    if pending.form.name != "onboarding" or pending.current.key != "language":
+        return False
+    if event.action:
+        return event.action.startswith(f"{Control.ANSWER}:")
+    typed = (event.text or "").strip()
+    return bool(typed) and not typed.startswith("/")
 
 
 def _is_pin_answer(event: Inbound, pending: Pending) -> bool:
@@ -672,7 +844,7 @@ def safety_action(event: Inbound, pending: Pending | None, commands: CommandTabl
         action = parse_action(event.action)
         if event.action == Control.NO_PIN:
             return Verb.SAFE
-        return action.verb if action and action.verb is not Verb.REMOVE_LINK else None
+        return action.verb if action and action.verb not in PAIRING_VERBS else None
     text = (event.text or "").strip()
     if text.startswith("/"):
         command = commands.get(command_name(text))
@@ -682,7 +854,9 @@ def safety_action(event: Inbound, pending: Pending | None, commands: CommandTabl
         return keyword.verb
     if pending is not None and _is_pin_answer(event, pending):
         return pending.form.safety
-    return None
+    named = command_by_word_in_any_language(text[:40]) if pending is None else None
+    command = commands.get(named) if named else None  # "cancelar" is /cancel
+    return command.safety if command else None
 
 
 def _pin_budget_spent(retry_after: float) -> str:

@@ -4,12 +4,17 @@ answers; `Conversation.start_form` runs them like every other form (`bot/forms.p
 
 ```mermaid
 stateDiagram-v2
-    [*] --> alias: /start (new)
+    [*] --> language: /start (new)
+    language --> place: several places
+    language --> alias: one place
+    place --> alias
     alias --> pin
     pin --> again
     again --> [*]: registered
     again --> pin: mismatch
     [*] --> plate: /outcall
+    [*] --> plate: location shared
+    plate --> due: everything in one message
     plate --> address
     address --> notes
     notes --> due: answer or Skip
@@ -33,12 +38,22 @@ from typing import TYPE_CHECKING
 
 from bot.channels.base import Outbound
 from bot.forms import Field, Form, Values
-from checkins import report_texts
+from checkins import report_texts, texts
 from checkins.actions import Control, Verb, answer_token
 from checkins.context import Refusal, WrongPinRetry
-from checkins.i18n import _, current_locale
+from checkins.i18n import (
+    _,
+    available_locales,
+    current_locale,
+    language_name,
+    supported_locale,
+    switch_locale,
+)
+from checkins.locations import Location, find_location
 from checkins.messages import Button, Identity
-from checkins.service import TimeRefusal, check_alias, check_pin
+from checkins.parsing import parse_outcall_form
+from checkins.places import places, read_place, serves_several
+from checkins.service import TimeRefusal, check_alias, check_pin, looks_like_full_name
 
 if TYPE_CHECKING:
     from bot.conversation import Conversation
@@ -79,9 +94,20 @@ class CoreForms:
         self.unlock_pin = self._unlock_pin_form()
 
     def _onboarding_form(self) -> Form:
+        """The language first (proposed from the messenger's), then the place where the
+        deployment serves several, then the nickname and the PIN."""
+        policy = self.conversation.service.policy
+        place = Field(
+            "place",
+            lambda values: _ask_place(),
+            lambda text, values: read_place(policy, text),
+            buttons=lambda values: texts.place_buttons(places(policy), answer_token),
+        )
         return Form(
             "onboarding",
             (
+                Field("language", _ask_language, _chosen_language, buttons=_language_buttons),
+                *((place,) if serves_several(policy) else ()),
                 Field(
                     "alias",
                     _welcome,
@@ -108,7 +134,7 @@ class CoreForms:
         return Form(
             "outcall",
             (
-                Field("plate", _ask_plate, secret=True),
+                Field("plate", _ask_plate, whole_outcall, secret=True),
                 Field("address", _ask_address, secret=True),
                 Field("notes", _ask_notes, optional=True, secret=True),
                 Field("due", _ask_due, buttons=_due_buttons, secret=True),
@@ -139,6 +165,11 @@ class CoreForms:
             self._safe_with_pin,
             retry={WrongPinRetry: "pin"},
             deleted=lambda: _("I deleted the message with your PIN from this chat."),
+            # Not "nothing was saved": the outcall was saved and is still running.
+            stopped=lambda: _(
+                "Stopped. You are not checked in: your outcall is still running. "
+                "Check in when you are out."
+            ),
             safety=Verb.SAFE,
         )
 
@@ -172,6 +203,7 @@ class CoreForms:
             values["notes"],
             values["due"],
             go == GoChoice.GO,
+            values.get("location", ""),
         )
 
     async def _register(self, who: Identity, values: Values) -> None:
@@ -180,7 +212,8 @@ class CoreForms:
             who,
             values["alias"],
             values["pin"],
-            current_locale(),
+            values["language"],
+            values.get("place"),  # one place only: the default one
         )
         if values.get("code"):
             await self.conversation.accept_code(who, values["code"])
@@ -209,6 +242,43 @@ class CoreForms:
         )
 
 
+def _ask_language(values: Values) -> str:
+    # The conversation speaks the messenger's language here, when it gave one.
+    return _("I will write to you in {language}. Is that right? Choose your language:").format(
+        language=language_name(current_locale())
+    )
+
+
+def _language_buttons(values: Values) -> tuple[tuple[Button, ...], ...]:
+    """Every language in its own name, the proposed one first: one tap confirms it."""
+    proposed = current_locale()
+    ordered = [proposed, *(code for code in available_locales() if code != proposed)]
+    return tuple((Button(language_name(code), answer_token(code)),) for code in ordered)
+
+
+def _chosen_language(text: str, values: Values) -> str:
+    """A language tapped, typed by code (es, pt-BR) or by its own name (Español); from
+    here on every question is in it."""
+    typed = text.strip().casefold()
+    named = {language_name(code).casefold(): code for code in available_locales()}
+    locale = named.get(typed) or supported_locale(typed)
+    if locale is None:
+        raise Refusal(
+            _("I can't speak that language yet. I can speak: {languages}.").format(
+                languages=", ".join(language_name(code) for code in available_locales())
+            )
+        )
+    switch_locale(locale)
+    return locale
+
+
+def _ask_place() -> str:
+    return _(
+        "Where do you work? Each place has its own rules about who is told if you miss a "
+        "check-in. You can change it later with /place."
+    )
+
+
 def _welcome(values: Values) -> str:
     return _(
         "Welcome to buddycheck.\n"
@@ -220,10 +290,18 @@ def _welcome(values: Values) -> str:
 
 
 def _choose_pin(values: Values) -> str:
-    return _(
+    alias = values["alias"]
+    prompt = _(
         "Hi {alias}. Now choose a PIN of 6 to 12 digits. You'll need it to open a "
         "buddy's details in an emergency. Don't use your phone's PIN."
-    ).format(alias=values["alias"])
+    ).format(alias=alias)
+    if not looks_like_full_name(alias):
+        return prompt
+    warning = _(
+        '⚠️ "{alias}" looks like a first and last name. Your buddies and the organisation '
+        "see your nickname. If it is your real name, choose Back and pick another."
+    ).format(alias=alias)
+    return warning + "\n\n" + prompt
 
 
 def _choose_new_keys(values: Values) -> str:
@@ -241,22 +319,77 @@ def checked_new_pin(text: str, values: Values) -> str:
 
 
 def _ask_plate(values: Values) -> str:
-    return _("What is the client's car plate? (Send ? if you don't know.)")
+    return _(
+        "What is the client's car plate? (Send ? if you don't know.)\n\n"
+        "Or send it all in one message, each on its own line: the plate, the address, "
+        "how long until you check in (like 1h), and anything else."
+    )
 
 
 def _ask_address(values: Values) -> str:
-    return _("What is the address? Add the flat or room if you know it.")
+    return _(
+        "What is the address? Add the flat or room if you know it. Or share your location instead."
+    )
+
+
+def located(place: Location) -> str:
+    """Said when a shared location becomes the outcall's address."""
+    text = _(
+        "Got your location. It is sealed with the other details: only your buddies can "
+        "open it, and only if you don't check in."
+    )
+    if place.live:
+        text += " " + _(
+            "I keep only where you are now, not where you go next. To let a buddy follow "
+            "you, share your live location with them directly."
+        )
+    return text
+
+
+def place_values(place: Location, typed: str = "") -> Values:
+    """A shared location as the outcall's address: its words (or the address `typed`
+    before, when it came with none) and the point."""
+    return {"address": place.label or typed, "location": place.coordinates}
+
+
+def outcall_values(text: str) -> Values:
+    """What one message gives of an outcall (`parse_outcall_form`): the parts it has, an
+    address that is a map link as a location, and the notes settled once the time is there
+    (so only what is missing is asked)."""
+    form = parse_outcall_form(text)
+    values: Values = {}
+    if form.plate:
+        values["plate"] = form.plate
+    if form.address:
+        place = find_location(form.address)
+        values.update(place_values(place) if place else {"address": form.address})
+    if form.notes:
+        values["notes"] = form.notes
+    if form.due is not None:
+        values["due"] = form.due
+        values.setdefault("notes", "")
+    return values
+
+
+def whole_outcall(text: str, values: Values) -> str:
+    """The plate, or the whole outcall typed in one message (several lines, or parts with
+    `|`): the other parts become the form's answers too, and only what is missing is asked
+    next. The one parser that fills more than its own field, because the plate question
+    says it may be answered this way."""
+    given = outcall_values(text)
+    values.update((key, value) for key, value in given.items() if key != "plate")
+    return given.get("plate", text)
 
 
 def _ask_notes(values: Values) -> str:
     return _(
         "Anything else your buddies should know? (client's name, phone, what the car "
-        "looks like). Or tap Skip."
+        "looks like). Or choose Skip."
     )
 
 
 def _ask_due(values: Values) -> str:
-    return _("How long until you check in? Tap one, or send a time like 90m or 23:30.")
+    return _("How long until you check in? Choose one, or send a time like 90m or 23:30.")
 
 
 def _due_buttons(values: Values) -> tuple[tuple[Button, ...], ...]:

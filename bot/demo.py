@@ -113,7 +113,8 @@ async def _scenario(demo: Demo, printer: Callable[[str], None]) -> None:
         return await demo.wait_for(expect_to, pattern, mark)
 
     for person in PEOPLE:
-        await step(f"{person} starts", person, "/start", person, "choose a nickname")
+        await step(f"{person} starts", person, "/start", person, "Choose your language")
+        await step(f"{person} keeps English", person, "1", person, "choose a nickname")
         await step(f"{person} picks an alias", person, person.title(), person, "PIN")
         await step(f"{person} picks a PIN", person, DEMO_PIN, person, "same PIN")
         await step(f"{person} confirms the PIN", person, DEMO_PIN, person, "Welcome")
@@ -135,10 +136,18 @@ async def _scenario(demo: Demo, printer: Callable[[str], None]) -> None:
     await demo.wait_for("robin", "has passed", mark)
     await demo.wait_for("sam", "missed their check-in", mark)
     await demo.wait_for("kit", "missed their check-in", mark)
-    await step("sam taps Unlock details", "sam", "1", "sam", "Send your PIN")
+    await step("sam replies 21: Unlock details", "sam", "21", "sam", "Send your PIN")
     await step("sam sends the PIN", "sam", DEMO_PIN, "sam", "KX-482-B")
-    await step("sam taps I'm on it", "sam", "ON IT", "kit", "Sam is handling")
-    await step("sam confirms Robin is safe", "sam", "SAFE", "robin", "Sam confirmed you are safe")
+    taken = len(demo.console.transcript)
+    await step("sam sends ON IT", "sam", "ON IT", "kit", "Sam is handling")
+    handling = await demo.wait_for("sam", "You are handling", taken)
+    relay = re.search(r"(\d+)\. 💬 Message Robin through the bot", handling)
+    if relay is None:
+        raise TimeoutError("the person handling the alert was not offered to message Robin")
+    await step("sam chooses Message Robin", "sam", relay[1], "sam", "Write your message")
+    await step("sam writes to robin", "sam", "Are you OK?", "robin", "writes through the bot")
+    await step("sam says Robin is safe", "sam", "SAFE", "sam", "Are you sure")
+    await step("sam replies 24: yes, I spoke to Robin", "sam", "24", "robin", "Sam confirmed you")
     await demo.wait_for("kit", "confirmed Robin is safe", mark)
     if demo.sealed_rows():
         raise TimeoutError("sealed details were still stored after the outcall ended")
@@ -173,7 +182,7 @@ async def run_interactive() -> None:
 
 async def _quiet_register(demo: Demo, person: str) -> None:
     """Pre-register the demo people and pair the buddies with Robin, without the chatter."""
-    for text in ("/start", person.title(), DEMO_PIN, DEMO_PIN):
+    for text in ("/start", "1", person.title(), DEMO_PIN, DEMO_PIN):
         await demo.say(person, text)
     if person != "robin":
         mark = len(demo.console.transcript)
@@ -186,7 +195,7 @@ async def _quiet_register(demo: Demo, person: str) -> None:
 
 async def _quiet_responder(demo: Demo) -> None:
     """Ash joins with server-made codes: on-duty responder and admin of the demo place."""
-    for text in ("/start", RESPONDER.title(), DEMO_PIN, DEMO_PIN):
+    for text in ("/start", "1", RESPONDER.title(), DEMO_PIN, DEMO_PIN):
         await demo.say(RESPONDER, text)
     for role in ("responder", "admin"):
         made = await asyncio.to_thread(demo.app.admin.server_invite, role, "demo")

@@ -16,7 +16,6 @@ handed to the engine to fail over. Nothing is dropped, only delayed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -31,10 +30,11 @@ from sqlalchemy.orm import Session
 from bot.channels.base import Channel, DeliveryError, Outbound
 from bot.lane import Lane, Queued
 from bot.ratelimit import RateGate
+from bot.waits import wait_for_event
 from checkins.context import Clock
 from checkins.engine import Engine
 from checkins.messages import Button, Kind
-from storage import outbox
+from storage import outbox, queries
 from storage.db import Database
 from storage.outbox import Claim, Claimed
 from storage.tables import Member
@@ -232,8 +232,7 @@ class Dispatcher:
     async def _idle(self, lane: Lane, retry_in: float | None) -> None:
         """Nothing to send: wait to be woken, for a chat's gap to pass, or to poll."""
         timeout = _IDLE_POLL if retry_in is None else min(_IDLE_POLL, retry_in)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(lane.wake.wait(), timeout)
+        await wait_for_event(lane.wake, timeout)
 
     async def _settle_lane(self, lane: Lane) -> bool:
         """Wait for the lane's sends and releases, then look once more (the last claim may
@@ -262,7 +261,9 @@ class Dispatcher:
 
     async def _deliver(self, lane: Lane, message: Claimed, locale: str | None) -> None:
         try:
-            if not await asyncio.to_thread(self.engine.may_send, message.kind, message.outcall_id):
+            if message.kind == Kind.EMERGENCY and not await asyncio.to_thread(
+                self.engine.may_send, message.outcall_id
+            ):
                 log.error("refused to send a %s message: not allowed here", message.kind)
                 await asyncio.to_thread(self._settle_failed, message, "refused_by_policy")
                 self._count(message, "failed")
@@ -323,9 +324,12 @@ class Dispatcher:
             return claims, _locales(session, members)
 
     def _settle_sent(self, message: Claimed) -> None:
+        """Sent: the row and the recipient's reachability in one transaction (one writer
+        turn per send, which the engine shares on SQLite)."""
         with self.db.transaction() as session:
             outbox.mark_sent(session, message.id, self.clock())
-        self.engine.delivered(message.member_id)
+            if message.member_id is not None:
+                queries.mark_reachable(session, message.member_id)
 
     def _settle_retry(self, message: Claimed, at: datetime, reason: str) -> None:
         with self.db.transaction() as session:

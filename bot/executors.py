@@ -82,6 +82,11 @@ class Executors:
             "lane", default=None
         )
 
+    def close(self) -> None:
+        """At stop: the pools take no more work; what runs finishes on its own threads."""
+        for pool in (self._safety, self._requests):
+            pool.shutdown(wait=False, cancel_futures=True)
+
     @contextmanager
     def lane(
         self, who: Identity, safety: Verb | None, on_delay: Callable[[Lane], Awaitable[None]]

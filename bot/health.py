@@ -111,6 +111,8 @@ class Health:
             return _NO_ANSWER
 
     def _oldest_alert(self) -> datetime | None:
+        # A writing transaction on purpose: SQLite would let a `reading()` one through while
+        # another program holds the write lock that every safety action needs.
         with self.db.transaction() as session:
             return outbox.oldest_pending(session, URGENT_KINDS)
 

@@ -78,7 +78,7 @@ class Collector(PrometheusCollector):
 
     def _database(self) -> Iterator[Metric]:
         now = self.clock()
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             open_outcalls = queries.count_open(session)
             backlog = outbox.backlog(session)
             oldest = outbox.oldest_pending(session, URGENT_KINDS)

@@ -232,8 +232,8 @@ def _token(key: SettingsKey) -> str:
 
 def _checkin_label(settings: SecuritySettings) -> str:
     if settings.checkin_pin:
-        return _("Ask for my PIN at I'm safe: ON (tap to turn off)")
-    return _("Ask for my PIN at I'm safe: OFF (tap to turn on)")
+        return _("Ask for my PIN at I'm safe: ON (choose to turn off)")
+    return _("Ask for my PIN at I'm safe: OFF (choose to turn on)")
 
 
 def _duress_label(settings: SecuritySettings) -> str:

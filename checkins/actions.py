@@ -21,8 +21,10 @@ class Verb(StrEnum):
     CANCEL = "cancel"
     UNLOCK = "unlock"
     ON_IT = "onit"
-    CONFIRM_SAFE = "ok"
-    REMOVE_LINK = "rmlink"
+    CONFIRM_SAFE = "ok"  # asks "are you sure?"; SAFE_CONFIRMED is the second tap
+    SAFE_CONFIRMED = "oky"
+    REMOVE_LINK = "rmlink"  # asks "are you sure?"; REMOVE_CONFIRMED removes
+    REMOVE_CONFIRMED = "rmyes"
 
 
 @dataclass(frozen=True)
@@ -50,9 +52,13 @@ def parse_action(token: str) -> Action | None:
         return None
     if not parts[1].isalnum() and parts[1] != "":
         return None
-    if verb is Verb.REMOVE_LINK and not _is_row_id(parts[1]):
+    if verb in PAIRING_VERBS and not _is_row_id(parts[1]):
         return None
     return Action(verb=verb, ref=parts[1], minutes=minutes)
+
+
+PAIRING_VERBS = frozenset({Verb.REMOVE_LINK, Verb.REMOVE_CONFIRMED})
+"""Buttons about a buddy pairing (its row id), not about an outcall: no safety actions."""
 
 
 def _is_row_id(ref: str) -> bool:
@@ -70,6 +76,7 @@ class Control(StrEnum):
     DONE = "c:done"
     ANSWER = "c:ans"  # `c:ans:<value>`: a button that answers the question asked
     NO_PIN = "c:nopin"  # "I can't give my PIN" at a check-in
+    KEYPAD = "c:keypad"  # a PIN keypad tapped while none is open (Telegram, after a restart)
 
 
 def is_control(token: str) -> bool:
@@ -91,13 +98,22 @@ class Menu(StrEnum):
     DRILL = "drill"
     EMERGENCY = "emerg"
     ADMIN = "adm"
+    RELAY = "relay"  # `relay:REF`: a message through the bot between an alert's handler and worker
     COMMAND = "cmd"  # a numbered help menu's line: `cmd:outcall` runs /outcall
     WARNINGS = "wl"  # the warning list and raid alerts: `wl:op:id` (see `ListOp`)
+    PLACE = "place"  # /place: `place:see:south` shows what a move changes, `place:go:south` moves
 
 
 def menu_token(menu: Menu, *parts: object) -> str:
     """A feature's button token, e.g. `duty:on` or `adm:st:north:1` (step 2 of north)."""
     return ":".join([menu.value, *map(str, parts)])
+
+
+class PlaceStep(StrEnum):
+    """The two steps of moving to another place: see what changes, then move."""
+
+    SEE = "see"
+    GO = "go"
 
 
 class Toggle(StrEnum):
@@ -139,10 +155,18 @@ class AdminOp(StrEnum):
     REVOKE = "rv"
     RESET = "rs"
     RESET_YES = "rsy"
-    RIGHTS = "rt"
-    RIGHTS_LANGUAGE = "rl"
-    OTHER_LANGUAGE = "ol"
-    REMOVE_RIGHTS = "rx"
+    TEXT = "tx"  # `adm:tx:place:kind`: choose the language of an organisation text
+    TEXT_LANGUAGE = "tl"  # `adm:tl:place:kind:language`
+    OTHER_LANGUAGE = "ol"  # `adm:ol:place:kind`
+    REMOVE_TEXT = "tr"  # `adm:tr:place:kind:language`
+
+
+class OrgText(StrEnum):
+    """The texts an organisation writes per place and language, by the short name buttons carry:
+    the know-your-rights text (`/rights`) and the response protocol shown in alerts."""
+
+    RIGHTS = "r"
+    PROTOCOL = "p"
 
 
 class Timing(StrEnum):

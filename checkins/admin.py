@@ -1,5 +1,5 @@
 """Running the organisation from the bot: roles by one-time code, per-jurisdiction rules edited
-by admins, the audit log, and the know-your-rights text.
+by admins, the audit log, and the organisation's texts (know-your-rights, response protocol).
 
 A deployment is one organisation. Anyone may register; roles (admin, responder, moderator,
 verified) are granted only by redeeming a one-time code, of which only a pepper-keyed hash is
@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from checkins import report_texts, texts
-from checkins.actions import Timing
+from checkins.actions import OrgText, Timing
 from checkins.context import Context, Refusal, require_member
 from checkins.escalation import tell
 from checkins.i18n import _
@@ -30,7 +30,14 @@ from checkins.jurisdictions import effective
 from checkins.ladder import LegalModel, Notify
 from checkins.messages import Identity, Message
 from checkins.parsing import normalise_code
-from checkins.rules import MAX_STAGES, RIGHTS_MAX_CHARS, Duration, JurisdictionConfig, merged
+from checkins.rules import (
+    MAX_STAGES,
+    PROTOCOL_MAX_CHARS,
+    RIGHTS_MAX_CHARS,
+    Duration,
+    JurisdictionConfig,
+    merged,
+)
 from storage.roles import (
     ADMIN,
     EVERYWHERE,
@@ -56,6 +63,11 @@ DURATION_KEYS: dict[str, str] = {
     Timing.ACK_TIMEOUT: "ack_timeout",
     Timing.MAX_EXTENSION: "max_extension",
     Timing.RETENTION: "details_retention",
+}
+# Each organisation text: the rules key it is stored under, and its longest length.
+ORG_TEXTS: dict[OrgText, tuple[str, int]] = {
+    OrgText.RIGHTS: ("rights", RIGHTS_MAX_CHARS),
+    OrgText.PROTOCOL: ("protocol", PROTOCOL_MAX_CHARS),
 }
 SERVER = "server"
 _DURATION = TypeAdapter(Duration)
@@ -118,7 +130,7 @@ class AdminService:
                 session,
                 self.policy,
                 admin,
-                lambda r: texts.role_code_created(role, place, shown, r.at(made.expires_at)),
+                lambda r: texts.role_code_created(role, place, shown, r.on(made.expires_at)),
                 self.clock(),
             )
             return made
@@ -343,32 +355,40 @@ class AdminService:
 
     def set_rights(self, who: Identity, jurisdiction: str, locale: str, text: str | None) -> None:
         """Write (or with `None`, remove) the know-your-rights text in one language."""
+        self.set_text(who, jurisdiction, OrgText.RIGHTS, locale, text)
+
+    def set_text(
+        self, who: Identity, jurisdiction: str, kind: OrgText, locale: str, text: str | None
+    ) -> None:
+        """Write (or with `None`, remove) one of the organisation's texts in one language:
+        validated, stored and audited like every other rule change."""
         locale = read_locale(locale)
+        key, most = ORG_TEXTS[kind]
         if text is not None:
             text = text.strip()
             if not text:
-                raise Refusal(_("The text is empty. Send the text, or tap Stop."))
-            if len(text) > RIGHTS_MAX_CHARS:
+                raise Refusal(_("The text is empty. Send the text, or choose Stop."))
+            if len(text) > most:
                 raise Refusal(
                     _(
                         "That text is {n} characters; the most is {most}. "
                         "Please shorten it and send it again."
-                    ).format(n=len(text), most=RIGHTS_MAX_CHARS)
+                    ).format(n=len(text), most=most)
                 )
 
         def edit(current: JurisdictionConfig) -> dict[str, Any]:
-            rights = {k: v for k, v in current.rights.items() if k != locale}
+            written = {k: v for k, v in getattr(current, key).items() if k != locale}
             if text is not None:
-                rights[locale] = text
-            return {"rights": rights}
+                written[locale] = text
+            return {key: written}
 
-        self._change(who, jurisdiction, "rights_changed", edit)
+        self._change(who, jurisdiction, f"{key}_changed", edit, texts.text_saved(kind))
 
-    def rights_languages(self, who: Identity, jurisdiction: str) -> list[str]:
+    def text_languages(self, who: Identity, jurisdiction: str, kind: OrgText) -> list[str]:
         """Languages worth offering: the admin's, the place's, and any already written."""
         with self.db.transaction() as session:
             admin = self._admin(session, who, jurisdiction)
-            written = self._current(session, jurisdiction).rights
+            written = getattr(self._current(session, jurisdiction), ORG_TEXTS[kind][0])
             place = self.policy.jurisdiction(jurisdiction)
             return list(dict.fromkeys([admin.locale, place.locale, *sorted(written)]))
 
@@ -394,7 +414,7 @@ class AdminService:
         with self.db.transaction() as session:
             member = require_member(session, who)
             place = effective(session, self.policy, member.jurisdiction)
-            text = place.rights.get(member.locale) or place.rights.get(place.locale)
+            text = place.written(place.rights, member.locale)
             tell(session, self.policy, member, lambda r: texts.rights(text), self.clock())
 
     # -- the audit log -----------------------------------------------------------------------
@@ -424,8 +444,10 @@ class AdminService:
         jurisdiction: str,
         action: str,
         edit: Callable[[JurisdictionConfig], dict[str, Any]],
+        saved: str | None = None,
     ) -> None:
-        """Apply one edit: validate as the file is validated, store, audit, show the result."""
+        """Apply one edit: validate as the file is validated, store, audit, show the result
+        (with `saved`, or the rules' own notice)."""
         now = self.clock()
         with self.db.transaction() as session:
             admin = self._admin(session, who, jurisdiction)
@@ -453,7 +475,7 @@ class AdminService:
             before, after = _stored_form(current, set(changes)), _stored_form(updated, set(changes))
             self._audit(session, admin, action, jurisdiction, before, after)
             session.flush()
-            self._tell_rules(session, admin, jurisdiction, texts.rules_saved())
+            self._tell_rules(session, admin, jurisdiction, saved or texts.rules_saved())
 
     def _valid_overrides(self, jurisdiction: str, row: JurisdictionRules | None) -> dict[str, Any]:
         """The stored overrides, or none if they no longer fit the file (as `effective` does)."""
@@ -476,12 +498,12 @@ class AdminService:
         config = self._current(session, jurisdiction)
         ladder = config.to_ladder(self.policy.limits)
         place = self._place(jurisdiction)
-        rights = sorted(config.rights)
+        rights, protocol = sorted(config.rights), sorted(config.protocol)
         tell(
             session,
             self.policy,
             admin,
-            lambda r: texts.rules_screen(jurisdiction, place, ladder, rights, notice),
+            lambda r: texts.rules_screen(jurisdiction, place, ladder, rights, protocol, notice),
             self.clock(),
         )
 
@@ -579,7 +601,11 @@ class AdminService:
         )
 
     def _place(self, jurisdiction: str) -> str:
-        return texts.everywhere() if jurisdiction == EVERYWHERE else jurisdiction
+        """A role's or rule screen's place as the reader calls it (its name, else its id)."""
+        if jurisdiction == EVERYWHERE:
+            return texts.everywhere()
+        place = self.policy.jurisdictions.get(jurisdiction)
+        return texts.place_name(place) if place else jurisdiction
 
 
 def show_code(code: str) -> str:

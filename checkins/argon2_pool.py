@@ -79,6 +79,11 @@ class Argon2Pool:
         """Runs asked for and not finished (running or queued), for `/metrics`."""
         return self._waiting
 
+    def close(self) -> None:
+        """At stop: no new runs; one already running finishes on its thread."""
+        for pool in (self._urgent, self._other):
+            pool.shutdown(wait=False, cancel_futures=True)
+
     def run(self, work: Callable[[], bytes]) -> bytes:
         """Run `work` (one Argon2id call) in the caller's lane and wait for its result."""
         lane = ARGON2_LANE.get() or Argon2Lane()

@@ -18,11 +18,12 @@ from sqlalchemy.orm import Session
 
 from checkins import lifecycle, texts
 from checkins.context import Refusal
-from checkins.escalation import remember_alerted, stage_recipients, tell
+from checkins.escalation import protocol_steps, remember_alerted, stage_recipients, tell
 from checkins.jurisdictions import effective
 from checkins.ladder import Notify
 from checkins.lifecycle import State
-from checkins.policy import Policy
+from checkins.messages import Message
+from checkins.policy import Jurisdiction, Policy
 from storage import queries
 from storage.outbox import FAILED
 from storage.tables import Alert, Member, OutboxMessage, Outcall
@@ -48,11 +49,15 @@ def start(session: Session, policy: Policy, worker: Member, now: datetime) -> Ou
     ref, alias = outcall.ref, worker.alias
     for member, as_responder in recipients.values():
         remember_alerted(session, outcall, member, None, now)
+        # Unlock only where a real alert would have it: a sealed copy needs keys, and a
+        # responder gets one only where the place seals to responders.
+        unlock = bool(member.wrapped_secret) and (not as_responder or ladder.seal_to_responders)
+        written = jurisdiction.written(jurisdiction.protocol, member.locale)
         tell(
             session,
             policy,
             member,
-            _alert_builder(ref, alias, as_responder, now),
+            _alert_builder(ref, alias, as_responder, now, unlock, written, jurisdiction),
             now,
             outcall=outcall,
             dedupe_key=f"o{outcall.id}:drill:m{member.id}",
@@ -132,6 +137,22 @@ def running(session: Session, worker_id: int) -> Outcall | None:
     )
 
 
-def _alert_builder(ref: str, worker_alias: str, as_responder: bool, now: datetime) -> texts.Builder:
-    """The practice alert; its preview of the real one shows the drill's start as the due time."""
-    return lambda r: texts.drill_alert(ref, worker_alias, as_responder=as_responder, due=r.at(now))
+def _alert_builder(
+    ref: str,
+    worker_alias: str,
+    as_responder: bool,
+    now: datetime,
+    unlock: bool,
+    written: str | None,
+    place: Jurisdiction,
+) -> texts.Builder:
+    """The practice alert; its preview of the real one shows the drill's start as the due
+    time, the response protocol the real one would show, and Unlock only if it would."""
+
+    def build(r: texts.Reader) -> Message:
+        steps = protocol_steps(written, worker_alias, place, unlock)
+        return texts.drill_alert(
+            ref, worker_alias, as_responder=as_responder, due=r.at(now), unlock=unlock, steps=steps
+        )
+
+    return build

@@ -20,7 +20,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from checkins import drill, texts
@@ -60,7 +60,7 @@ class Engine:
         advanced = 0
         now = self.clock()
         for _batch in range(max_batches):
-            with self.db.transaction() as session:
+            with self.db.reading() as session:
                 due = queries.due_outcall_ids(session, now, BATCH)
             for start in range(0, len(due), GROUP):
                 advanced += self._advance_group(due[start : start + GROUP], now)
@@ -69,7 +69,7 @@ class Engine:
         return advanced
 
     def next_wakeup(self) -> datetime | None:
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             return queries.earliest_deadline(session)
 
     def purge(self) -> PurgeReport:
@@ -101,10 +101,9 @@ class Engine:
             messages = outbox.purge_settled(session, now - limits.sent_retention)
         return PurgeReport(expired, int(deleted), messages)
 
-    def may_send(self, kind: str, outcall_id: int | None) -> bool:
-        """Send-time defence in depth: no emergency message outside decriminalised places."""
-        if kind != Kind.EMERGENCY:
-            return True
+    def may_send(self, outcall_id: int | None) -> bool:
+        """Send-time defence in depth for emergency messages (the dispatcher asks for no
+        other kind): none outside decriminalised places."""
         if outcall_id is None:
             return False
         with self.db.transaction() as session:
@@ -114,17 +113,6 @@ class Engine:
             snapshot = str(outcall.ladder["legal_model"])
             current = self.policy.jurisdiction(outcall.jurisdiction).ladder.legal_model
         return snapshot == current == "decriminalised"
-
-    def delivered(self, member_id: int | None) -> None:
-        """A message reached this member: they are reachable again."""
-        if member_id is None:
-            return
-        with self.db.transaction() as session:
-            session.execute(
-                update(Member)
-                .where(Member.id == member_id, Member.unreachable_since.is_not(None))
-                .values(unreachable_since=None)
-            )
 
     def undeliverable(
         self, member_id: int | None, kind: str, outcall_id: int | None, *, for_good: bool = True

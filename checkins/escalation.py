@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 
 from checkins import report_texts, texts
 from checkins.i18n import use_locale
+from checkins.jurisdictions import effective
 from checkins.ladder import Ladder, LadderError, Notify, assert_stage_allowed
 from checkins.messages import Identity, Kind, Message, enqueue
-from checkins.policy import Policy
+from checkins.policy import Jurisdiction, Policy
 from storage import queries, roles
 from storage.tables import Alert, Envelope, Member, OutboxMessage, Outcall, SealedKey
 
@@ -39,7 +40,8 @@ def tell(
     outcall: Outcall | None = None,
     dedupe_key: str | None = None,
 ) -> None:
-    """Render a message in the member's language and timezone and queue it.
+    """Render a message in the member's language and timezone and queue it; the times of
+    an `outcall` in another place's timezone also name that zone (`texts.Reader`).
 
     Nothing about a duress outcall is ever sent to its worker: someone dangerous may be
     holding their phone, and the outcall must look ended to them. Nothing is sent to a
@@ -50,8 +52,9 @@ def tell(
     if member.departed_at is not None:  # their chat is detached: there is nobody to tell
         return
     timezone = policy.jurisdiction(member.jurisdiction).timezone
+    place_zone = policy.jurisdiction(outcall.jurisdiction).timezone if outcall else None
     with use_locale(member.locale):
-        message: Message = build(texts.Reader(timezone))
+        message: Message = build(texts.Reader(timezone, place_zone))
     enqueue(
         session,
         member,
@@ -125,16 +128,21 @@ def ask_buddies(
     buddies = stage_recipients(session, outcall, Notify.BUDDIES)
     for buddy in buddies:
         remember_alerted(session, outcall, buddy, index, now)
+        unlock = queries.holds_sealed_copy(session, outcall, buddy.id)
         tell(
             session,
             policy,
             buddy,
-            lambda r: texts.confirm_request(ref, alias, after_sos=after_sos),
+            _confirm_request(ref, alias, after_sos, unlock),
             now,
             outcall=outcall,
             dedupe_key=f"o{outcall.id}:unverified:{int(now.timestamp())}:m{buddy.id}",
         )
     return len(buddies)
+
+
+def _confirm_request(ref: str, alias: str, after_sos: bool, unlock: bool) -> texts.Builder:
+    return lambda r: texts.confirm_request(ref, alias, after_sos=after_sos, unlock=unlock)
 
 
 def run_stage(
@@ -307,19 +315,30 @@ def alert_member(
     duress, report_match = outcall.duress, outcall.report_match
     marker = f"r{int(now.timestamp())}" if repeat else ("last" if stage is None else f"s{stage}")
     unlock = queries.holds_sealed_copy(session, outcall, member.id)
+    place = effective(session, policy, outcall.jurisdiction)
+    written = place.written(place.protocol, member.locale)
 
     def build(r: texts.Reader) -> Message:
+        # Under duress no checklist: the warning says what to do, and "call them" could kill.
+        steps = None if duress else protocol_steps(written, alias, place, unlock)
         if repeat or as_ is Notify.BUDDIES:
             message = texts.alert(
-                ref, alias, r.at(due), sos=sos, repeat=repeat, duress=duress, unlock=unlock
+                ref,
+                alias,
+                r.at(due),
+                sos=sos,
+                repeat=repeat,
+                duress=duress,
+                unlock=unlock,
+                steps=steps,
             )
             return with_report_match(message) if report_match else message
         if as_ is Notify.RESPONDERS:
             message = texts.responder_alert(
-                ref, alias, r.at(due), sos=sos, unlock=unlock, duress=duress
+                ref, alias, r.at(due), sos=sos, unlock=unlock, duress=duress, steps=steps
             )
         else:
-            message = texts.last_resort_alert(ref, alias, r.at(due), unlock=unlock)
+            message = texts.last_resort_alert(ref, alias, r.at(due), unlock=unlock, steps=steps)
         message = texts.with_duress_warning(message, alias) if duress else message
         return with_report_match(message) if report_match else message
 
@@ -332,6 +351,16 @@ def alert_member(
         outcall=outcall,
         dedupe_key=_key(outcall, marker, member.id),
     )
+
+
+def protocol_steps(
+    written: str | None, worker_alias: str, place: Jurisdiction, unlock: bool
+) -> str:
+    """What an alert asks its reader to do: the organisation's response protocol for the
+    place in the reader's language, or the default one. Call it in the reader's locale."""
+    if written:
+        return written
+    return texts.default_protocol(worker_alias, place.ladder.legal_model, unlock)
 
 
 def repeat_alerts(

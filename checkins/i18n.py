@@ -54,6 +54,12 @@ def use_locale(locale: str) -> Iterator[None]:
         _locale.reset(token)
 
 
+def switch_locale(locale: str) -> None:
+    """Render the rest of the current `use_locale` block in `locale`: someone who has just
+    chosen their language gets the very next question in it."""
+    _locale.set(locale)
+
+
 def available_locales() -> list[str]:
     """The source language plus every language with a catalog."""
     root = files("checkins") / "locale"

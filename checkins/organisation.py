@@ -15,7 +15,7 @@ from checkins.context import Context, Refusal, require_member
 from checkins.escalation import tell
 from checkins.i18n import use_locale
 from checkins.jurisdictions import effective
-from checkins.ladder import LegalModel, Notify
+from checkins.ladder import LegalModel, Notify, Stage
 from checkins.messages import Identity
 from checkins.policy import Jurisdiction
 from storage import queries, roles
@@ -99,7 +99,9 @@ class OrganisationService:
         return found
 
 
-def _notice(jurisdiction: Jurisdiction, opted_in: bool) -> str | None:
+def emergency_stage(jurisdiction: Jurisdiction) -> Stage | None:
+    """The place's emergency step, where a worker can opt in to it: only a decriminalised
+    place with an emergency stage and a contact has one."""
     ladder = jurisdiction.ladder
     stage = next((s for s in ladder.stages if s.notify is Notify.EMERGENCY), None)
     if (
@@ -107,6 +109,13 @@ def _notice(jurisdiction: Jurisdiction, opted_in: bool) -> str | None:
         or ladder.legal_model is not LegalModel.DECRIMINALISED
         or jurisdiction.emergency_contact is None
     ):
+        return None
+    return stage
+
+
+def _notice(jurisdiction: Jurisdiction, opted_in: bool) -> str | None:
+    stage = emergency_stage(jurisdiction)
+    if stage is None or jurisdiction.emergency_contact is None:
         return None
     return texts.emergency_notice(
         texts.span(stage.after), jurisdiction.emergency_contact.kind, opted_in

@@ -205,10 +205,13 @@ class OutcallForm:
 
 
 def parse_outcall_form(text: str) -> OutcallForm:
-    """Split `PLATE | ADDRESS | [NOTES |] WHEN` (or one part per line) into its parts.
+    """Split `PLATE | ADDRESS | WHEN | NOTES` (or one part per line) into its parts.
 
-    Parts are taken by position only; a part that is present but unreadable (a bad time) is
-    kept as typed so the caller can say exactly what was wrong.
+    The plate and the address are the first two parts. Of the parts after them, the first
+    that reads as a time (`reads_as_time`) is the check-in time, wherever it is (before or
+    after the notes); the others are the notes. With none that reads as a time, they are all
+    notes and the time is asked for, so nothing typed is lost in the time's place. Blank
+    lines and extra spaces are dropped.
     """
     separator = "|" if "|" in text else "\n"
     parts = [" ".join(part.split()) for part in text.split(separator)]
@@ -217,13 +220,15 @@ def parse_outcall_form(text: str) -> OutcallForm:
         return OutcallForm()
     if len(parts) == 1:
         return OutcallForm(plate=parts[0])
-    if len(parts) == 2:
-        return OutcallForm(plate=parts[0], address=parts[1])
-    if len(parts) == 3:
-        return OutcallForm(plate=parts[0], address=parts[1], due=parts[2])
-    return OutcallForm(
-        plate=parts[0], address=parts[1], notes=" | ".join(parts[2:-1]), due=parts[-1]
-    )
+    rest = parts[2:]
+    at = next((index for index, part in enumerate(rest) if reads_as_time(part)), None)
+    due = rest.pop(at) if at is not None else None
+    return OutcallForm(plate=parts[0], address=parts[1], notes=" | ".join(rest), due=due)
+
+
+def reads_as_time(text: str) -> bool:
+    """Whether `text` is a duration or a clock time (not whether it is within the limits)."""
+    return parse_duration(text) is not None or parse_clock(text) is not None
 
 
 def normalise_code(text: str) -> str:

@@ -26,12 +26,22 @@ class Jurisdiction:
     ladder: Ladder
     timezone: str
     locale: str = "en"
+    # The place's name by language, as the operator wrote it (`texts.place_name` picks one).
+    names: dict[str, str] = field(default_factory=dict)
     # Know-your-rights text by language, written by the organisation's admins.
     rights: dict[str, str] = field(default_factory=dict)
+    # What to do when an alert comes, by language: a short checklist shown in every alert,
+    # written by the organisation's admins (`texts.default_protocol` until they do).
+    protocol: dict[str, str] = field(default_factory=dict)
     emergency_contact: EmergencyContact | None = None
     # The warning list: how long a published report, and a raid alert, stay visible.
     report_expiry: timedelta = timedelta(days=365)
     raid_expiry: timedelta = timedelta(hours=12)
+
+    def written(self, texts: dict[str, str], locale: str) -> str | None:
+        """One of the organisation's texts (`rights`, `protocol`) in the reader's language,
+        else in the place's, else None (not written)."""
+        return texts.get(locale) or texts.get(self.locale)
 
 
 @dataclass(frozen=True)

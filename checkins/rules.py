@@ -54,9 +54,13 @@ EDITABLE = frozenset(
         "details_retention",
         "seal_to_responders",
         "rights",
+        "protocol",
     }
 )
 RIGHTS_MAX_CHARS = 3000
+# The response protocol is read in every alert, on a phone, in a hurry: a short checklist.
+PROTOCOL_MAX_CHARS = 800
+PLACE_NAME_MAX_CHARS = 40
 MAX_STAGES = 8
 # A report older than two years, or a raid alert older than two days, no longer helps anyone.
 MAX_REPORT_EXPIRY = timedelta(days=730)
@@ -157,12 +161,15 @@ class JurisdictionConfig(Section):
     legal_model: LegalModel
     timezone: str
     locale: str = "en"
+    # The place's name as members read it, by language ("en" = "South", "es" = "Sur").
+    name: dict[str, Annotated[str, Field(min_length=1, max_length=PLACE_NAME_MAX_CHARS)]] = {}
     reminder_before: Annotated[Duration, at_most(MAX_REMINDER_BEFORE)] = timedelta(minutes=10)
     ack_timeout: Annotated[Duration, at_most(MAX_ACK_TIMEOUT)] = timedelta(minutes=15)
     max_extension: Annotated[Duration, at_most(MAX_EXTENSION)] | None = None
     details_retention: Retention | None = None
     seal_to_responders: bool = False
     rights: dict[str, Annotated[str, Field(max_length=RIGHTS_MAX_CHARS)]] = {}
+    protocol: dict[str, Annotated[str, Field(max_length=PROTOCOL_MAX_CHARS)]] = {}
     emergency_contact: EmergencyContactConfig | None = None
     # How long a published report stays on the warning list, and a raid alert stands.
     report_expiry: Annotated[Duration, at_most(MAX_REPORT_EXPIRY)] = timedelta(days=365)
@@ -224,7 +231,9 @@ class JurisdictionConfig(Section):
             ladder=self.to_ladder(limits),
             timezone=self.timezone,
             locale=self.locale,
+            names=dict(self.name),
             rights=dict(self.rights),
+            protocol=dict(self.protocol),
             emergency_contact=(
                 self.emergency_contact.to_contact() if self.emergency_contact else None
             ),

@@ -54,6 +54,8 @@ class Details:
     plate: str
     address: str
     notes: str = ""
+    # A shared location, `lat,lon` (`checkins.locations`); sealed like the rest, never elsewhere.
+    location: str = ""
 
 
 @dataclass(frozen=True)
@@ -210,7 +212,12 @@ class Sealer:
 
 def _pad(details: Details) -> bytes:
     raw = json.dumps(
-        {"plate": details.plate, "address": details.address, "notes": details.notes},
+        {
+            "plate": details.plate,
+            "address": details.address,
+            "notes": details.notes,
+            "location": details.location,
+        },
         ensure_ascii=False,
     ).encode()
     size = -(-(len(raw) + 1) // _PAD_BUCKET) * _PAD_BUCKET
@@ -219,4 +226,5 @@ def _pad(details: Details) -> bytes:
 
 def _unpad(padded: bytes) -> Details:
     data = json.loads(padded.split(b"\n", 1)[0])
-    return Details(plate=data["plate"], address=data["address"], notes=data["notes"])
+    # Envelopes sealed before locations were shared have no "location".
+    return Details(data["plate"], data["address"], data["notes"], data.get("location", ""))

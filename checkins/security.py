@@ -132,8 +132,8 @@ class SecurityService:
             if queries.open_outcall(session, member.id):
                 raise Refusal(
                     _(
-                        "You can't reset your PIN while your outcall is running. "
-                        "Tap I'm safe, then I can't give my PIN: your buddies will check on you."
+                        "You can't reset your PIN while your outcall is running. Send SAFE, "
+                        "then choose I can't give my PIN: your buddies will check on you."
                     )
                 )
             if member.reset_requested_at is None:
@@ -172,7 +172,7 @@ class SecurityService:
             member = require_member(session, who)
             if member.wrapped_secret:
                 raise Refusal(
-                    _("To choose a new PIN, open /settings and tap I forgot my PIN first.")
+                    _("To choose a new PIN, open /settings and choose I forgot my PIN first.")
                 )
             # The salt and cost stay, so a duress verifier (bound to both) keeps working.
             salt, cost = member.kdf_salt, KdfCost(member.kdf_ops, member.kdf_mem)

@@ -62,6 +62,25 @@ class OutcallView:
 
 
 @dataclass(frozen=True)
+class AlertStatus:
+    """What /status tells a worker whose outcall is alerting: who was alerted (buddies by
+    name, anyone else only counted) and who, if anyone, is on it. Nothing sealed."""
+
+    sos: bool
+    buddies: list[str]
+    others: int
+    handler: str | None
+
+
+@dataclass(frozen=True)
+class AlertSubject:
+    """Whom an alert is about; `duress`: contacting them could put them in danger."""
+
+    alias: str
+    duress: bool
+
+
+@dataclass(frozen=True)
 class PairingView:
     link_id: int
     other_alias: str
@@ -104,13 +123,19 @@ class CheckinService:
             return self._view(member) if member else None
 
     def register(
-        self, who: Identity, alias: str, pin: str, locale: str | None = None
+        self,
+        who: Identity,
+        alias: str,
+        pin: str,
+        locale: str | None = None,
+        place: str | None = None,
     ) -> MemberView:
-        """Create a member with a fresh key pair wrapped under their PIN."""
+        """Create a member with a fresh key pair wrapped under their PIN, in `place` (the
+        place they picked; the default place when there is only one or none was given)."""
         alias = check_alias(alias)
         check_pin(pin)
         keys = self.sealer.new_key_pair(pin)
-        jurisdiction = self.policy.jurisdiction(self.policy.default_jurisdiction)
+        jurisdiction = self.policy.jurisdiction(place or self.policy.default_jurisdiction)
         now = self.clock()
         with self.db.transaction() as session:
             if queries.member_by_identity(session, who.channel, who.address):
@@ -189,7 +214,7 @@ class CheckinService:
                 session,
                 self.policy,
                 worker,
-                lambda r: texts.invite_created(shown, r.at(expires), link),
+                lambda r: texts.invite_created(shown, r.on(expires), link),
                 now,
             )
         return code
@@ -238,6 +263,12 @@ class CheckinService:
                 lambda r: texts.buddy_added_for_buddy(worker_alias),
                 now,
             )
+
+    def has_buddy(self, who: Identity) -> bool:
+        """Whether an outcall could alert anyone: the worker has at least one buddy."""
+        with self.db.transaction() as session:
+            worker = require_member(session, who)
+            return queries.count_buddies(session, worker.id) > 0
 
     def pairings(self, who: Identity) -> list[PairingView]:
         with self.db.transaction() as session:
@@ -306,13 +337,16 @@ class CheckinService:
         notes: str,
         due_text: str,
         report_match: bool = False,
+        location: str = "",
     ) -> OutcallView:
         """Seal the details to the worker's buddies and start watching the check-in time.
 
         `report_match`: the plate matched a warning and the worker chose to go; an alert,
-        if one fires, says so."""
-        plate, address, notes = check_field(plate), check_field(address), check_field(notes)
-        if not plate or not address:
+        if one fires, says so. A shared `location` (`lat,lon`) may stand for the address or
+        come with it. The plate is kept in capitals, as plates are written, however it was
+        typed."""
+        plate, address, notes = check_field(plate).upper(), check_field(address), check_field(notes)
+        if not plate or not (address or location):
             raise Refusal(_("I need both the car plate and the address."))
         now = self.clock()
         with self.db.transaction() as session:
@@ -322,18 +356,13 @@ class CheckinService:
             if queries.open_outcall(session, worker.id):
                 raise Refusal(
                     _(
-                        "You already have an outcall running. Tap I'm safe or send /cancel "
+                        "You already have an outcall running. Send SAFE or /cancel "
                         "to end it before starting a new one."
                     )
                 )
             buddies = queries.buddies_of(session, worker.id)
             if not buddies:
-                raise Refusal(
-                    _(
-                        "You don't have a buddy yet, so nobody could be alerted. "
-                        "Send /invite and give the code to someone you trust."
-                    )
-                )
+                raise Refusal(texts.no_buddy_for_outcall())
             ladder = jurisdiction.ladder
             responders = (
                 [r for r in roles.responders_on_duty(session, jurisdiction.id) if r.id != worker.id]
@@ -341,7 +370,7 @@ class CheckinService:
                 else []
             )
             recipients = {m.id: m.public_key for m in [*buddies, *responders] if m.wrapped_secret}
-            sealed = Sealer.seal(Details(plate, address, notes), recipients)
+            sealed = Sealer.seal(Details(plate, address, notes, location), recipients)
             outcall = lifecycle.begin(session, worker, jurisdiction, due, now)
             outcall.report_match = report_match
             session.add(Envelope(outcall_id=outcall.id, ciphertext=sealed.envelope))
@@ -454,7 +483,7 @@ class CheckinService:
                         left,
                     ).format(n=left)
                     + " "
-                    + _("Tap I'm safe when you're out, or start a new /outcall.")
+                    + _("Send SAFE when you're out, or start a new /outcall.")
                 )
             try:
                 outcome = apply(session, self.policy, outcall, Event.EXTEND, now, minutes=minutes)
@@ -482,12 +511,16 @@ class CheckinService:
             if outcall is None:  # an SOS without a booking still needs a record to settle
                 jurisdiction = effective(session, self.policy, worker.jurisdiction)
                 outcall = lifecycle.begin(session, worker, jurisdiction, now, now)
-            told = apply(session, self.policy, outcall, Event.SOS, now).told
+            apply(session, self.policy, outcall, Event.SOS, now)
+            buddy_ids = {b.id for b in queries.buddies_of(session, worker.id)}
+            alerted = [m.id for m in queries.alerted_members(session, outcall)]
+            buddies = sum(1 for i in alerted if i in buddy_ids)
+            others = len(alerted) - buddies
             tell(
                 session,
                 self.policy,
                 worker,
-                lambda r: texts.sos_sent(told > 0),
+                lambda r: texts.sos_sent(buddies, others),
                 now,
                 outcall=outcall,
             )
@@ -510,11 +543,14 @@ class CheckinService:
                 raise Refusal(texts.already_handled(owner, alias)) from None
             deadline = outcall.next_action_at or now
             sealed = queries.holds_sealed_copy(session, outcall, member.id)
+            relay = not outcall.duress and worker.departed_at is None  # see checkins/relay.py
             tell(
                 session,
                 self.policy,
                 member,
-                lambda r: texts.acknowledged_by_you(outcall.ref, alias, r.at(deadline), sealed),
+                lambda r: texts.acknowledged_by_you(
+                    outcall.ref, alias, r.at(deadline), sealed, relay=relay
+                ),
                 now,
                 outcall=outcall,
             )
@@ -570,6 +606,12 @@ class CheckinService:
             texts.unlocked(worker_alias, details, visible), int(visible.total_seconds())
         )
 
+    def check_may_unlock(self, who: Identity) -> None:
+        """Before the PIN is asked for: refused at once while unlocking is paused, saying
+        until when, so nobody types a PIN only to hear it could not have worked."""
+        with self.db.transaction() as session:
+            self.check_not_locked(require_member(session, who), self.clock(), PinUse.KEY)
+
     def _sealed_copy(self, session: Session, member: Member, ref: str) -> tuple[str, bytes, bytes]:
         """The worker's alias, the envelope and this member's sealed copy of its key, if the
         alert is still live and they may still read it."""
@@ -603,6 +645,33 @@ class CheckinService:
                 OutcallView(outcall.ref, outcall.due_at, State(outcall.state)) if outcall else None
             )
 
+    def alert_status(self, who: Identity, ref: str) -> AlertStatus | None:
+        """Who has been alerted about this person's own outcall, and who is on it; None
+        while it is not alerting (or is not theirs)."""
+        with self.db.transaction() as session:
+            member = require_member(session, who)
+            outcall = queries.open_outcall(session, member.id)
+            if outcall is None or outcall.ref != ref or not State(outcall.state).is_alerting:
+                return None
+            buddy_ids = {buddy.id for buddy in queries.buddies_of(session, member.id)}
+            alerted = queries.alerted_members(session, outcall)
+            handler = outcall.acknowledged_by_id
+            return AlertStatus(
+                sos=outcall.sos,
+                buddies=[m.alias for m in alerted if m.id in buddy_ids],
+                others=sum(m.id not in buddy_ids for m in alerted),
+                handler=session.get_one(Member, handler).alias if handler else None,
+            )
+
+    def alerted_about(self, who: Identity, ref: str) -> AlertSubject:
+        """Whom an alert of this person's is about, to name them in a question (and whether
+        contacting them could endanger them); refused when the alert is closed or not theirs."""
+        with self.db.transaction() as session:
+            member = require_member(session, who)
+            outcall = self._alerted_outcall(session, member, ref)
+            worker = session.get_one(Member, outcall.worker_id)
+            return AlertSubject(worker.alias, outcall.duress)
+
     # -- helpers -------------------------------------------------------------------------
 
     def _view(self, member: Member) -> MemberView:
@@ -618,9 +687,15 @@ class CheckinService:
 
     def _own_outcall(self, session: Session, worker: Member, ref: str | None) -> Outcall:
         outcall = queries.open_outcall(session, worker.id, lock=True)
-        if outcall is None or (ref is not None and outcall.ref != ref):
+        if outcall is None:
+            raise Refusal(_("You have no outcall running. Send /outcall to start one."))
+        if ref is not None and outcall.ref != ref:
+            # A button of an earlier outcall (or a forged one): the running one is untouched.
             raise Refusal(
-                _("You have no outcall running (this one has ended). Send /outcall to start one.")
+                _(
+                    "That button is not for the outcall you have running now, so I did "
+                    "nothing. Your outcall is still running: send /status to see it."
+                )
             )
         return outcall
 
@@ -806,6 +881,17 @@ def check_alias(alias: str) -> str:
     if sum(ch.isdigit() for ch in cleaned) >= 6:
         raise Refusal(_("Please don't use a phone number. Choose a nickname instead."))
     return cleaned
+
+
+def looks_like_full_name(alias: str) -> bool:
+    """Two or more capitalised words of letters ("Maria Lopez"): perhaps a real name, which
+    a nickname must not be (the membership list is plaintext). Only warned about: "Big Red"
+    is a fine nickname."""
+    words = alias.replace("-", " ").split()
+    return len(words) >= 2 and all(
+        len(word) >= 2 and word.isalpha() and word[0].isupper() and word[1:].islower()
+        for word in words
+    )
 
 
 def check_pin(pin: str) -> None:

@@ -11,12 +11,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_time, format_timedelta
+from babel.dates import (
+    format_skeleton,
+    format_time,
+    format_timedelta,
+    get_datetime_format,
+    get_timezone_name,
+)
 
 from checkins.actions import (
     Action,
     AdminOp,
+    Control,
     Menu,
+    OrgText,
+    PlaceStep,
     Timing,
     Toggle,
     Verb,
@@ -25,7 +34,9 @@ from checkins.actions import (
 )
 from checkins.i18n import _, current_locale, ngettext
 from checkins.ladder import Ladder, LegalModel, Notify
+from checkins.locations import map_link
 from checkins.messages import Button, Kind, Message
+from checkins.policy import Jurisdiction
 from checkins.sealing import Details
 
 
@@ -34,19 +45,64 @@ def clock(moment: datetime, timezone: str) -> str:
     return format_time(moment, "short", tzinfo=ZoneInfo(timezone), locale=current_locale())
 
 
+def day_and_time(moment: datetime, timezone: str) -> str:
+    """A day and a time in the reader's zone and language, e.g. `Tue, Nov 24, 8:34 PM` or
+    `mar, 24 de noviembre, 20:34`: for what may be tomorrow (a code's expiry), where a time
+    alone would leave the reader guessing which day."""
+    zone, locale = ZoneInfo(timezone), current_locale()
+    day = format_skeleton("MMMMEd", moment, tzinfo=zone, locale=locale)
+    time = format_time(moment, "short", tzinfo=zone, locale=locale)
+    pattern = str(get_datetime_format("medium", locale=locale))
+    return pattern.replace("{1}", day).replace("{0}", time)
+
+
 def span(delta: timedelta) -> str:
     """A rounded length of time in words, e.g. `90 minutes`."""
     return format_timedelta(delta, threshold=2, locale=current_locale())
 
 
+def zone_name(timezone: str) -> str:
+    """A timezone as people say it, in the reader's language: `New Zealand Time`."""
+    return get_timezone_name(ZoneInfo(timezone), locale=current_locale())
+
+
 @dataclass(frozen=True)
 class Reader:
-    """What wording needs to know about its reader besides the language: their timezone."""
+    """What wording needs to know about its reader besides the language: their timezone, and
+    the timezone of the outcall a message is about (`place_zone`), when it is another one.
+    `at` is a time; `on` a day and time."""
 
     timezone: str
+    place_zone: str | None = None
 
     def at(self, moment: datetime) -> str:
-        return clock(moment, self.timezone)
+        """A time in the reader's zone; a time of an outcall in another zone is the worker's
+        time with its zone, then the reader's own, so nobody misreads how late it is."""
+        if self.place_zone is None or self.place_zone == self.timezone:
+            return clock(moment, self.timezone)
+        return _("{time} {zone} ({own} for you)").format(
+            time=clock(moment, self.place_zone),
+            zone=zone_name(self.place_zone),
+            own=clock(moment, self.timezone),
+        )
+
+    def on(self, moment: datetime) -> str:
+        """A day and time in the reader's zone (when a code expires)."""
+        return day_and_time(moment, self.timezone)
+
+
+def place_name(place: Jurisdiction) -> str:
+    """A place's name in the reader's language, else in the place's, else its id."""
+    names = place.names
+    return (
+        names.get(current_locale())
+        or names.get(current_locale().split("_")[0])
+        or names.get(place.locale)
+        or place.id
+    )
+
+    def on(self, moment: datetime) -> str:
+        return day_and_time(moment, self.timezone)
 
 
 Builder = Callable[[Reader], Message]
@@ -96,8 +152,8 @@ def invite_created(code: str, expires: str, link: str | None) -> Message:
         "Your buddy code: {code}\n"
         "Give it only to someone you trust. They send it to this bot "
         "(/accept {code}) to become your buddy.\n"
-        "It works once and expires at {time}."
-    ).format(code=code, time=expires)
+        "It works once and expires on {when}."
+    ).format(code=code, when=expires)
     if link:
         text += "\n" + _("Or send them this link: {link}").format(link=link)
     return Message(text)
@@ -129,6 +185,14 @@ def pairing_ended(other_alias: str) -> Message:
     )
 
 
+def no_buddy_for_outcall() -> str:
+    """Said before any detail is asked or sealed: with nobody to seal to, nobody is alerted."""
+    return _(
+        "You don't have a buddy yet, so nobody could be alerted. "
+        "Send /invite and give the code to someone you trust."
+    )
+
+
 def outcall_started(
     ref: str, due: str, left: str, buddy_aliases: list[str], *, responders: bool = False
 ) -> Message:
@@ -146,9 +210,9 @@ def outcall_started(
         + " "
         + who.format(names=", ".join(buddy_aliases))
         + "\n"
-        + _("Check in by {time} (in {left}).\nTap I'm safe when you're out.").format(
-            time=due, left=left
-        ),
+        + _(
+            "Check in by {time} (in {left}).\nWhen you're out, send SAFE or choose I'm safe below."
+        ).format(time=due, left=left),
         worker_buttons(ref),
     )
 
@@ -157,7 +221,7 @@ def reminder_before_due(ref: str, due: str) -> Message:
     return Message(
         _(
             "⏰ Your check-in is due at {time}.\n"
-            "Tap I'm safe when you're out, or +30 min if you need longer."
+            "When you're out, send SAFE. If you need longer, send +30."
         ).format(time=due),
         worker_buttons(ref),
         kind=Kind.REMINDER,
@@ -165,9 +229,7 @@ def reminder_before_due(ref: str, due: str) -> Message:
 
 
 def reminder_overdue(ref: str, due: str, next_alert: str | None) -> Message:
-    text = _("⏰ Your check-in time ({time}) has passed. Are you OK? Tap I'm safe.").format(
-        time=due
-    )
+    text = _("⏰ Your check-in time ({time}) has passed. Are you OK? Send SAFE.").format(time=due)
     if next_alert:
         text += "\n" + _(
             "If we don't hear from you, your buddies will be alerted at {time}."
@@ -183,8 +245,11 @@ def alert(
     repeat: bool,
     duress: bool = False,
     unlock: bool = True,
+    *,
+    steps: str | None,
 ) -> Message:
-    """An alert to someone in the worker's chain; Unlock only for a holder of a sealed copy."""
+    """An alert to someone in the worker's chain: what happened, what to do (`steps`, the
+    response protocol; None under duress), and Unlock only for a holder of a sealed copy."""
     if duress:
         head = _("🆘 {alias} checked in with their danger PIN. Someone may be forcing them.")
     elif sos:
@@ -194,14 +259,43 @@ def alert(
     else:
         head = _("🚨 {alias} missed their check-in (due {time}).")
     body = _take_it(unlock)
-    if not duress:  # contacting someone under duress could put them in danger
-        body = _("Try to reach them now.") + "\n" + body
+    if steps and not duress:  # contacting someone under duress could put them in danger
+        body = what_to_do(steps) + "\n" + body
     message = Message(
         head.format(alias=worker_alias, time=due) + "\n" + body,
         alert_buttons(ref, worker_alias, unlock=unlock),
         kind=Kind.ALERT,
     )
     return with_duress_warning(message, worker_alias) if duress else message
+
+
+def what_to_do(steps: str) -> str:
+    """The response protocol as it appears in an alert: a heading, then its steps."""
+    return _("What to do:") + "\n" + steps
+
+
+def default_protocol(worker_alias: str, legal_model: LegalModel, unlock: bool) -> str:
+    """The checklist alerts show until the organisation writes its own (`/admin` → Response
+    protocol). Written for peers. Only where sex work is decriminalised does it mention the
+    emergency number: elsewhere police may be the danger, so it never points to them."""
+    steps = [_("Call or message {alias} now, the way you usually reach them.")]
+    if unlock:
+        steps.append(
+            _(
+                "No answer? Unlock the details and agree with the others who goes to check. "
+                "Never go alone."
+            )
+        )
+    else:
+        steps.append(_("No answer? Agree with the others who checks on them. Never go alone."))
+    steps.append(_("Keep what you learn private: share it only with the people helping."))
+    if legal_model is LegalModel.DECRIMINALISED:
+        steps.append(
+            _("If you think they are in danger right now, you can call the emergency number.")
+        )
+    return "\n".join(
+        f"{number}. {step.format(alias=worker_alias)}" for number, step in enumerate(steps, 1)
+    )
 
 
 def with_duress_warning(message: Message, worker_alias: str) -> Message:
@@ -216,16 +310,90 @@ def with_duress_warning(message: Message, worker_alias: str) -> Message:
     return Message(warning + "\n" + message.text, message.buttons, kind=message.kind)
 
 
-def acknowledged_by_you(ref: str, worker_alias: str, deadline: str, unlock: bool) -> Message:
+def acknowledged_by_you(
+    ref: str, worker_alias: str, deadline: str, unlock: bool, *, relay: bool = False
+) -> Message:
+    """To the person who took the alert; `relay` offers messaging the worker through the bot
+    (never under duress)."""
+    buttons = alert_buttons(ref, worker_alias, unlock=unlock)
+    if relay:
+        buttons = (relay_buttons(ref, worker_alias)[0], *buttons)
     return Message(
         _(
             "🙋 Thank you. You are handling {alias}'s alert; the others have been told.\n"
-            "When you know {alias} is safe, tap {alias} is safe.\n"
+            "When you know {alias} is safe, choose {alias} is safe below.\n"
             "If it isn't settled by {time}, the next people will be alerted."
         ).format(alias=worker_alias, time=deadline),
-        alert_buttons(ref, worker_alias, unlock=unlock),
+        buttons,
         kind=Kind.ALERT,
     )
+
+
+# -- messages through the bot between an alert's handler and its worker --------------------
+
+
+def relay_buttons(ref: str, other_alias: str) -> tuple[tuple[Button, ...], ...]:
+    label = _("💬 Message {alias} through the bot").format(alias=other_alias)
+    return ((Button(label, menu_token(Menu.RELAY, ref)),),)
+
+
+def relay_prompt(reader_alias: str) -> str:
+    return _(
+        "Write your message to {alias} and send it. The bot passes it on: {alias} sees "
+        "your nickname, never your number or account. The bot keeps no copy."
+    ).format(alias=reader_alias)
+
+
+def relayed(sender_alias: str, text: str, *, to_worker: bool) -> Message:
+    """A relayed message as its reader sees it: who wrote it, then exactly what they wrote."""
+    if to_worker:
+        head = _("💬 {alias}, who is handling your alert, writes through the bot:")
+    else:
+        head = _("💬 {alias} answers through the bot:")
+    return Message(head.format(alias=sender_alias) + "\n" + text, kind=Kind.ALERT)
+
+
+def relay_sent(reader_alias: str) -> str:
+    return _("✉️ Sent to {alias}. Their answer will come here.").format(alias=reader_alias)
+
+
+def relay_not_delivered(reader_alias: str) -> str:
+    return _(
+        "Your message could not be delivered to {alias} right now, and the bot kept no copy. "
+        "Please send it again in a minute."
+    ).format(alias=reader_alias)
+
+
+def relay_closed() -> str:
+    return _("This alert has ended, so messages through the bot have stopped. Nothing was sent.")
+
+
+def relay_refused_under_duress(worker_alias: str) -> str:
+    return _(
+        "{alias} may be with someone dangerous: do NOT message them, not even through the "
+        "bot. Nothing was sent."
+    ).format(alias=worker_alias)
+
+
+def relay_only_handler(worker_alias: str) -> str:
+    return _(
+        "Only the person handling {alias}'s alert can message them through the bot. "
+        "Nothing was sent."
+    ).format(alias=worker_alias)
+
+
+def relay_empty() -> str:
+    return _("That message has no text I can pass on. Write your message, or choose Stop.")
+
+
+def relay_too_long(most: int) -> str:
+    return _(
+        "That message is too long to pass on: the most is {n} characters. Please shorten it."
+    ).format(n=most)
+
+
+def relay_stopped() -> str:
+    return _("Stopped. Nothing was sent.")
 
 
 def acknowledged_by_other(handler_alias: str, worker_alias: str) -> Message:
@@ -293,13 +461,27 @@ def stand_down(worker_alias: str, due: str) -> Message:
     )
 
 
-def sos_sent(has_buddies: bool) -> Message:
-    if has_buddies:
-        return Message(_("🆘 SOS sent. Your buddies are being alerted now."), kind=Kind.ALERT)
-    return Message(
-        _("🆘 SOS received, but you have no buddies to alert. Invite one with /invite."),
-        kind=Kind.ALERT,
-    )
+def sos_sent(buddies: int, others: int) -> Message:
+    """Who an SOS actually alerted: `buddies` of the worker's, and `others` (the
+    organisation's responders or admins). Never "your buddies" when there are none."""
+    if buddies and others:
+        text = _(
+            "🆘 SOS sent. Your buddies and the organisation's responders are being alerted now."
+        )
+    elif buddies:
+        text = _("🆘 SOS sent. Your buddies are being alerted now.")
+    elif others:
+        text = _(
+            "🆘 SOS sent. You have no buddies, so only the organisation's responders are being "
+            "alerted now. Invite a buddy with /invite."
+        )
+    else:
+        text = _(
+            "🆘 SOS received, but nobody could be alerted: you have no buddies and no "
+            "responder is on duty. If you are in danger, get help from someone near you now. "
+            "Invite a buddy with /invite."
+        )
+    return Message(text, kind=Kind.ALERT)
 
 
 def buddy_unreachable(buddy_alias: str) -> Message:
@@ -322,13 +504,23 @@ def buddy_not_getting_through(buddy_alias: str) -> Message:
     )
 
 
+def known(value: str) -> bool:
+    """Whether a detail says something: the plate question invites `?` for "don't know"."""
+    return bool(value.strip(" ?-"))
+
+
 def unlocked(worker_alias: str, details: Details, visible: timedelta) -> str:
     minutes = max(1, int(visible.total_seconds() // 60))
     lines = [
         _("🔓 {alias}'s details:").format(alias=worker_alias),
-        _("Car plate: {plate}").format(plate=details.plate),
-        _("Address: {address}").format(address=details.address),
+        _("Car plate: {plate}").format(plate=details.plate)
+        if known(details.plate)
+        else _("Car plate: not known (they didn't know it)"),
     ]
+    if details.address or not details.location:
+        lines.append(_("Address: {address}").format(address=details.address))
+    if details.location:
+        lines.append(_("Shared location: {link}").format(link=map_link(details.location)))
     if details.notes:
         lines.append(_("Notes: {notes}").format(notes=details.notes))
     lines.append(
@@ -345,50 +537,57 @@ def unlocked(worker_alias: str, details: Details, visible: timedelta) -> str:
 
 
 def _take_it(unlock: bool) -> str:
-    text = _("Tap I'm on it if you take it, so the others know.")
+    text = _("If you take it, send ON IT, so the others know.")
     if unlock:
-        text = _("Tap Unlock details to see where they went (you need your PIN).") + "\n" + text
+        text = _("To see where they went, send UNLOCK (you need your PIN).") + "\n" + text
     return text
 
 
 def responder_alert(
-    ref: str, worker_alias: str, due: str, sos: bool, unlock: bool, duress: bool = False
+    ref: str,
+    worker_alias: str,
+    due: str,
+    sos: bool,
+    unlock: bool,
+    duress: bool = False,
+    *,
+    steps: str | None,
 ) -> Message:
     """An on-duty responder's alert; under duress it never asks them to contact the worker."""
     if duress:
         head = _("🆘 {alias} checked in with their danger PIN. Someone may be forcing them.")
-        body = _("You are getting this as an on-duty responder.")
+    elif sos:
+        head = _("🆘 {alias} pressed SOS. They may be in danger right now.")
     else:
-        if sos:
-            head = _("🆘 {alias} pressed SOS. They may be in danger right now.")
-        else:
-            head = _(
-                "🚨 {alias} missed their check-in (due {time}) and their buddies haven't answered."
-            )
-        body = _("You are getting this as an on-duty responder. Try to reach {alias} now.")
+        head = _(
+            "🚨 {alias} missed their check-in (due {time}) and their buddies haven't answered."
+        )
+    lines = [head.format(alias=worker_alias, time=due)]
+    lines.append(_("You are getting this as an on-duty responder."))
+    if steps and not duress:
+        lines.append(what_to_do(steps))
+    lines.append(_take_it(unlock))
     return Message(
-        head.format(alias=worker_alias, time=due)
-        + "\n"
-        + body.format(alias=worker_alias)
-        + "\n"
-        + _take_it(unlock),
-        alert_buttons(ref, worker_alias, unlock=unlock),
-        kind=Kind.ALERT,
+        "\n".join(lines), alert_buttons(ref, worker_alias, unlock=unlock), kind=Kind.ALERT
     )
 
 
-def last_resort_alert(ref: str, worker_alias: str, due: str, unlock: bool) -> Message:
-    return Message(
+def last_resort_alert(
+    ref: str, worker_alias: str, due: str, unlock: bool, *, steps: str | None
+) -> Message:
+    lines = [
         _(
             "🚨 Nobody has settled {alias}'s alert (check-in was due {time}). "
             "Their buddies and the on-duty responders were alerted.\n"
             "You are getting this as an admin, because everyone else has been tried. "
             "Please make sure someone reaches {alias} now."
         ).format(alias=worker_alias, time=due)
-        + "\n"
-        + _take_it(unlock),
-        alert_buttons(ref, worker_alias, unlock=unlock),
-        kind=Kind.ALERT,
+    ]
+    if steps:
+        lines.append(what_to_do(steps))
+    lines.append(_take_it(unlock))
+    return Message(
+        "\n".join(lines), alert_buttons(ref, worker_alias, unlock=unlock), kind=Kind.ALERT
     )
 
 
@@ -470,10 +669,13 @@ def duty_status(on: bool) -> Message:
     if on:
         text = _(
             "You are on duty. When a worker's buddies don't answer, you get the alert. "
-            "Tap Off duty when you can't respond."
+            "Choose Off duty below when you can't respond."
         )
     else:
-        text = _("You are off duty. You get no responder alerts. Tap On duty when you can respond.")
+        text = _(
+            "You are off duty. You get no responder alerts. "
+            "Choose On duty below when you can respond."
+        )
     return Message(text, duty_buttons())
 
 
@@ -542,14 +744,17 @@ def emergency_opt_in_changed(on: bool) -> Message:
     )
 
 
-def drill_alert(ref: str, worker_alias: str, as_responder: bool, due: str) -> Message:
-    """A practice alert that shows, clearly framed, what the real one would look like."""
+def drill_alert(
+    ref: str, worker_alias: str, as_responder: bool, due: str, *, unlock: bool, steps: str
+) -> Message:
+    """A practice alert that shows, clearly framed, what the real one would look like: its
+    response protocol, and Unlock only for someone who would hold a sealed copy."""
     if as_responder:
         role = _("In a real alert you would get a message like this as an on-duty responder.")
-        real = responder_alert("", worker_alias, due, sos=False, unlock=True)
+        real = responder_alert("", worker_alias, due, sos=False, unlock=unlock, steps=steps)
     else:
         role = _("In a real alert you would get a message like this as their buddy.")
-        real = alert("", worker_alias, due, sos=False, repeat=False)
+        real = alert("", worker_alias, due, sos=False, repeat=False, unlock=unlock, steps=steps)
     labels = " · ".join(f"[{button.label}]" for row in real.buttons for button in row)
     preview = "\n".join(f"┆ {line}" for line in (*real.text.splitlines(), labels))
     return Message(
@@ -561,7 +766,7 @@ def drill_alert(ref: str, worker_alias: str, as_responder: bool, due: str) -> Me
         + "\n"
         + preview
         + "\n"
-        + _("Tap Got it so {alias} knows alerts reach you.").format(alias=worker_alias),
+        + _("Choose Got it below so {alias} knows alerts reach you.").format(alias=worker_alias),
         ((Button(_("Got it 👍"), menu_token(Menu.DRILL, ref)),),),
         kind=Kind.REMINDER,
     )
@@ -601,7 +806,7 @@ def drill_already_running() -> str:
 
 
 def drill_refused_during_alert() -> str:
-    return _("Not now: a real alert about you is running. Tap I'm safe if you are safe.")
+    return _("Not now: a real alert about you is running. Send SAFE if you are safe.")
 
 
 def drill_report(got: list[str], silent: list[str], unreachable: list[str]) -> Message:
@@ -714,8 +919,8 @@ def role_code_created(role: str, place: str, code: str, expires: str) -> Message
             "Code for a new {role} ({place}): {code}\n"
             "Give it only to the person who should have this role. They send "
             "/accept {code} to this bot.\n"
-            "It works once and expires at {time}."
-        ).format(role=role_name(role), place=place, code=code, time=expires)
+            "It works once and expires on {when}."
+        ).format(role=role_name(role), place=place, code=code, when=expires)
     )
 
 
@@ -808,8 +1013,14 @@ def step_line(after: timedelta, notify: Notify) -> str:
 
 
 def rules_screen(
-    jurisdiction: str, place: str, ladder: Ladder, rights: list[str], notice: str | None
+    jurisdiction: str,
+    place: str,
+    ladder: Ladder,
+    rights: list[str],
+    protocol: list[str],
+    notice: str | None,
 ) -> Message:
+    """An admin's view of a place; `rights` and `protocol` are the languages written."""
     lines = [notice] if notice else []
     lines += [
         _("Rules for {place}").format(place=place),
@@ -828,7 +1039,7 @@ def rules_screen(
     lines += [
         "",
         _("Reminder: {span} before the check-in time").format(span=length(ladder.reminder_before)),
-        _('After someone taps "I\'m on it": wait {span} before the next step').format(
+        _('After someone says "I\'m on it": wait {span} before the next step').format(
             span=length(ladder.ack_timeout)
         ),
         _("Most extra time a worker can add: {span}").format(span=length(ladder.max_extension)),
@@ -836,6 +1047,9 @@ def rules_screen(
         _("Responders get a sealed copy of the details: {answer}").format(answer=sealed),
         _("Know-your-rights text: {languages}").format(
             languages=", ".join(rights) if rights else _("not written yet")
+        ),
+        _("Response protocol in alerts: {languages}").format(
+            languages=", ".join(protocol) if protocol else _("the default one")
         ),
     ]
     j = jurisdiction
@@ -856,9 +1070,10 @@ def rules_screen(
         ),
         (Button(toggle, admin_token(AdminOp.SEALING, j)),),
         (
-            Button(_("Know-your-rights text"), admin_token(AdminOp.RIGHTS, j)),
-            Button(_("People and roles"), admin_token(AdminOp.PEOPLE, j)),
+            Button(_("Know-your-rights text"), admin_token(AdminOp.TEXT, j, OrgText.RIGHTS)),
+            Button(_("Response protocol"), admin_token(AdminOp.TEXT, j, OrgText.PROTOCOL)),
         ),
+        (Button(_("People and roles"), admin_token(AdminOp.PEOPLE, j)),),
         (Button(_("Reset to the file's rules"), admin_token(AdminOp.RESET, j)),),
     ]
     return Message("\n".join(lines), tuple(buttons))
@@ -883,6 +1098,13 @@ def stage_screen(jurisdiction: str, index: int, after: timedelta, notify: Notify
 
 def rules_saved() -> str:
     return _("✅ Saved. New check-ins use these rules; check-ins already running keep theirs.")
+
+
+def text_saved(kind: OrgText) -> str:
+    """An organisation text takes effect at once, unlike a ladder (running outcalls keep theirs)."""
+    if kind is OrgText.PROTOCOL:
+        return _("✅ Saved. Every alert sent from now on shows this protocol.")
+    return _("✅ Saved. Members see it with /rights from now on.")
 
 
 def rules_reset() -> str:
@@ -916,7 +1138,7 @@ def checkin_pin_set(on: bool) -> Message:
     if on:
         return Message(
             _(
-                "Done. I'll ask for your PIN when you tap I'm safe.\n"
+                "Done. I'll ask for your PIN when you check in (SAFE or I'm safe).\n"
                 "You can also set a duress PIN in /settings: it looks like a normal check-in "
                 "but secretly alerts your buddies."
             )
@@ -950,7 +1172,7 @@ def reset_started(ready_at: str) -> Message:
             "until then your old PIN still works, and your buddies have been told.\n"
             "Then I'll ask you for a new PIN. Details sealed to your old keys can't be "
             "opened after that.\n"
-            "Didn't ask for this? Tap Stop the reset."
+            "Didn't ask for this? Choose Stop the reset below."
         ).format(time=ready_at),
         ((Button(_("Stop the reset"), "set:reset_stop"),),),
     )
@@ -1022,15 +1244,15 @@ def sos_stays_open(told: bool) -> Message:
 def sos_cannot_be_extended() -> str:
     return _(
         "Your SOS is open, so I can't add time. Your buddies have been alerted. "
-        "When you're safe, tap I'm safe and they'll be asked to confirm."
+        "When you're safe, send SAFE and they'll be asked to confirm."
     )
 
 
 def checkin_paused_until(time: str) -> str:
     return _(
         "Too many wrong PINs: checking in with your PIN is paused until {time}. "
-        "Your outcall is still running. If you are safe, tap I can't give my PIN "
-        "and your buddies will check on you."
+        "Your outcall is still running. If you are safe, send SAFE, then choose "
+        "I can't give my PIN, and your buddies will check on you."
     ).format(time=time)
 
 
@@ -1038,7 +1260,7 @@ def wrong_checkin_pin(left: int, lockout: str) -> str:
     if left <= 0:
         return _(
             "Wrong PIN. You are not checked in. Checking in with your PIN is paused for "
-            "{span}. If you are safe, tap I can't give my PIN and your buddies will check "
+            "{span}. If you are safe, choose I can't give my PIN below and your buddies will check "
             "on you."
         ).format(span=lockout)
     return ngettext(
@@ -1074,25 +1296,27 @@ def buddies_asked(told: bool) -> Message:
     )
 
 
-def confirm_request(ref: str, worker_alias: str, *, after_sos: bool = False) -> Message:
+def confirm_request(
+    ref: str, worker_alias: str, *, after_sos: bool = False, unlock: bool = True
+) -> Message:
+    """Ask a buddy to confirm the worker is safe; Unlock only for a holder of a sealed copy
+    (an SOS without an outcall has none, nor does a buddy who joined after it started)."""
     if after_sos:
         text = _(
             "🚨 {alias} sent an SOS and now says they're safe, but we can't be sure it was "
             "them. Please check on {alias} now.\n"
-            "When you know they are safe, tap {alias} is safe."
+            "When you know they are safe, choose {alias} is safe below."
         )
     else:
         text = _(
-            "🚨 {alias} tapped I'm safe but couldn't give their PIN, so we can't be sure it "
+            "🚨 {alias} said they are safe but couldn't give their PIN, so we can't be sure it "
             "was them. Please check on {alias} now.\n"
-            "When you know they are safe, tap {alias} is safe. "
-            "Tap Unlock details to see where they went (you need your PIN)."
+            "When you know they are safe, choose {alias} is safe below."
         )
-    return Message(
-        text.format(alias=worker_alias),
-        alert_buttons(ref, worker_alias),
-        kind=Kind.ALERT,
-    )
+    text = text.format(alias=worker_alias)
+    if unlock:
+        text += "\n" + _("To see where they went, send UNLOCK (you need your PIN).")
+    return Message(text, alert_buttons(ref, worker_alias, unlock=unlock), kind=Kind.ALERT)
 
 
 def alert_closed_by_leaver() -> Message:
@@ -1118,4 +1342,212 @@ def forgotten() -> str:
     return _(
         "Your account is deleted: your nickname, keys, buddies and outcalls are gone. "
         "Send /start if you ever want to come back."
+    )
+
+
+# -- second taps, /status while alerted, and what is possible now -----------------------
+
+
+def confirm_safe_question(ref: str, worker_alias: str, duress: bool) -> Message:
+    """The second tap before "is safe": it closes the alert for everyone, for good. After a
+    duress PIN nobody may contact the worker, so that question asks for certainty instead."""
+    if duress:
+        text = _(
+            "Are you sure {alias} is safe? This ends the alert for everyone and destroys "
+            "{alias}'s details. Say yes only if you know it for certain. Do NOT message or "
+            "call {alias} to check.\nIf not, do nothing: the alert stays open."
+        )
+        label = _("Yes — I know for certain {alias} is safe")
+    else:
+        text = _(
+            "Are you sure {alias} is safe? This ends the alert for everyone and destroys "
+            "{alias}'s details. Say yes only if you spoke to {alias} yourself.\n"
+            "If not, do nothing: the alert stays open."
+        )
+        label = _("Yes — I spoke to {alias}, they are safe")
+    yes = Button(label.format(alias=worker_alias), Action(Verb.SAFE_CONFIRMED, ref).token())
+    return Message(text.format(alias=worker_alias), ((yes,),), kind=Kind.ALERT)
+
+
+def remove_buddy_question(link_id: int, other_alias: str) -> Message:
+    """The second tap before ending a pairing: alerts between the two stop at once. Keeping
+    comes first, so the same number sent twice (a shaking hand) keeps the buddy."""
+    return Message(
+        _("Remove {alias}? Alerts between you stop at once.").format(alias=other_alias),
+        (
+            (
+                Button(_("No, keep {alias}").format(alias=other_alias), Control.STOP),
+                Button(
+                    _("Yes, remove {alias}").format(alias=other_alias),
+                    Action(Verb.REMOVE_CONFIRMED, str(link_id)).token(),
+                ),
+            ),
+        ),
+    )
+
+
+# -- places ----------------------------------------------------------------------------
+
+
+def place_buttons(
+    places: list[Jurisdiction], token: Callable[[str], str]
+) -> tuple[tuple[Button, ...], ...]:
+    """One button per place, named in the reader's language; `token(place_id)` is its action."""
+    return tuple((Button(place_name(place), token(place.id)),) for place in places)
+
+
+def pick_my_place(current: Jurisdiction, places: list[Jurisdiction]) -> Message:
+    """`/place`: where the member is now, and the places they can move to."""
+    others = [place for place in places if place.id != current.id]
+    return Message(
+        _(
+            "You are in {place}. Its rules decide who is told if you miss a check-in, "
+            "and its clock is used for your times. Where are you working now?"
+        ).format(place=place_name(current)),
+        place_buttons(others, lambda key: menu_token(Menu.PLACE, PlaceStep.SEE, key)),
+    )
+
+
+@dataclass(frozen=True)
+class Move:
+    """What moving from one place to another changes for one member, shown before it
+    happens: the other clock, the other ladder, the emergency contact, what stays behind."""
+
+    old: Jurisdiction
+    new: Jurisdiction
+    new_has_emergency: bool
+    old_has_emergency: bool
+    opted_in: bool
+    running: bool
+    roles_stay: bool
+
+    @property
+    def loses_opt_in(self) -> bool:
+        return self.opted_in and not self.new_has_emergency
+
+
+def move_preview(move: Move, now: datetime) -> Message:
+    """Every change a move makes, in plain lines, with Yes and No."""
+    old, new = place_name(move.old), place_name(move.new)
+    lines = [_("Move from {old} to {new}? This changes:").format(old=old, new=new)]
+    if move.old.timezone != move.new.timezone:
+        lines.append(
+            _("• Your times are shown and read in {zone}. It is {time} there now.").format(
+                zone=zone_name(move.new.timezone), time=clock(now, move.new.timezone)
+            )
+        )
+    lines.append(_("• If you miss a check-in in {new}:").format(new=new))
+    lines += [f"   {step_line(s.after, s.notify)}" for s in move.new.ladder.stages]
+    if move.new_has_emergency and not move.old_has_emergency:
+        lines.append(
+            _(
+                "• In {new} the last step can be an emergency contact, if you turn it on "
+                "with /emergency. In {old} it never is."
+            ).format(new=new, old=old)
+        )
+    elif move.old_has_emergency and not move.new_has_emergency:
+        lines.append(
+            _("• In {new} there is no emergency contact: it is never told.").format(new=new)
+        )
+    if move.loses_opt_in:
+        lines.append(_("• Your emergency contact setting will be turned off."))
+    if move.running:
+        lines.append(
+            _("• Your running outcall keeps the rules of {old} until it ends.").format(old=old)
+        )
+    if move.roles_stay:
+        lines.append(
+            _(
+                "• Your responder or admin role stays in {old}. An admin of {new} can give "
+                "you one there."
+            ).format(old=old, new=new)
+        )
+    return Message(
+        "\n".join(lines),
+        (
+            (Button(_("Yes, move me to {new}").format(new=new), _place_go(move.new.id)),),
+            (Button(_("No, stay in {old}").format(old=old), menu_token(Menu.PLACE, "stay")),),
+        ),
+    )
+
+
+def alert_status(
+    ref: str, due: str, sos: bool, buddies: list[str], others: int, handler: str | None
+) -> Message:
+    """/status while the worker's own outcall is alerting: who knows, and whether someone
+    has taken it. Nothing sealed: names of buddies, a count of anyone else."""
+    if sos:
+        head = _("🆘 Your SOS is running.")
+    else:
+        head = _("🚨 Your alert is running (check-in time {time}).").format(time=due)
+    lines = [head]
+    if buddies:
+        lines.append(_("Alerted: {names}.").format(names=", ".join(buddies)))
+    if others:
+        lines.append(
+            ngettext(
+                "Alerted: {n} person from your organisation.",
+                "Alerted: {n} people from your organisation.",
+                others,
+            ).format(n=others)
+        )
+    if not buddies and not others:
+        lines.append(_("Nobody could be alerted yet."))
+    if handler:
+        lines.append(_("{handler} is on it.").format(handler=handler))
+    else:
+        lines.append(_("Nobody has said they are on it yet."))
+    return Message("\n".join(lines), worker_buttons(ref))
+
+
+def not_understood(head: str, suggestion: str | None, options: list[str]) -> str:
+    """Input that is nothing we know: what was wrong (`head`), a near-miss, and what works
+    now, instead of the whole command list."""
+    lines = [head]
+    if suggestion:
+        lines.append(_("Did you mean {word}?").format(word=suggestion))
+    lines.append(_("What you can send now:"))
+    lines += [f"• {option}" for option in options]
+    return "\n".join(lines)
+
+
+def option(word: str, meaning: str) -> str:
+    """One line of what is possible now: the word to send and what it does."""
+    return _("{word} — {meaning}").format(word=word, meaning=meaning)
+
+
+def _place_go(place_id: str) -> str:
+    return menu_token(Menu.PLACE, PlaceStep.GO, place_id)
+
+
+def moved(move: Move) -> Message:
+    lines = [
+        _("Done. You are now in {new}. Your times are in {zone}.").format(
+            new=place_name(move.new), zone=zone_name(move.new.timezone)
+        )
+    ]
+    if move.loses_opt_in:
+        lines.append(
+            _("Your emergency contact setting was turned off: {new} has none.").format(
+                new=place_name(move.new)
+            )
+        )
+    return Message("\n".join(lines))
+
+
+def stayed(place: Jurisdiction) -> Message:
+    return Message(_("Nothing changed. You are still in {place}.").format(place=place_name(place)))
+
+
+def already_there(place: Jurisdiction) -> str:
+    return _("You are already in {place}. Nothing changed.").format(place=place_name(place))
+
+
+def only_one_place() -> str:
+    return _("This organisation works in one place only, so there is nowhere to move.")
+
+
+def unknown_place(places: list[Jurisdiction]) -> str:
+    return _("There is no such place. Choose one of: {places}.").format(
+        places=", ".join(place_name(place) for place in places)
     )

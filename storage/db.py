@@ -2,7 +2,11 @@
 
 SQLite is the zero-install default: WAL for concurrent readers, `secure_delete` so shredded
 ciphertext is overwritten rather than left in free pages, foreign keys on, and every
-transaction taken with `BEGIN IMMEDIATE` so two writers queue instead of deadlocking.
+transaction taken with `BEGIN IMMEDIATE` so two writers queue instead of deadlocking —
+except `reading()`'s, which only read: they begin deferred, so in WAL mode they read a
+snapshot beside the one writer instead of queueing for its lock (the engine's look for due
+outcalls, the metrics). A change made in one is refused at flush, and PostgreSQL runs them
+as `READ ONLY` transactions, so a bulk write fails too.
 
 `lock_timeout` bounds how long one transaction waits for a lock another connection holds:
 SQLite's busy timeout (`BEGIN IMMEDIATE` takes the write lock at once, so the wait happens
@@ -33,6 +37,7 @@ _SQLITE_TRANSIENT = frozenset({5, 6, 7, 10, 13, 14})
 # many connections), operator intervention (statement timeout, shutdown), system error.
 _SQLSTATE_TRANSIENT_CLASSES = frozenset({"08", "40", "53", "57", "58"})
 _LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout
+_READ_ONLY = "buddycheck_read_only"  # the execution option `reading()` sessions carry
 
 
 class Database:
@@ -43,6 +48,9 @@ class Database:
         self.lock_timeout = lock_timeout
         self.engine = _create_engine(url, lock_timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        readers = self.engine.execution_options(**{_READ_ONLY: True})
+        self._readers = sessionmaker(readers, expire_on_commit=False)
+        event.listen(self._readers, "before_flush", _refuse_writes)
 
     @property
     def is_sqlite(self) -> bool:
@@ -52,6 +60,12 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """One unit of work: committed on success, rolled back on any exception."""
         with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only unit of work: queries only, never waiting behind SQLite's writer."""
+        with self._readers() as session, session.begin():
             yield session
 
     def migrate(self) -> None:
@@ -90,7 +104,9 @@ def _create_engine(url: str, lock_timeout: float) -> Engine:
     milliseconds = int(lock_timeout * 1000)
     if parsed.get_backend_name() != "sqlite":
         options = {"options": f"-c lock_timeout={milliseconds}"}
-        return create_engine(url, pool_pre_ping=True, connect_args=options)
+        engine = create_engine(url, pool_pre_ping=True, connect_args=options)
+        event.listen(engine, "begin", _read_only_on_postgresql)
+        return engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": lock_timeout})
@@ -135,8 +151,19 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _begin_immediate(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+def _begin_immediate(connection: Connection) -> None:
+    read_only = connection.get_execution_options().get(_READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def _read_only_on_postgresql(connection: Connection) -> None:
+    if connection.get_execution_options().get(_READ_ONLY, False):
+        connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+
+
+def _refuse_writes(session: Session, *_context: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("a reading() session may not write")
 
 
 def transient(error: BaseException) -> bool:

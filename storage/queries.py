@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, update
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from storage.tables import Alert, BuddyLink, Member, Outcall, SealedKey
@@ -105,6 +105,16 @@ def is_alerted(session: Session, outcall: Outcall, member_id: int) -> bool:
     if _loaded(outcall, "alerts"):
         return any(alert.member_id == member_id for alert in outcall.alerts)
     return session.get(Alert, {"outcall_id": outcall.id, "member_id": member_id}) is not None
+
+
+def mark_reachable(session: Session, member_id: int) -> None:
+    """A message reached this member: they are reachable again (an update only when they
+    were not, so a delivery to a reachable member writes nothing)."""
+    session.execute(
+        update(Member)
+        .where(Member.id == member_id, Member.unreachable_since.is_not(None))
+        .values(unreachable_since=None)
+    )
 
 
 def note_alert(outcall: Outcall, alert: Alert) -> None:

@@ -31,9 +31,16 @@ class Chat:
         await self.app.dispatcher.drain()
         return "\n".join(t for to, t in self.console.transcript[mark:] if to == person)
 
+    async def start(self, person: str) -> str:
+        """`person` sends /start, keeps English and picks North; return the nickname question."""
+        for line in ("/start", "English"):
+            await self.send(person, line)
+        return await self.send(person, "north")
+
     async def register(self, person: str) -> None:
         """`person` joins with their name as nickname and the tests' PIN."""
-        for line in ("/start", person.title(), PIN, PIN):
+        await self.start(person)
+        for line in (person.title(), PIN, PIN):
             await self.send(person, line)
 
     async def pair(self, worker: str, buddy: str) -> None:
@@ -42,11 +49,14 @@ class Chat:
         await self.send(buddy, f"/accept {code}")
 
     def choice(self, person: str, label: str) -> str:
-        """The number that picks the menu line starting with `label` in `person`'s last menu."""
-        last = next(text for to, text in reversed(self.console.transcript) if to == person)
-        found = re.search(rf"^\s+(\d+)\. {re.escape(label)}", last, re.MULTILINE)
-        assert found, f"no {label!r} in {last!r}"
-        return found.group(1)
+        """The number that picks the menu line starting with `label` in the newest message
+        to `person` that offers it (as a person scrolls back up to an alert)."""
+        line = rf"^\s+(\d+)\. {re.escape(label)}"
+        for to, text in reversed(self.console.transcript):
+            found = re.search(line, text, re.MULTILINE) if to == person else None
+            if found:
+                return found.group(1)
+        raise AssertionError(f"no {label!r} was ever offered to {person}")
 
     async def pick(self, person: str, label: str) -> str:
         """`person` picks the menu line starting with `label`; return the reply."""

@@ -53,6 +53,7 @@ def core_config(url: str, **service: Any) -> dict[str, Any]:
         "health": {"listen": ""},  # tests/process/test_health.py serves it on a free port
         "jurisdictions": {
             "north": {
+                "name": {"en": "North", "es": "Norte"},
                 "legal_model": "criminalised",
                 "timezone": "Europe/London",
                 "reminder_before": "10m",
@@ -64,6 +65,7 @@ def core_config(url: str, **service: Any) -> dict[str, Any]:
                 ],
             },
             "south": {
+                "name": {"en": "South", "es": "Sur"},
                 "legal_model": "decriminalised",
                 "timezone": "Pacific/Auckland",
                 "ladder": [

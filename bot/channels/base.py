@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from checkins.locations import Location
 from checkins.messages import Button
 
 
@@ -23,7 +24,8 @@ class Inbound:
 
     `message_ref` identifies the person's message on the messenger, so the adapter can delete
     it after sealing (Telegram) — it is never stored. `language` is the language the person's
-    messenger app is set to (Telegram's `language_code`), when it says.
+    messenger app is set to (Telegram's `language_code`), when it says. `place` is a location
+    the person shared (Telegram's location or venue), a detail like any other: never logged.
     """
 
     channel: str
@@ -33,6 +35,7 @@ class Inbound:
     message_ref: str | None = None
     display_name: str | None = None
     language: str | None = None
+    place: Location | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,9 @@ class Channel(abc.ABC):
     limits: ChannelLimits
     # The listed commands as (name, untranslated description), from the command table.
     commands: tuple[tuple[str, str], ...] = ()
+    # Whether the messenger shows a command menu (Telegram's): without one, /help also
+    # names each command's word in the reader's language (`bot/keywords.py`).
+    has_command_menu: bool = False
 
     def set_commands(self, commands: tuple[tuple[str, str], ...]) -> None:
         """Learn the command list, for a messenger with a command menu (Telegram's)."""

@@ -1,7 +1,8 @@
 """The console channel: the same flows in a terminal, for `buddycheck demo` and operators.
 
 Several people share one terminal; each is an address (their name). Buttons are shown as
-numbered choices, and typing the number presses the button, as on Signal.
+numbered choices, and typing the number presses the button, numbered as on Signal
+(`bot/channels/menus.py`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from bot.channels.base import (
     InboundHandler,
     Outbound,
 )
-from bot.channels.menus import NumberedMenus
+from bot.channels.menus import NumberedMenus, render_lines
+from checkins.i18n import use_locale
 
 Printer = Callable[[str], None]
 
@@ -49,7 +51,9 @@ class ConsoleChannel(Channel):
     async def send(self, message: Outbound) -> DeliveryReceipt:
         if message.address in self._unreachable:
             raise DeliveryError("blocked", permanent=True)
-        text = message.text + self._menus.render(message.address, message.buttons)
+        choices = self._menus.remember(message.address, message.buttons)
+        with use_locale(message.locale or "en"):
+            text = message.text + render_lines(choices)
         self.transcript.append((message.address, text))
         self._printer(_frame(message.address, text))
         self._counter += 1

@@ -52,7 +52,7 @@ from bot.channels.base import (
     Outbound,
     TimedDeletions,
 )
-from bot.channels.menus import NumberedMenus
+from bot.channels.menus import Choice, NumberedMenus, grouped, heading
 from bot.config import Settings
 from checkins.i18n import _, use_locale
 from checkins.texts import span
@@ -293,16 +293,17 @@ class SignalChannel(Channel):
         return DeliveryReceipt(str(sent.timestamp))
 
     def _render(self, message: Outbound) -> str:
-        """The text, with buttons turned into numbered choices: "Reply 1 for …, 2 for …"."""
-        buttons = self._menus.remember(message.address, message.buttons)
-        if not buttons:
+        """The text, with buttons turned into numbered choices by block: "Reply 1 for …, 2
+        for …" and "For this alert, reply 21 for …" (`bot/channels/menus.py`)."""
+        choices = self._menus.remember(message.address, message.buttons)
+        if not choices:
             return message.text
         with use_locale(message.locale or self.options.locale):
-            choices = [
-                _("{number} for {label}").format(number=number, label=button.label)
-                for number, button in enumerate(buttons, 1)
+            lines = [
+                heading(context, ", ".join(_choice(choice) for choice in group))
+                for context, group in grouped(choices)
             ]
-            return message.text + "\n\n" + _("Reply {choices}.").format(choices=", ".join(choices))
+        return message.text + "\n\n" + "\n".join(lines)
 
     async def _pin_notice(self, bot: SignalBot, address: str, locale: str | None) -> str:
         """Set the chat's disappearing timer (once) and say why, so a PIN does not linger."""
@@ -321,7 +322,7 @@ class SignalChannel(Channel):
                     "send me does not stay on your phone. Please leave it on."
                 ).format(span=span(timedelta(seconds=seconds)))
             return _(
-                "Please turn on disappearing messages for this chat (tap the chat's name, then "
+                "Please turn on disappearing messages for this chat (open the chat's name, then "
                 "Disappearing messages), so the PIN you send me does not stay on your phone."
             )
 
@@ -524,6 +525,10 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
         return None
+
+
+def _choice(choice: Choice) -> str:
+    return _("{number} for {label}").format(number=choice.number, label=choice.button.label)
 
 
 def _address(message: DataMessage, own_number: str) -> str | None:

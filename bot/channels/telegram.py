@@ -25,6 +25,7 @@ from telegram import (
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    Message,
     Update,
     User,
 )
@@ -63,6 +64,7 @@ from bot.channels.base import (
     TimedDeletions,
 )
 from bot.config import ConfigError, Settings, TelegramConfig
+from checkins.actions import Control
 from checkins.i18n import (
     SOURCE_LOCALE,
     _,
@@ -70,6 +72,7 @@ from checkins.i18n import (
     supported_locale,
     use_locale,
 )
+from checkins.locations import Location, point
 from checkins.messages import Button
 from checkins.service import PIN_MAX_DIGITS
 
@@ -138,12 +141,23 @@ class PinKeypads:
 
     def __init__(self) -> None:
         self._open: dict[str, Keypad] = {}
+        # Per chat, the old keypad already reported as tapped with none open (see `lost`).
+        self._lost: dict[str, int] = {}
 
     def open(self, chat: str, keypad: Keypad) -> Keypad | None:
         """Make `keypad` the chat's keypad; returns the one it replaces, if any."""
         previous = self._open.get(chat)
         self._open[chat] = keypad
+        self._lost.pop(chat, None)
         return previous
+
+    def lost(self, chat: str, message_id: int) -> bool:
+        """Whether a tap on `message_id` is the first on an old keypad while none is open in
+        the chat (after a restart): only that one is passed on, not every digit after it."""
+        if chat in self._open or self._lost.get(chat) == message_id:
+            return False
+        self._lost[chat] = message_id
+        return True
 
     def close(self, chat: str) -> Keypad | None:
         """Forget the chat's keypad (and its digits); returns it so its keys can be removed."""
@@ -262,6 +276,7 @@ class TelegramChannel(Channel):
     """Private chats with the bot, over long polling (default) or a webhook."""
 
     name = CHANNEL
+    has_command_menu = True
 
     def __init__(
         self,
@@ -471,14 +486,17 @@ class TelegramChannel(Channel):
                 text=message.text,
                 message_ref=str(message.message_id),
                 language=_language(update.effective_user),
+                place=_place(message),
             )
         )
         await self._retire(address, superseded)
 
     async def _edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A person edited an earlier message: edits are not acted on, and we say so."""
-        chat = update.effective_chat
-        if chat is None:
+        """A person edited an earlier message: edits are not acted on, and we say so. A live
+        location moving is an edit too, sent every few seconds: it is not followed (only
+        the point it started at is sealed, docs/telegram.md) and gets no answer."""
+        chat, edited = update.effective_chat, update.edited_message
+        if chat is None or (edited is not None and edited.location is not None):
             return
         with use_locale(self._locale_of(update.effective_user, str(chat.id))):
             text = _(
@@ -522,6 +540,12 @@ class TelegramChannel(Channel):
         """A keypad press: collect the digit in memory; on OK hand the digits on as text."""
         message_id = query.message.message_id if query.message else 0
         outcome, view, digits = self.keypads.press(address, message_id, key)
+        if outcome is Press.STALE and self.keypads.lost(address, message_id):
+            # No keypad is open here at all (the bot restarted, or the question ended): the
+            # conversation asks the question again, or says it has ended, instead of a toast.
+            await _answer(query)
+            await self._deliver(Inbound(CHANNEL, address, action=Control.KEYPAD))
+            return
         with use_locale(self._locale_of(query.from_user, address)):
             if outcome is Press.STALE:
                 await _answer(query, _("This keypad is no longer active."))
@@ -580,6 +604,17 @@ class TelegramChannel(Channel):
         chosen = self._chat_locales.get(address) if address else None
         telegram = supported_locale(_language(user))
         return chosen or telegram or self.default_locale
+
+
+def _place(message: Message) -> Location | None:
+    """A shared location or venue (a venue's name and address as the words with it)."""
+    venue = message.venue
+    location = venue.location if venue is not None else message.location
+    if location is None:
+        return None
+    label = ", ".join(part for part in (venue.title, venue.address) if part) if venue else ""
+    live = bool(location.live_period)
+    return point(location.latitude, location.longitude, label, live=live)
 
 
 def _language(user: User | None) -> str | None:

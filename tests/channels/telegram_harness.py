@@ -109,7 +109,8 @@ class Harness:
 
     async def onboard(self, user: SimUser, alias: str) -> None:
         """/start, choose an alias, set the PIN twice on the keypad."""
-        await self.say(user, "/start", "choose a nickname")
+        await self.say(user, "/start", "Choose your language")
+        await self.say(user, "English", "choose a nickname")
         prompt = await self.say(user, alias, "choose a PIN")
         await self.keypad(user, prompt)
         again = await user.wait_for_message("same PIN", after=prompt.message_id, timeout=STEP)
@@ -147,7 +148,8 @@ class Harness:
         raise AssertionError(f"{person} never got {expect!r}: {self.console.transcript[since:]}")
 
     async def console_onboard(self, person: str, alias: str) -> None:
-        await self.console_say(person, "/start", "choose a nickname")
+        await self.console_say(person, "/start", "Choose your language")
+        await self.console_say(person, "English", "choose a nickname")
         await self.console_say(person, alias, "PIN")
         await self.console_say(person, PIN, "same PIN")
         await self.console_say(person, PIN, f"Welcome, {alias}")

@@ -76,7 +76,7 @@ async def test_telegram_markup_in_aliases_and_details_reaches_the_buddy_literall
 
     assert details.text.split("\n")[:4] == [
         f"🔓 {TG_WORKER}'s details:",
-        f"Car plate: {TG_PLATE}",
+        f"Car plate: {TG_PLATE.upper()}",  # plates are kept in capitals, tags and all
         f"Address: {TG_ADDRESS}",
         f"Notes: {TG_NOTES}",
     ]

@@ -183,14 +183,15 @@ async def ask(person: SignalUser, line: str, expect: str) -> str:
 
 
 async def onboard(person: SignalUser, alias: str) -> None:
-    await ask(person, "/start", "choose a nickname")
+    await ask(person, "/start", "Choose your language")
+    await ask(person, "English", "choose a nickname")
     await ask(person, alias, "PIN")
     await ask(person, PIN, "same PIN")
     await ask(person, PIN, "Welcome")
 
 
 async def onboard_console(stack: Stack, person: str) -> None:
-    for line in ("/start", person.title(), PIN, PIN):
+    for line in ("/start", "English", person.title(), PIN, PIN):
         await stack.console_says(person, line)
     await stack.console_wait(person, "Welcome")
 
@@ -236,7 +237,9 @@ async def test_onboarding_sets_disappearing_timer_before_the_first_pin(stack: St
     """/start → nickname → PIN by message; the chat timer is set once, and explained once."""
     robin = stack.user("robin", number="+14155550123")
 
-    await ask(robin, "/start", "choose a nickname")
+    await ask(robin, "/start", "Choose your language")
+
+    await ask(robin, "English", "choose a nickname")
     prompt = await ask(robin, "Robin", "PIN")
     assert "disappearing messages in this chat (60 minutes)" in prompt
     assert stack.api.contacts == {robin.uuid: {"expiration_in_seconds": 3600}}
@@ -263,15 +266,20 @@ async def test_invite_and_accept_on_signal(stack: Stack) -> None:
 
     buddies = await ask(robin, "/buddies", "Sam is your buddy")
     assert "Reply 1 for Remove Sam." in buddies
+    asked = await ask(robin, "1", "Remove Sam? Alerts between you stop at once.")  # only asks
+    assert "Reply 1 for No, keep Sam, 2 for Yes, remove Sam." in asked  # a second 1 keeps
+    await ask(robin, "2", "no longer buddies")
 
 
 async def test_unregistered_person_and_unknown_input_get_an_answer(stack: Stack) -> None:
-    """Nothing typed is silently dropped, even before /start or for an attachment."""
+    """Nothing typed is silently dropped, even before /start or for an attachment: a
+    stranger's first message begins registering."""
     stranger = stack.user("stranger")
-    await ask(stranger, "hello?", "Send /start")
+    await ask(stranger, "hello?", "choose a nickname")
     robin = stack.user("robin")
     await onboard(robin, "Robin")
-    await ask(robin, "what is this", "didn't understand")
+    unknown = await ask(robin, "what is this", "didn't understand")
+    assert "What you can send now:" in unknown and "/settings" not in unknown
 
 
 # -- outcalls, keywords, numbered replies ----------------------------------------------
@@ -284,10 +292,10 @@ async def test_one_message_outcall_then_numbered_safe(stack: Stack) -> None:
     await pair_on_signal(robin, sam)
 
     sealed = await start_outcall(robin)
-    assert "Reply 1 for I'm safe ✅, 2 for +30 min, 3 for SOS 🆘." in sealed
+    assert "For your outcall, reply 11 for I'm safe ✅, 12 for +30 min, 13 for SOS 🆘." in sealed
     assert stack.sealed_rows() == 2
 
-    await ask(robin, "1", "Glad you're safe")
+    await ask(robin, "11", "Glad you're safe")
     assert stack.sealed_rows() == 0
     assert not any("missed" in m.text for m in sam.messages())
 
@@ -355,8 +363,32 @@ async def test_sos_keyword_alerts_a_buddy_now(stack: Stack) -> None:
     await ask(robin, "sos", "SOS sent")
     alert = await sam.wait_for_message("pressed SOS", timeout=WAIT)
     assert (
-        "Reply 1 for Unlock details 🔓, 2 for I'm on it 🙋, 3 for Robin is safe 💚." in alert.text
+        "For this alert, reply 21 for Unlock details 🔓, 22 for I'm on it 🙋, "
+        "23 for Robin is safe 💚." in alert.text
     )
+
+
+async def test_a_worker_alerted_about_her_buddy_still_gets_her_own_sos_from_her_number(
+    stack: Stack,
+) -> None:
+    """Robin's own outcall runs when her buddy Lu's alert arrives. Today's collision: her 3
+    (SOS) had become "Lu is safe". Now each has its own numbers, named in the message."""
+    robin, lu = stack.user("robin"), stack.user("lu")
+    await onboard(robin, "Robin")
+    await onboard(lu, "Lu")
+    await pair_on_signal(lu, robin)  # Robin is Lu's buddy
+    await pair_on_signal(robin, lu)  # and Lu is Robin's
+    await ask(lu, f"/outcall {PLATE} | {ADDRESS} | 30m", "Saved and sealed")
+    await ask(robin, f"/outcall {PLATE} | {ADDRESS} | 2h", "13 for SOS")
+    stack.skip(1800 + 11 * 60)
+    alert = await robin.wait_for_message("Lu missed their check-in", timeout=WAIT)
+    assert "For this alert, reply 21 for Unlock details 🔓" in alert.text
+    assert "23 for Lu is safe 💚" in alert.text and "tap" not in alert.text.lower()
+
+    await ask(robin, "13", "SOS sent")  # her own SOS, as her outcall's message said
+    await lu.wait_for_message("Robin pressed SOS", timeout=WAIT)
+    await ask(robin, "23", "Are you sure Lu is safe?")  # Lu's alert: asks, closes nothing
+    assert not any("confirmed you are safe" in m.text for m in lu.messages())
 
 
 async def test_reminder_before_due_then_overdue(stack: Stack) -> None:
@@ -370,8 +402,8 @@ async def test_reminder_before_due_then_overdue(stack: Stack) -> None:
     await robin.wait_for_message("Your check-in is due at", timeout=WAIT)
     stack.skip(31)
     overdue = await robin.wait_for_message("has passed", timeout=WAIT)
-    assert "Reply 1 for I'm safe" in overdue.text
-    await ask(robin, "1", "Glad you're safe")
+    assert "For your outcall, reply 11 for I'm safe" in overdue.text
+    await ask(robin, "11", "Glad you're safe")
 
 
 # -- the full scenario -------------------------------------------------------------------
@@ -393,7 +425,7 @@ async def test_full_scenario_over_signal(stack: Stack, caplog: pytest.LogCapture
     await sam.wait_for_message("Robin missed their check-in", timeout=WAIT)
     await kit.wait_for_message("Robin missed their check-in", timeout=WAIT)
 
-    await ask(sam, "1", "Send your PIN")
+    await ask(sam, "21", "Send your PIN")
     await sam.send_text(PIN)
     details = await sam.wait_for_message(PLATE, timeout=WAIT)
     assert ADDRESS in details.text
@@ -404,7 +436,9 @@ async def test_full_scenario_over_signal(stack: Stack, caplog: pytest.LogCapture
 
     await ask(sam, "ON IT", "You are handling")
     await kit.wait_for_message("Sam is handling Robin's alert", timeout=WAIT)
-    await ask(sam, "SAFE", "confirmed Robin is safe")
+    asked = await ask(sam, "SAFE", "Are you sure Robin is safe?")
+    assert "For this alert, reply 24 for Yes — I spoke to Robin, they are safe." in asked
+    await ask(sam, "24", "confirmed Robin is safe")
     await robin.wait_for_message("Sam confirmed you are safe", timeout=WAIT)
     await kit.wait_for_message("Sam confirmed Robin is safe", timeout=WAIT)
 
@@ -436,6 +470,80 @@ async def test_wrong_pin_on_unlock_shows_nothing(stack: Stack) -> None:
     await ask(sam, PIN, PLATE)
 
 
+def numbered(message: str, label: str) -> str:
+    """The number a Signal message offers for the choice `label`."""
+    found = re.search(rf"(\d+) for {re.escape(label)}", message)
+    assert found is not None, message
+    return found[1]
+
+
+async def test_an_alert_says_what_to_do_and_the_handler_messages_the_worker_through_the_bot(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    robin = stack.user("robin", number="+14155550133")
+    sam = stack.user("sam", number="+14155550134")
+    await onboard(robin, "Robin")
+    await onboard(sam, "Sam")
+    await pair_on_signal(robin, sam)
+    await start_outcall(robin)
+    await miss_check_in(stack, robin)
+    alert = await sam.wait_for_message("Robin missed their check-in", timeout=WAIT)
+    assert "What to do:\n1. Call or message Robin now" in alert.text
+
+    taken = await ask(sam, "ON IT", "You are handling")
+    await ask(sam, numbered(taken, "💬 Message Robin through the bot"), "Write your message")
+    question, answer = "Where are you? I can come", "Fine, leaving now"
+    await ask(sam, question, "Sent to Robin")
+    relayed = (await robin.wait_for_message("writes through the bot", timeout=WAIT)).text
+    assert question in relayed
+    await ask(robin, numbered(relayed, "💬 Message Sam through the bot"), "Write your message")
+    await ask(robin, answer, "Sent to Sam")
+    back = (await sam.wait_for_message("Robin answers through the bot", timeout=WAIT)).text
+    assert answer in back
+
+    for person, reader in ((sam, relayed), (robin, back)):  # no one's number or account shows
+        assert not any(address in reader for address in person.addresses)
+    kept = stack.database.read_bytes() + stack.database.with_name("buddycheck.db-wal").read_bytes()
+    assert question.encode() not in kept and answer.encode() not in kept
+    logged = [r.getMessage() for r in caplog.records]
+    assert not any(question in line or answer in line for line in logged)
+
+
+async def test_a_place_shared_from_signal_is_the_address_and_unlocks_as_a_map_link(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Robin shares where she is from Signal's attach menu instead of typing the address:
+    the text with its map links (and the map picture) becomes the sealed address, and Sam,
+    alerted, reads it as an OpenStreetMap link. The coordinates are nowhere else."""
+    caplog.set_level(logging.DEBUG)
+    robin, sam = stack.user("robin"), stack.user("sam")
+    await onboard(robin, "Robin")
+    await onboard(sam, "Sam")
+    await pair_on_signal(robin, sam)
+    await ask(robin, "/outcall", "car plate")
+    await ask(robin, PLATE, "Or share your location instead")
+    await robin.send_location(51.501364, -0.14189, "Hotel Rex", "12 Long Street")
+    await robin.wait_for_message("Got your location", timeout=WAIT)
+    await robin.wait_for_message("Anything else", timeout=WAIT)
+    await ask(robin, "white van", "How long")
+    await ask(robin, "1h", "Saved and sealed")
+    assert not any("51.50" in m.text for m in robin.messages())
+    await ask(robin, "SOS", "SOS sent")
+    await sam.wait_for_message("Robin", timeout=WAIT)
+    await ask(sam, "Unlock", "Send your PIN")
+    await sam.send_text(PIN)
+    details = (await sam.wait_for_message(PLATE, timeout=WAIT)).text
+    assert "Address: Hotel Rex, 12 Long Street" in details
+    assert (
+        "Shared location: https://www.openstreetmap.org/?mlat=51.501364&mlon=-0.141890"
+        "#map=18/51.501364/-0.141890"
+    ) in details
+    assert "google" not in details.lower()
+    assert b"51.501364" not in stack.database.read_bytes()
+    assert "51.501364" not in caplog.text and "0.14189" not in caplog.text
+
+
 # -- cross-channel pairs -----------------------------------------------------------------
 
 
@@ -452,12 +560,14 @@ async def test_signal_worker_with_console_buddy(stack: Stack) -> None:
     mark = len(stack.console.transcript)
     await miss_check_in(stack, robin)
     await stack.console_wait("sam", "Robin missed their check-in", mark)
-    await stack.console_says("sam", "1")
+    await stack.console_says("sam", "21")
     await stack.console_wait("sam", "Send your PIN", mark)
     await stack.console_says("sam", PIN)
     await stack.console_wait("sam", re.escape(PLATE), mark)
     await stack.console_says("sam", "ON IT")
     await stack.console_says("sam", "SAFE")
+    await stack.console_wait("sam", "Are you sure Robin is safe", mark)
+    await stack.console_says("sam", "24")
     await robin.wait_for_message("Sam confirmed you are safe", timeout=WAIT)
 
 
@@ -472,10 +582,11 @@ async def test_console_worker_with_signal_buddy(stack: Stack) -> None:
     await stack.console_wait("robin", "has passed", mark)
     stack.skip(11)
     await sam.wait_for_message("Robin missed their check-in", timeout=WAIT)
-    await ask(sam, "1", "Send your PIN")
+    await ask(sam, "21", "Send your PIN")
     await ask(sam, PIN, PLATE)
     await ask(sam, "on it", "You are handling")
-    await ask(sam, "safe", "confirmed Robin is safe")
+    await ask(sam, "safe", "Are you sure Robin is safe?")
+    await ask(sam, "24", "confirmed Robin is safe")
     await stack.console_wait("robin", "Sam confirmed you are safe", mark)
 
 
@@ -791,6 +902,6 @@ async def test_messages_from_the_bots_own_account_and_groups_are_ignored(stack: 
     assert await stack.api.push(group_member._envelope(timestamp, message))
     robin = stack.user("robin")
 
-    await ask(robin, "/start", "choose a nickname")  # the bot is listening, and answered only this
+    await ask(robin, "/start", "Choose your language")  # the bot listens, and answered only this
 
     assert [m.recipients for m in stack.api.sent] == [(robin.uuid,)]

@@ -84,7 +84,8 @@ async def test_onboarding_sets_the_pin_on_a_keypad_so_it_never_enters_the_chat(
 
 async def test_a_typed_pin_also_works_and_is_deleted_from_the_chat(bot: Harness) -> None:
     bob = bot.api.user(BOB, "Bob")
-    await bot.say(bob, "/start", "choose a nickname")
+    await bot.say(bob, "/start", "Choose your language")
+    await bot.say(bob, "English", "choose a nickname")
     await bot.say(bob, "Bob", "choose a PIN")
     await bot.say(bob, PIN, "same PIN")
     await bot.say(bob, PIN, "Welcome, Bob")
@@ -121,7 +122,8 @@ async def test_invite_deep_link_onboards_a_newcomer_and_accept_works_too(bot: Ha
     start_param = link.split("start=", 1)[1]
     assert start_param == code.replace("-", "")
     # Opening the link makes Telegram send "/start CODE"; the newcomer registers first.
-    prompt = await bot.say(bob, f"/start {start_param}", "choose a nickname")
+    await bot.say(bob, f"/start {start_param}", "Choose your language")
+    prompt = await bot.say(bob, "English", "choose a nickname")
     prompt = await bot.say(bob, "Bob", "choose a PIN")
     await bot.keypad(bob, prompt)
     again = await bob.wait_for_message("same PIN", after=prompt.message_id)
@@ -135,6 +137,10 @@ async def test_invite_deep_link_onboards_a_newcomer_and_accept_works_too(bot: Ha
     listing = await bot.say(alice, "/buddies", "Bob is your buddy")
     assert "Carol is your buddy" in listing.text
     assert {b["text"] for b in listing.buttons()} == {"Remove Bob", "Remove Carol"}
+    asked = await bot.press(alice, "Remove Carol", "Remove Carol? Alerts between you stop", listing)
+    assert [b["text"] for b in asked.buttons()] == ["No, keep Carol", "Yes, remove Carol"]
+    await bot.press(alice, "No, keep Carol", "Stopped", asked)
+    assert "Carol is your buddy" in (await bot.say(alice, "/buddies", "Bob is your buddy")).text
 
 
 # -- outcalls ------------------------------------------------------------------------------
@@ -203,7 +209,8 @@ async def test_a_stopped_refused_or_timed_out_outcall_leaves_no_detail_in_the_ch
     alice, bob = await paired(bot)
     plate, address = ENDINGS["asked again, then stopped"]
     sent = await alice.send_text(f"/outcall {plate} | {address} | {NOTE_AS_TIME}")
-    due = await alice.wait_for_message("couldn't read", after=sent, timeout=STEP)
+    # A note where the time belongs is kept as a note, and only the time is asked for.
+    due = await alice.wait_for_message("How long until you check in", after=sent, timeout=STEP)
     await bot.say(alice, TYPED_TIME, "couldn't read")
     await bot.press(alice, "Stop", "I deleted your messages", due)
     plate, address = ENDINGS["cancelled"]
@@ -249,7 +256,8 @@ async def test_reminders_carry_the_buttons_and_they_work(bot: Harness) -> None:
     # After an SOS, the worker's I'm safe asks the buddies to confirm; Bob's confirmation ends it.
     await bot.press(alice, "I'm safe ✅", "SOS stays open", reminder)
     ask = await bob.wait_for_message("now says they're safe", after=alert.message_id, timeout=STEP)
-    await bot.press(bob, "Alice is safe 💚", "You confirmed Alice is safe", ask)
+    sure = await bot.press(bob, "Alice is safe 💚", "Are you sure Alice is safe?", ask)
+    await bot.press(bob, "Yes — I spoke to Alice, they are safe", "You confirmed Alice", sure)
 
 
 async def test_keywords_work_like_the_buttons(bot: Harness) -> None:
@@ -260,7 +268,25 @@ async def test_keywords_work_like_the_buttons(bot: Harness) -> None:
     await bob.wait_for_message("pressed SOS", timeout=STEP)
     await bot.say(bob, "ON IT", "You are handling Alice's alert")
     await bot.say(alice, "Safe!", "SOS stays open")
-    await bot.say(bob, "safe", "You confirmed Alice is safe")
+    sure = await bot.say(bob, "safe", "Are you sure Alice is safe?")
+    await bot.press(bob, "Yes — I spoke to Alice, they are safe", "You confirmed Alice", sure)
+
+
+async def test_a_buddys_safe_asks_first_and_her_own_sos_stays_hers(bot: Harness) -> None:
+    """Bob is Alice's buddy and Alice is his. Alice's alert reaches Bob: his SAFE (he has no
+    outcall) only asks; then, with his own outcall running, his SOS is his own SOS."""
+    alice, bob = await paired(bot)
+    await bot.pair(bob, alice, "Bob")
+    await bot.say(alice, f"/outcall {PLATE} | {ADDRESS} | 1s", "Saved and sealed")
+    alert = await bob.wait_for_message("Alice missed their check-in", timeout=ESCALATION)
+    sure = await bot.say(bob, "SAFE", "Are you sure Alice is safe?")
+    assert [b["text"] for b in sure.buttons()] == ["Yes — I spoke to Alice, they are safe"]
+    assert bot.sealed_rows() == 2, "one tap closed nothing"
+
+    mine = await bot.say(bob, f"/outcall {PLATE} | {ADDRESS} | 1h", "Saved and sealed")
+    await bot.press(bob, "SOS 🆘", "SOS sent", mine)
+    await alice.wait_for_message("Bob pressed SOS", timeout=STEP)
+    await bot.press(bob, "I'm on it 🙋", "You are handling Alice's alert", alert)
 
 
 # -- alerts --------------------------------------------------------------------------------
@@ -282,6 +308,35 @@ async def test_foreign_and_stale_buttons_are_refused(bot: Harness) -> None:
     await bot.press(alice, "I'm safe ✅", "Glad you're safe")
     await bob.wait_for_message("Alice checked in", after=alert.message_id, timeout=STEP)
     await bot.press(bob, "I'm on it 🙋", "This alert is no longer active", alert)
+
+
+async def test_the_alert_says_what_to_do_and_the_handler_messages_the_worker_by_button(
+    bot: Harness,
+) -> None:
+    alice, bob = await paired(bot)
+    await bot.say(alice, f"/outcall {PLATE} | {ADDRESS} | 2s", "Saved and sealed")
+    alert = await bob.wait_for_message("missed their check-in", timeout=ESCALATION)
+    assert "What to do:\n1. Call or message Alice now" in alert.text
+    taken = await bot.press(bob, "I'm on it 🙋", "You are handling Alice's alert", alert)
+    await bot.press(bob, "💬 Message Alice through the bot", "Write your message", taken)
+    await bot.say(bob, "Call me back when you can", "Sent to Alice")
+    relayed = await alice.wait_for_message("writes through the bot", timeout=STEP)
+    assert "Call me back when you can" in relayed.text
+    await bot.press(alice, "💬 Message Bob through the bot", "Write your message", relayed)
+    await bot.say(alice, "All good, phone was off", "Sent to Bob")
+    back = await bob.wait_for_message("Alice answers through the bot", timeout=STEP)
+    assert "All good, phone was off" in back.text
+    for reader, other in ((relayed, BOB), (back, ALICE)):  # no Telegram id either way
+        assert str(other) not in reader.text
+        assert not any(str(other) in b["callback_data"] for b in reader.buttons())
+    with bot.app.db.transaction() as session:
+        kept = " ".join(session.scalars(select(OutboxMessage.text)))
+    assert "Call me back" not in kept and "phone was off" not in kept
+    sure = await bot.press(bob, "Alice is safe 💚", "Are you sure Alice is safe?", alert)
+    await bot.press(bob, "Yes — I spoke to Alice, they are safe", "You confirmed Alice", sure)
+    await bot.press(
+        alice, "💬 Message Bob through the bot", "messages through the bot have stopped", relayed
+    )
 
 
 async def forge_press(bot: Harness, user: SimUser, data: str, expect: str) -> None:
@@ -498,8 +553,9 @@ async def test_a_telegram_worker_with_a_console_buddy(bot: Harness) -> None:
     details = await bot.console_say("sam", PIN, PLATE)
     assert ADDRESS in details
     await bot.console_say("sam", "ON IT", "You are handling Alice's alert")
+    await bot.console_say("sam", "SAFE", "Are you sure Alice is safe?")
     newest = alice.last_message()
-    await bot.console.feed("sam", "SAFE")
+    await bot.console.feed("sam", "24")
     after = newest.message_id if newest else 0
     await alice.wait_for_message("Sam confirmed you are safe", after=after, timeout=STEP)
     assert bot.sealed_rows() == 0
@@ -532,8 +588,12 @@ async def test_full_scenario_over_http(
         await bot.keypad(bob, prompt)
         details = await bob.wait_for_message(PLATE, after=prompt.message_id, timeout=STEP)
         await bot.press(bob, "I'm on it 🙋", "You are handling Alice's alert", alert)
+        # One tap closes nothing: it asks, and only the second tap ends it for everyone.
+        sure = await bot.press(bob, "Alice is safe 💚", "Are you sure Alice is safe?", alert)
+        assert bot.sealed_rows() == 2
         mark = alice.last_message()
-        await bot.press(bob, "Alice is safe 💚", "You confirmed Alice is safe", alert)
+        yes = "Yes — I spoke to Alice, they are safe"
+        await bot.press(bob, yes, "You confirmed Alice is safe", sure)
         await alice.wait_for_message(
             "Bob confirmed you are safe", after=mark.message_id if mark else 0, timeout=STEP
         )

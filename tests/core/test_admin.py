@@ -59,7 +59,7 @@ def overrides(db: Database, place: str) -> dict[str, Any] | None:
 def test_the_menu_shows_the_ladder_in_plain_words(world: World, admin: AdminService) -> None:
     admin.open_menu(world.buddy2)
     screen = world.last(world.buddy2)
-    assert "Rules for north" in screen
+    assert "Rules for North" in screen
     assert "Sex work is criminalised here. Alerts never go to police." in screen
     assert "1. At the check-in time: remind the worker" in screen
     assert "2. 10 min late: alert their buddies" in screen

@@ -38,6 +38,7 @@ NOT_REGISTERED = "not registered yet"
 NO_ALERT = "This alert is no longer active"
 STALE_BUTTON = "This button is no longer active"
 NO_OUTCALL = "no outcall running"
+NOT_THIS_OUTCALL = "not for the outcall you have running now, so I did nothing"
 ADMINS_ONLY = "only for your organisation's admins"
 CODE_REFUSED = "That code doesn't work"
 NOT_A_RESPONDER = "Only the organisation's responders"
@@ -185,7 +186,9 @@ async def test_every_member_command_is_refused_to_a_non_member(bot: Bot, command
     await bot.refused("nobody", NOT_REGISTERED, text=command)
 
 
-@pytest.mark.parametrize(("keyword", "phrase"), [("SAFE", "Send /start"), ("SOS", "Send /start")])
+@pytest.mark.parametrize(
+    ("keyword", "phrase"), [("SAFE", "choose a nickname"), ("SOS", "choose a nickname")]
+)
 async def test_keywords_from_a_non_member_only_say_how_to_begin(
     bot: Bot, keyword: str, phrase: str
 ) -> None:
@@ -216,7 +219,10 @@ async def test_another_persons_outcall_buttons_cannot_end_or_extend_it(
     if presser == "mallory":
         bot.start_outcall("mallory")
     token = f"ext:{ref}:30" if verb == "ext" else f"{verb}:{ref}"
-    await bot.refused(presser, NO_OUTCALL, token=token)
+    # Mallory's own outcall runs on, and she is told the button is not for it.
+    await bot.refused(
+        presser, NOT_THIS_OUTCALL if presser == "mallory" else NO_OUTCALL, token=token
+    )
 
 
 @pytest.mark.parametrize("token", ["safe:{ref}", "cancel:{ref}", "ext:{ref}:30"])
@@ -226,7 +232,7 @@ async def test_a_replayed_button_of_an_ended_outcall_does_not_touch_the_new_one(
     old = bot.start_outcall("robin")
     await bot.event("robin", token=f"safe:{old}")
     bot.start_outcall("robin")
-    await bot.refused("robin", NO_OUTCALL, token=token.format(ref=old))
+    await bot.refused("robin", NOT_THIS_OUTCALL, token=token.format(ref=old))
 
 
 @pytest.mark.parametrize("minutes", ["-30", "0", "99999", "9" * 40])
@@ -267,6 +273,7 @@ async def test_with_the_checkin_pin_on_the_worker_cannot_confirm_themself_safe(b
     ref = bot.start_outcall("robin")
     bot.miss(11)
     await bot.refused("robin", NO_ALERT, token=f"ok:{ref}")
+    await bot.refused("robin", NO_ALERT, token=f"oky:{ref}")
 
 
 async def test_with_the_checkin_pin_on_buddies_stay_while_an_outcall_runs(bot: Bot) -> None:
@@ -275,7 +282,8 @@ async def test_with_the_checkin_pin_on_buddies_stay_while_an_outcall_runs(bot: B
     bot.app.conversation.security.set_checkin_pin(bot.who("robin"), True, PIN)
     bot.start_outcall("robin")
     link = bot.link_id("robin", "sam")
-    await bot.refused("robin", "Check in with your PIN first", token=f"rmlink:{link}")
+    assert "Remove Sam?" in await bot.event("robin", token=f"rmlink:{link}")  # only asks
+    await bot.refused("robin", "Check in with your PIN first", token=f"rmyes:{link}")
     assert bot.link_id("robin", "sam") == link
 
 
@@ -307,8 +315,49 @@ async def test_only_alerted_people_can_answer_an_alert(bot: Bot, presser: str) -
     await bot.app.dispatcher.drain()
     assert any("missed their check-in" in t for to, t in bot.console.transcript if to == "ria")
     phrase = STALE_BUTTON if presser == "nobody" else NO_ALERT
-    for verb in ("onit", "unlock", "ok"):
+    for verb in ("onit", "unlock", "ok", "oky"):
         await bot.refused(presser, phrase, token=f"{verb}:{ref}")
+
+
+RELAY_ONLY_HANDLER = "Only the person handling Robin's alert can message them"
+RELAY_CLOSED = "messages through the bot have stopped"
+
+
+async def test_only_the_handler_and_the_worker_can_relay_and_only_while_the_alert_is_open(
+    bot: Bot,
+) -> None:
+    """A `relay:REF` button: before anyone took the alert, from an alerted buddy who didn't
+    take it, another worker, a responder or a non-member, after the alert closed, and under
+    duress (mallory checked in with her danger PIN; mo took the alert)."""
+    ref = bot.start_outcall("robin")
+    bot.miss(31)
+    await bot.refused("robin", RELAY_CLOSED, token=f"relay:{ref}")  # nobody took it yet
+    await bot.refused("sam", RELAY_ONLY_HANDLER, token=f"relay:{ref}")
+    await bot.event("sam", token=f"onit:{ref}")
+    for presser in ("kit", "ria", "mallory", "ex"):
+        await bot.refused(presser, RELAY_ONLY_HANDLER, token=f"relay:{ref}")
+    await bot.refused("nobody", STALE_BUTTON, token=f"relay:{ref}")
+    assert "Write your message to Robin" in await bot.event("sam", token=f"relay:{ref}")
+    await bot.event("sam", token="c:abort")
+    await bot.event("kit", token=f"oky:{ref}")  # Kit confirms Robin is safe (second tap)
+    for presser in ("sam", "robin"):
+        await bot.refused(presser, RELAY_CLOSED, token=f"relay:{ref}")
+
+    security = bot.app.conversation.security
+    security.set_checkin_pin(bot.who("mallory"), True, PIN)
+    security.set_duress_pin(bot.who("mallory"), PIN, "731946")
+    forced = bot.start_outcall("mallory")
+    await bot.event("mallory", text="SAFE")
+    await bot.event("mallory", text="731946")
+    taken = await bot.event("mo", token=f"onit:{forced}")
+    assert "You are handling Mallory's alert" in taken and "through the bot" not in taken
+    alerts = "\n".join(t for to, t in bot.console.transcript if to == "mo")
+    assert "Do NOT message or call Mallory" in alerts
+    assert "What to do:" not in alerts  # no checklist that says "call them" under duress
+    await bot.refused(
+        "mo", "do NOT message them, not even through the bot", token=f"relay:{forced}"
+    )
+    await bot.refused("mallory", RELAY_CLOSED, token=f"relay:{forced}")
 
 
 @pytest.mark.parametrize("presser", ["mallory", "ex", "otto", "sol"])
@@ -319,13 +368,13 @@ async def test_alert_keywords_from_people_not_alerted_find_no_alert(bot: Bot, pr
         await bot.refused(presser, "There is no alert for you", text=keyword)
 
 
-@pytest.mark.parametrize("verb", ["onit", "unlock", "ok"])
+@pytest.mark.parametrize("verb", ["onit", "unlock", "ok", "oky"])
 async def test_a_buddy_cannot_act_before_being_alerted(bot: Bot, verb: str) -> None:
     ref = bot.start_outcall("robin")
     await bot.refused("sam", NO_ALERT, token=f"{verb}:{ref}")
 
 
-@pytest.mark.parametrize("verb", ["onit", "unlock", "ok"])
+@pytest.mark.parametrize("verb", ["onit", "unlock", "ok", "oky"])
 @pytest.mark.parametrize("ending", ["checked_in", "confirmed_by_another"])
 async def test_buttons_of_an_ended_alert_are_refused(bot: Bot, verb: str, ending: str) -> None:
     ref = bot.start_outcall("robin")
@@ -333,7 +382,9 @@ async def test_buttons_of_an_ended_alert_are_refused(bot: Bot, verb: str, ending
     if ending == "checked_in":
         await bot.event("robin", text="SAFE")
     else:
-        await bot.event("kit", token=f"ok:{ref}")
+        assert "Are you sure" in await bot.event("kit", token=f"ok:{ref}")
+        assert outcall_state(bot, ref)[0] == "overdue"  # the first tap only asks
+        await bot.event("kit", token=f"oky:{ref}")
     assert outcall_state(bot, ref)[0] != "overdue"
     await bot.refused("sam", NO_ALERT, token=f"{verb}:{ref}")
 
@@ -342,7 +393,7 @@ async def test_a_former_buddy_removed_mid_alert_is_refused(bot: Bot) -> None:
     ref = bot.start_outcall("robin")
     bot.miss(11)
     bot.service.end_pairing(bot.who("robin"), bot.link_id("robin", "sam"))
-    for verb in ("onit", "unlock", "ok"):
+    for verb in ("onit", "unlock", "ok", "oky"):
         await bot.refused("sam", NO_ALERT, token=f"{verb}:{ref}")
 
 
@@ -354,12 +405,14 @@ async def test_only_either_side_can_remove_a_buddy_link(bot: Bot, presser: str) 
     link = bot.link_id("robin", "sam")
     phrase = STALE_BUTTON if presser == "nobody" else "That buddy link no longer exists"
     await bot.refused(presser, phrase, token=f"rmlink:{link}")
+    await bot.refused(presser, phrase, token=f"rmyes:{link}")
 
 
 async def test_a_replayed_remove_button_of_a_gone_link_is_refused(bot: Bot) -> None:
     link = bot.link_id("robin", "sam")
-    await bot.event("robin", token=f"rmlink:{link}")
+    await bot.event("robin", token=f"rmyes:{link}")
     await bot.refused("sam", "That buddy link no longer exists", token=f"rmlink:{link}")
+    await bot.refused("sam", "That buddy link no longer exists", token=f"rmyes:{link}")
 
 
 # -- forged and malformed tokens -------------------------------------------------------
@@ -373,6 +426,8 @@ FORGED = [
     ("rmlink:abc", STALE_BUTTON),
     ("rmlink:²", STALE_BUTTON),
     ("rmlink:" + "9" * 40, STALE_BUTTON),
+    ("rmyes:abc", STALE_BUTTON),
+    ("oky:../x", STALE_BUTTON),
     ("garbage:::", STALE_BUTTON),
     ("c:due:30m", STALE_BUTTON),
     ("c:ans:30m", STALE_BUTTON),
@@ -399,7 +454,16 @@ async def test_forged_malformed_and_oversized_tokens_get_an_answer_and_change_no
 
 
 @pytest.mark.parametrize(
-    "token", ["set:forget_yes", "lang:es", "duty:on", "drill:abc", "emerg:on", "adm:j:north"]
+    "token",
+    [
+        "set:forget_yes",
+        "lang:es",
+        "duty:on",
+        "drill:abc",
+        "emerg:on",
+        "adm:j:north",
+        "place:go:south",
+    ],
 )
 async def test_feature_buttons_from_a_non_member_are_refused(bot: Bot, token: str) -> None:
     await bot.refused("nobody", STALE_BUTTON, token=token)
@@ -455,10 +519,11 @@ ADMIN_TOKENS = [
     "adm:inv:north:admin",
     "adm:rs:north",
     "adm:rsy:north",
-    "adm:rt:north",
-    "adm:rl:north:en",
-    "adm:ol:north",
-    "adm:rx:north:en",
+    "adm:tx:north:r",
+    "adm:tl:north:r:en",
+    "adm:ol:north:r",
+    "adm:tr:north:r:en",
+    "adm:tl:north:p:en",  # writing the response protocol
     "adm:inv:*:admin",
 ]
 

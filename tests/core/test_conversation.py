@@ -15,9 +15,9 @@ from tests.conftest import PIN
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("hello", "Send /start"),
+        ("hello", "choose a nickname"),
         ("/outcall", "not registered"),
-        ("SAFE", "Send /start"),
+        ("SAFE", "choose a nickname"),
     ],
 )
 async def test_strangers_are_told_how_to_begin(chat: Chat, text: str, expected: str) -> None:
@@ -48,7 +48,7 @@ async def test_every_bad_input_gets_a_clear_reply(chat: Chat, text: str, expecte
 
 
 async def test_onboarding_refuses_weak_or_mismatched_pins(chat: Chat) -> None:
-    await chat.send("robin", "/start")
+    await chat.start("robin")
     assert "phone number" in await chat.send("robin", "07700900123")
     await chat.send("robin", "Robin")
     assert "numbers only" in await chat.send("robin", "12ab56")
@@ -80,7 +80,7 @@ async def test_one_message_form_with_a_bad_time_asks_only_for_the_time(chat: Cha
     for person in ("robin", "sam"):
         await chat.register(person)
     await chat.pair("robin", "sam")
-    assert "couldn't read" in await chat.send("robin", "/outcall KX482B | 14 Hollow Lane | tbd")
+    assert "too far ahead" in await chat.send("robin", "/outcall KX482B | 14 Hollow Lane | 99h")
     assert "sealed" in await chat.send("robin", "45m")
     assert "Glad you're safe" in await chat.send("robin", "safe")
 
@@ -88,7 +88,9 @@ async def test_one_message_form_with_a_bad_time_asks_only_for_the_time(chat: Cha
 async def test_half_typed_details_are_forgotten_after_the_step_time_even_if_nobody_returns(
     chat: Chat,
 ) -> None:
-    await chat.register("robin")
+    for person in ("robin", "sam"):
+        await chat.register(person)
+    await chat.pair("robin", "sam")
     await chat.send("robin", "/outcall")
     await chat.send("robin", "KX482B")  # the plate, held in memory only
     conversation, robin = chat.app.conversation, Identity("console", "robin")
@@ -133,13 +135,16 @@ async def test_help_lists_the_command_table_and_its_buttons_start_an_outcall(cha
     for command in chat.app.conversation.commands.listed():
         assert f"/{command.name} — " in shown, f"/{command.name} is missing from /help"
     assert "/forgetme" not in shown  # unlisted: reached from /settings
-    assert "car plate" in await chat.pick("robin", "Before a booking")
+    # It runs /outcall, which first says Robin has nobody to alert yet.
+    assert "You don't have a buddy yet" in await chat.pick("robin", "Before a booking")
 
 
 async def test_back_asks_the_previous_question_again_and_keeps_what_came_before(
     chat: Chat,
 ) -> None:
-    await chat.register("robin")
+    for person in ("robin", "sam"):
+        await chat.register(person)
+    await chat.pair("robin", "sam")
     await chat.send("robin", "/outcall")
     await chat.send("robin", "KX482B")
     assert "Anything else" in await chat.send("robin", "14 Hollow Lane")

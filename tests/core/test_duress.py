@@ -95,7 +95,10 @@ async def test_buddies_can_unlock_a_duress_outcall_and_the_worker_hears_nothing(
         chat.app.engine.tick()
         await chat.app.dispatcher.drain()
     assert "Robin is safe" in await chat.send("sam", "ON IT")
-    assert "confirmed" in await chat.pick("sam", "Robin is safe")
+    asked = await chat.pick("sam", "Robin is safe")  # the second tap never says "call them"
+    assert "Are you sure" in asked and "Do NOT message or call Robin" in asked
+    assert "spoke to" not in asked
+    assert "confirmed" in await chat.pick("sam", "Yes — I know for certain Robin is safe")
 
     assert outcall(chat).state == "resolved"
     robin_after = [t for to, t in chat.console.transcript if to == "robin"][robin_mark:]
@@ -129,7 +132,8 @@ async def test_locked_out_worker_can_ask_buddies_to_confirm_instead_of_being_tra
     alert = [t for to, t in chat.console.transcript if to == "sam"][-1]
     assert "couldn't give their PIN" in alert
     assert "Robin confirmed" not in alert
-    assert "confirmed" in await chat.pick("sam", "Robin is safe")
+    assert "Are you sure" in await chat.pick("sam", "Robin is safe")
+    assert "confirmed" in await chat.pick("sam", "Yes — I spoke to Robin")
     assert outcall(chat).state == "resolved"
 
 

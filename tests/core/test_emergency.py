@@ -188,7 +188,7 @@ def test_a_tampered_snapshot_never_makes_the_engine_call_the_emergency_contact(
     world.clock.advance(hours=2)
     world.engine.tick()
     assert emergency_rows(world) == []
-    assert not world.engine.may_send(Kind.EMERGENCY.value, outcall_id)
+    assert not world.engine.may_send(outcall_id)
 
 
 # -- the decriminalised south ----------------------------------------------------------------

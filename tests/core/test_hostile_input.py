@@ -30,7 +30,7 @@ from bot.keywords import keyword_action
 from checkins import texts
 from checkins.context import Refusal
 from checkins.i18n import use_locale
-from checkins.ladder import Notify
+from checkins.ladder import LegalModel, Notify
 from checkins.messages import Identity
 from checkins.parsing import (
     MAX_COMBINING_MARKS,
@@ -602,14 +602,17 @@ def test_rendered_details_have_one_line_per_field(
         return
     with use_locale("en"):
         rendered = texts.unlocked(alias, Details(*fields), timedelta(minutes=10))
-        alert = texts.alert("abc123", alias, "23:30", sos=False, repeat=False)
+        steps = texts.default_protocol(alias, LegalModel.CRIMINALISED, unlock=True)
+        alert = texts.alert("abc123", alias, "23:30", sos=False, repeat=False, steps=steps)
     lines = rendered.split("\n")
-    expected = [f"🔓 {alias}'s details:", f"Car plate: {fields[0]}", f"Address: {fields[1]}"]
+    unknown = "Car plate: not known (they didn't know it)"
+    plate = f"Car plate: {fields[0]}" if texts.known(fields[0]) else unknown
+    expected = [f"🔓 {alias}'s details:", plate, f"Address: {fields[1]}"]
     if fields[2]:
         expected.append(f"Notes: {fields[2]}")
     assert lines[:-1] == expected
     assert alert.text.split("\n")[0] == f"🚨 {alias} missed their check-in (due 23:30)."
-    assert len(alert.text.split("\n")) == 4
+    assert len(alert.text.split("\n")) == 7  # head, "What to do:", 3 steps, unlock, take it
     for blob in (rendered, alert.text):
         assert not any(unicodedata.category(ch)[0] == "C" for ch in blob.replace("\n", ""))
 
@@ -670,7 +673,7 @@ TOO_LONG = "K" * (MAX_INPUT_CHARS + 1)
 
 
 async def test_an_over_long_nickname_is_refused_and_the_step_waits(chat: Chat) -> None:
-    await chat.send("robin", "/start")
+    await chat.start("robin")
     assert "too long" in await chat.send("robin", TOO_LONG)
     assert chat.app.service.member(Identity("console", "robin")) is None
     assert "choose a PIN" in await chat.send("robin", "Robin")

@@ -220,7 +220,7 @@ async def test_a_new_person_whose_messenger_speaks_spanish_is_welcomed_in_spanis
 ) -> None:
     handle = chat.app.conversation.handle
     await handle(Inbound("console", "ana", text="/start", language="es-AR"))
-    for line in ("Ana", signal_harness.PIN, signal_harness.PIN):
+    for line in ("Español", "Norte", "Ana", signal_harness.PIN, signal_harness.PIN):
         await handle(Inbound("console", "ana", text=line, language="es-AR"))
     await chat.app.dispatcher.drain()
     said = "\n".join(text for to, text in chat.console.transcript if to == "ana")
@@ -291,7 +291,8 @@ async def test_telegram_newcomer_with_a_spanish_phone_is_onboarded_in_spanish(
     telegram: Harness,
 ) -> None:
     ana = telegram.api.user(2001, "Ana", language_code="es-419")
-    await telegram.say(ana, "/start", "Te doy la bienvenida")
+    proposal = await telegram.say(ana, "/start", "Te escribiré en Español")
+    await telegram.press(ana, "Español", "Te doy la bienvenida", proposal)
     prompt = await telegram.say(ana, "Ana", "elige un PIN")
     query = await ana.press("k:ok", prompt)  # OK on an empty keypad: a pop-up explains
     async with asyncio.timeout(STEP):
@@ -376,3 +377,102 @@ def test_button_labels_typed_back_work_in_every_language(
         typed = (label.upper() if shout else label) + bang
         action = keyword_action(typed)
         assert action is not None and action.verb is verb, (locale, typed)
+
+
+# -- the scripted story in every shipped language, on both messengers ------------------------
+
+# Each language's own SOS word, as a frightened person would type it.
+SOS_WORD = {
+    "en": "SOS",
+    "es": "socorro",
+    "fr": "au secours",
+    "pt_BR": "me ajuda",
+    "ro": "salvați-mă",
+    "ru": "помогите",
+    "th": "ช่วยด้วย",
+}
+
+
+WELCOME = (
+    "Welcome to buddycheck.\n"
+    "Before a booking, you tell me the client's car plate and the address. "
+    "If you don't check in on time, your buddies are alerted. "
+    "Only they can read the details, and only then.\n\n"
+    "First, choose a nickname. Not your real name."
+)
+
+
+def said(locale: str, message: str, **values: str) -> str:
+    """`message` as a person reading `locale` gets it."""
+    with use_locale(locale):
+        return _(message).format(**values)
+
+
+def story_lines(locale: str, alias: str) -> dict[str, str]:
+    """What the worker of the story reads at each step, in their language."""
+    return {
+        "language": said(
+            locale,
+            "I will write to you in {language}. Is that right? Choose your language:",
+            language=language_name(locale),
+        ),
+        "nickname": said(locale, WELCOME).split("\n")[-1],
+        "again": said(locale, "Send the same PIN again."),
+        "sealed": said(locale, "🔒 Saved and sealed."),
+        "sos": said(locale, "🆘 SOS sent. Your buddies are being alerted now."),
+    }
+
+
+def test_the_story_covers_every_shipped_language() -> None:
+    assert set(SOS_WORD) == set(available_locales())
+
+
+async def test_the_story_in_every_language_on_signal(stack: signal_harness.Stack) -> None:
+    """Seven workers, one per language, each: /start, their language from the list, nickname,
+    PIN twice, a buddy, a one-message outcall, SOS in their own word; every step read in their
+    language, and the buddy alerted in theirs."""
+    sam = stack.user("sam")
+    await signal_harness.onboard(sam, "Sam")
+    for number, locale in enumerate(available_locales()):
+        alias = f"Ana{number}"
+        worker = stack.user(f"w{number}")
+        lines = story_lines(locale, alias)
+        await signal_harness.ask(worker, "/start", "I will write to you in English.")
+        await signal_harness.ask(worker, language_name(locale), lines["nickname"])
+        await signal_harness.ask(worker, alias, "PIN")
+        await signal_harness.ask(worker, signal_harness.PIN, lines["again"])
+        await signal_harness.ask(worker, signal_harness.PIN, alias)
+        code = signal_harness.invite_code(await signal_harness.ask(worker, "/invite", "-"))
+        await signal_harness.ask(sam, f"/accept {code}", alias)
+        await worker.wait_for_message("Sam", timeout=signal_harness.WAIT)
+        outcall = f"/outcall {PLATE} | {ADDRESS} | 1h"
+        await signal_harness.ask(worker, outcall, lines["sealed"])
+        await signal_harness.ask(worker, SOS_WORD[locale], lines["sos"])
+        await sam.wait_for_message(f"{alias} pressed SOS", timeout=signal_harness.WAIT)
+
+
+async def test_the_story_in_every_language_on_telegram(telegram: Harness) -> None:
+    """The same story on Telegram: the language is proposed from the phone's language and
+    confirmed with one tap on its button."""
+    sam = telegram.api.user(2100, "Sam", language_code="en")
+    await telegram.onboard(sam, "Sam")
+    for number, locale in enumerate(available_locales()):
+        alias = f"Ana{number}"
+        phone_language = locale.replace("_", "-").lower()
+        worker = telegram.api.user(2101 + number, alias, language_code=phone_language)
+        lines = story_lines(locale, alias)
+        proposal = await telegram.say(worker, "/start", lines["language"])
+        assert proposal.buttons()[0]["text"] == language_name(locale)
+        await telegram.press(worker, language_name(locale), lines["nickname"], proposal)
+        prompt = await telegram.say(worker, alias, "PIN")
+        await telegram.keypad(worker, prompt)
+        again = await worker.wait_for_message(lines["again"], after=prompt.message_id, timeout=STEP)
+        await telegram.keypad(worker, again)
+        await worker.wait_for_message(alias, after=again.message_id, timeout=STEP)
+        invite = await telegram.say(worker, "/invite", "-")
+        code = telegram_harness.CODE.search(invite.text)
+        assert code is not None, invite.text
+        await telegram.say(sam, f"/accept {code[0]}", alias)
+        await telegram.say(worker, f"/outcall {PLATE} | {ADDRESS} | 1h", lines["sealed"])
+        await telegram.say(worker, SOS_WORD[locale], lines["sos"])
+        await sam.wait_for_message(f"{alias} pressed SOS", timeout=STEP)

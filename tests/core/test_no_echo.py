@@ -89,12 +89,13 @@ async def feed_every_refusal(chat: Chat, snapshot: Callable[[str], None]) -> Non
     await chat.pair("robin", "sam")
     snapshot("registered")
 
-    # The outcall form: a note where the time belongs, a bad typed time, a part too long.
+    # The outcall form: a note where the time belongs (kept as a note, the time asked for),
+    # a bad typed time, a part too long.
     await refused(
         chat,
         "robin",
         f"/outcall {STOPPED_PLATE} | {STOPPED_ADDRESS} | {NOTE_AS_TIME}",
-        "couldn't read",
+        "How long until you check in",
     )
     await refused(chat, "robin", GUIDED_TIME, "couldn't read")
     await refused(chat, "robin", "/cancel", "Stopped")
@@ -123,7 +124,9 @@ async def feed_every_refusal(chat: Chat, snapshot: Callable[[str], None]) -> Non
     snapshot("pins refused")
 
     # Onboarding: a phone number and an over-long nickname, a PIN with letters, a mismatch.
-    await refused(chat, "lee", "/start", "choose a nickname")
+    await refused(chat, "lee", "/start", "Choose your language")
+    await refused(chat, "lee", "English", "Where do you work")
+    await refused(chat, "lee", "north", "choose a nickname")
     await refused(chat, "lee", PHONE_ALIAS, "phone number")
     await refused(chat, "lee", LONG_ALIAS, "nickname of 1 to")
     await refused(chat, "lee", "Lee", "choose a PIN")
@@ -134,22 +137,22 @@ async def feed_every_refusal(chat: Chat, snapshot: Callable[[str], None]) -> Non
     # An admin's answers: step times, a duration, a language code, an over-long rights text.
     code = show_code(chat.app.admin.server_invite(ADMIN, "north").code)
     await refused(chat, "ash", f"/accept {code}", "You are now an admin")
-    await refused(chat, "ash", "/admin", "Rules for north")
+    await refused(chat, "ash", "/admin", "Rules for North")
     await pick(chat, "ash", "Step 2", "What do you want to change")
     await pick(chat, "ash", "Change the time", "How late")
     await refused(chat, "ash", STEP_TIME, "Nothing was changed")
-    await refused(chat, "ash", "/admin", "Rules for north")
+    await refused(chat, "ash", "/admin", "Rules for North")
     await pick(chat, "ash", "Add a step", "Who should this step alert")
     await pick(chat, "ash", "alert the on-duty responders", "How late")
     await refused(chat, "ash", NEW_STEP_TIME, "Nothing was changed")
-    await refused(chat, "ash", "/admin", "Rules for north")
+    await refused(chat, "ash", "/admin", "Rules for North")
     await pick(chat, "ash", "Wait after I'm on it", "how long should we wait")
     await refused(chat, "ash", ACK_TIMEOUT, "Nothing was changed")
-    await refused(chat, "ash", "/admin", "Rules for north")
+    await refused(chat, "ash", "/admin", "Rules for North")
     await pick(chat, "ash", "Know-your-rights text", "Which language")
     await pick(chat, "ash", "Another language", "Send its code")
     await refused(chat, "ash", LANGUAGE_CODE, "not a language code")
-    await refused(chat, "ash", "/admin", "Rules for north")
+    await refused(chat, "ash", "/admin", "Rules for North")
     await pick(chat, "ash", "Know-your-rights text", "Which language")
     await pick(chat, "ash", "en", "know-your-rights text")
     await refused(chat, "ash", "Know your rights. " * 80, "Got it")

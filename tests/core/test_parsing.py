@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from bot.keywords import keyword_action
 from checkins.actions import Verb, parse_action
+from checkins.locations import find_location
 from checkins.parsing import (
     parse_clock,
     parse_duration,
@@ -25,6 +26,7 @@ def test_parsers_never_raise(text: str) -> None:
     parse_duration(text)
     parse_clock(text)
     parse_outcall_form(text)
+    find_location(text)
     parse_action(text)
     keyword_action(text)
     due = resolve_due(text, NOW, "Europe/London")
@@ -68,6 +70,52 @@ def test_one_message_form_takes_parts_by_position_and_never_guesses() -> None:
     assert (lines.notes, lines.due) == ("white van", "2h")
     short = parse_outcall_form("KX482B | 14 Hollow Lane")
     assert short.due is None
+
+
+def test_one_message_form_finds_the_time_line_wherever_it_is_and_keeps_every_other_line() -> None:
+    before = parse_outcall_form("KX482B\n14 Hollow Lane\n1h\nwhite van\nsays Dan")
+    assert (before.due, before.notes) == ("1h", "white van | says Dan")
+    missing = parse_outcall_form("KX482B | 14 Hollow Lane | tbd")
+    assert (missing.due, missing.notes) == (None, "tbd")  # kept as a note; the time is asked
+
+
+@pytest.mark.parametrize(
+    ("text", "coordinates", "label"),
+    [
+        ("https://maps.google.com/maps?q=51.5%2C-0.12", "51.500000,-0.120000", ""),
+        (
+            "Rex\n\nOpenStreetMap: https://www.openstreetmap.org/?mlat=1.5&mlon=2",
+            "1.500000,2.000000",
+            "Rex",
+        ),
+        (
+            "14 Elm Row https://www.google.com/maps/@-33.86,151.2,17z",
+            "-33.860000,151.200000",
+            "14 Elm Row",
+        ),
+        ("geo:10.5,20.25", "10.500000,20.250000", ""),
+        ("https://maps.apple.com/?ll=48.85,2.35&q=Cafe", "48.850000,2.350000", ""),
+    ],
+)
+def test_map_links_people_share_are_read_as_a_place(
+    text: str, coordinates: str, label: str
+) -> None:
+    place = find_location(text)
+    assert place is not None and (place.coordinates, place.label) == (coordinates, label)
+    assert coordinates not in repr(place)  # a stray log of an event can't say where
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://example.com/a",
+        "geo:91,0",
+        "https://maps.google.com/maps?q=cafe",
+        "KX1\ngeo:1,2\n1h",
+    ],
+)
+def test_text_that_is_not_a_shared_place_is_left_alone(text: str) -> None:
+    assert find_location(text) is None
 
 
 @given(st.text(max_size=80))

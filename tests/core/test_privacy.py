@@ -141,7 +141,9 @@ class People:
 
     async def register(self, person: str) -> None:
         pin = PINS[person]
-        await self.say(person, "/start", "choose a nickname")
+        await self.say(person, "/start", "Choose your language")
+        await self.say(person, "English", "Where do you work")
+        await self.say(person, "north", "choose a nickname")
         await self.say(person, person.title(), "choose a PIN")
         await self.say(person, pin, "same PIN")
         await self.say(person, MISMATCHED_PIN, "didn't match")
@@ -192,7 +194,10 @@ async def every_flow(people: People, snapshot: Callable[[str], None]) -> None:
     await people.say("kit", PINS["kit"], plate)
     snapshot("SOS unlocked")
     await people.say("robin", "/cancel", "SOS stays open")
-    await people.say("kit", "SAFE", "You confirmed Robin is safe")
+    asked = await people.say("kit", "SAFE", "Are you sure Robin is safe?")
+    yes = re.search(r"(\d+)\. Yes", asked)
+    assert yes is not None
+    await people.say("kit", yes.group(1), "You confirmed Robin is safe")
 
     # An outcall nobody settles: alerts, then the retention limit closes it, then the purge.
     plate, address, note = EXPIRED

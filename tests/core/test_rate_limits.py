@@ -40,9 +40,15 @@ async def test_flooding_commands_gets_one_wait_reply_and_safe_sos_still_work(
     assert "SOS stays open" in await chat.send("robin", "SAFE")
 
 
-async def test_pin_answers_are_never_limited(tmp_path: Path) -> None:
+async def test_pin_answers_and_the_language_choice_are_never_limited(tmp_path: Path) -> None:
     chat = await make_chat(tmp_path)
     await chat.send("sam", "/start")
+    flood = [await chat.send("sam", "/help") for _i in range(25)]
+    assert "sending a lot of messages" in "".join(flood)
+    assert "Where do you work" in await chat.send("sam", "English")  # a newcomer's first tap
+    assert "Where do you work" not in await chat.send("sam", "north")  # this one waits
+    chat.app.conversation.limiter = CommandLimiter()  # a minute later
+    await chat.send("sam", "north")
     await chat.send("sam", "Sam")
     helps = [await chat.send("sam", "/help") for _i in range(25)]
     assert "sending a lot of messages" in "".join(helps)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import threading
 import time
 from pathlib import Path
 
@@ -42,11 +43,18 @@ async def test_missed_check_in_alerts_buddies_after_a_restart(tmp_path: Path) ->
         async with asyncio.timeout(5.0):  # earlier replies from registration arrive too
             while not everyone_told():
                 await asyncio.sleep(0.01)
+        await console.feed("robin", "/status")  # wakes the engine as the app stops
     finally:
-        await app.stop()
+        async with asyncio.timeout(10.0):  # Python 3.11's wait_for made this wait forever
+            await app.stop()
     assert "has passed" in received("robin")
     assert "Robin missed their check-in" in received("sam")
     assert "Robin missed their check-in" in received("kit")
+    async with asyncio.timeout(5.0):  # and the stopped app let its thread pools go
+        while any(
+            t.name.startswith(("safety", "requests", "argon2")) for t in threading.enumerate()
+        ):
+            await asyncio.sleep(0.01)
 
 
 async def test_a_restart_with_a_backlog_answers_a_person_at_once(tmp_path: Path) -> None:

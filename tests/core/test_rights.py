@@ -109,7 +109,7 @@ async def test_an_admin_writes_the_rights_text_in_parts_and_a_member_reads_it(
     chat: Chat,
 ) -> None:
     code = show_code(chat.app.admin.server_invite(ADMIN, "north").code)
-    assert "You are now an admin (north)" in await chat.send("ash", f"/accept {code}")
+    assert "You are now an admin (North)" in await chat.send("ash", f"/accept {code}")
     assert "This is only for your organisation's admins" in await chat.send("robin", "/admin")
     assert NOT_WRITTEN in await chat.send("robin", "/rights")
     rules = await chat.send("ash", "/admin")

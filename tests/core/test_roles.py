@@ -47,12 +47,12 @@ def test_a_server_code_makes_the_first_admin(world: World) -> None:
     made = admin.server_invite(ADMIN, "north")
     assert is_role_code(show_code(made.code))
     admin.accept_role(world.buddy2, show_code(made.code).lower())
-    assert "You are now an admin (north)" in world.last(world.buddy2)
+    assert "You are now an admin (North)" in world.last(world.buddy2)
     with world.db.transaction() as session:
         assert [m.alias for m in admins_of(session, "north")] == ["Kit"]
         assert admins_of(session, "south") == []
     admin.open_menu(world.buddy2)
-    assert "Rules for north" in world.last(world.buddy2)
+    assert "Rules for North" in world.last(world.buddy2)
 
 
 def test_role_codes_have_enough_entropy_and_are_stored_only_as_keyed_hashes(world: World) -> None:
@@ -136,7 +136,7 @@ def test_the_last_admin_cannot_be_removed(world: World) -> None:
         admin.revoke(world.buddy, only)
     make_admin(admin, world.buddy2, "north")
     admin.revoke(world.buddy2, only)
-    assert "no longer an admin (north)" in world.last(world.buddy)
+    assert "no longer an admin (North)" in world.last(world.buddy)
     (remaining,) = role_ids(world, world.buddy2)
     with pytest.raises(Refusal, match="can't remove the last admin"):
         admin.revoke(world.buddy2, remaining)
@@ -165,7 +165,7 @@ def test_an_admin_of_another_place_cannot_remove_roles_here(world: World) -> Non
     with pytest.raises(Refusal, match="only for your organisation's admins"):
         admin.revoke(world.buddy2, responder)
     admin.revoke(world.buddy, responder)
-    assert "no longer a responder (north)" in world.last(world.worker)
+    assert "no longer a responder (North)" in world.last(world.worker)
 
 
 def test_buddycheck_admin_invite_prints_a_code_that_works(

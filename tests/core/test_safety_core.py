@@ -92,7 +92,7 @@ async def test_account_deletion_with_a_duress_outcall_open_waits_until_a_buddy_s
     await chat.pick("robin", "Yes, delete everything")
     assert "Your account is deleted" in await chat.send("robin", PIN)  # reads as usual
     # Her chat is detached at once: she could register anew...
-    assert "choose a nickname" in (await chat.send("robin", "/start")).lower()
+    assert "choose a nickname" in (await chat.start("robin")).lower()
     # ...but the alert still reaches the buddies and can be unlocked and settled.
     assert the_outcall(chat).ended_at is None
     chat.clock.advance(minutes=30)
@@ -100,7 +100,8 @@ async def test_account_deletion_with_a_duress_outcall_open_waits_until_a_buddy_s
     await chat.app.dispatcher.drain()
     await chat.send("kit", "UNLOCK")
     assert PLATE in await chat.send("kit", PIN)
-    assert "You confirmed Robin is safe" in await chat.send("kit", "SAFE")
+    assert "Are you sure Robin is safe?" in await chat.send("kit", "SAFE")
+    assert "You confirmed Robin is safe" in await chat.pick("kit", "Yes — I know for certain")
     chat.app.conversation.security.housekeeping()
     with chat.app.db.transaction() as session:
         aliases = [m.alias for m in session.scalars(select(Member))]
@@ -121,13 +122,15 @@ async def test_worker_chat_cannot_end_weaken_or_strip_an_sos(tmp_path: Path) -> 
     for _buddy in ("Sam", "Kit"):
         await chat.send("robin", "/buddies")
         await chat.pick("robin", "Remove")
+        await chat.pick("robin", "Yes, remove")
     with chat.app.db.transaction() as session:
         alerted = session.scalars(select(Alert.member_id)).all()
         copies = session.scalars(select(SealedKey.member_id)).all()
     assert len(alerted) == 2 and len(copies) == 2
     outcall = the_outcall(chat)
     assert outcall.state == "overdue" and outcall.sos
-    assert "You confirmed Robin is safe" in await chat.send("sam", "SAFE")
+    assert "Are you sure Robin is safe?" in await chat.send("sam", "SAFE")
+    assert "You confirmed Robin is safe" in await chat.pick("sam", "Yes — I spoke to Robin")
     assert the_outcall(chat).state == "resolved"
 
 

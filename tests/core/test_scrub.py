@@ -22,6 +22,7 @@ from bot.app import SCRUB_SECONDS, App
 from bot.channels.console import ConsoleChannel
 from checkins.lifecycle import begin
 from checkins.security import SecurityService
+from storage import queries
 from storage.db import Database
 from storage.scrub import LOCK_WAIT_SECONDS, REBUILD_SECONDS, SEALED_TABLES, Scrubber
 from storage.tables import Envelope, Member
@@ -229,8 +230,9 @@ def test_reachability_and_pin_counters_owe_no_scrub_but_a_new_wrapped_key_does(
         buddy = session.scalars(select(Member).where(Member.address == "sam")).one()
         buddy.unreachable_since = world.clock()
     scrubber.run()
-    world.engine.delivered(buddy.id)  # a message reached Sam: reachable again
-    world.engine.delivered(buddy.id)  # already reachable: the update matches no row
+    for _ in range(2):  # a message reached Sam: reachable again; then already reachable
+        with world.db.transaction() as session:
+            queries.mark_reachable(session, buddy.id)
     with world.db.transaction() as session:
         session.execute(update(Member).values(probed_at=world.clock(), pin_failures=0))
     assert not scrubber.pending

@@ -114,6 +114,42 @@ class SignalUser:
         await self.api.push(self._envelope(timestamp, message))
         return timestamp
 
+    async def send_location(
+        self, latitude: float, longitude: float, name: str = "", address: str = ""
+    ) -> int:
+        """Share a place the way Signal Android does (its attach menu's Location): Signal has
+        no location message, so the app sends text (the place's name and address, then an
+        OpenStreetMap and a Google Maps link, as `SignalPlace.getDescription` writes them)
+        with a picture of the map attached, which signal-cli-rest-api lists under
+        `attachments` (we never download it). Returns the message's timestamp."""
+        lat, lon = f"{latitude:.6f}", f"{longitude:.6f}"
+        words = "".join(f"{line}\n" for line in (name, address) if line)
+        text = (
+            f"{words}\nOpenStreetMap: https://www.openstreetmap.org/?mlat={lat}&mlon={lon}"
+            f"&zoom=16\n\nGoogle Maps: https://maps.google.com/maps?q={lat}%2C{lon}"
+        )
+        timestamp = self.api.next_timestamp()
+        map_picture = {
+            "contentType": "image/jpeg",
+            "filename": None,
+            "id": f"{uuid_module.uuid4().hex}.jpg",
+            "size": 48213,
+            "width": 512,
+            "height": 512,
+            "caption": None,
+            "uploadTimestamp": timestamp,
+            "isVoiceNote": False,
+        }
+        message = {
+            "timestamp": timestamp,
+            "message": text,
+            "expiresInSeconds": 0,
+            "viewOnce": False,
+            "attachments": [map_picture],
+        }
+        await self.api.push(self._envelope(timestamp, message))
+        return timestamp
+
     def _envelope(self, timestamp: int, data_message: Mapping[str, Any]) -> dict[str, Any]:
         """The JSON-RPC-mode frame signal-cli emits for an incoming data message."""
         return {

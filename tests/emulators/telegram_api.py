@@ -104,6 +104,8 @@ class ChatMessage:
     reply_markup: JSON | None = None
     edit_date: int | None = None
     deleted: bool = False
+    # What a message carries instead of text (a location, a venue), as the Bot API sends it.
+    content: JSON | None = None
 
     @property
     def chat_id(self) -> int:
@@ -128,8 +130,11 @@ class ChatMessage:
             "from": self.sender,
             "chat": self.chat,
             "date": self.date,
-            "text": self.text,
         }
+        if self.content is not None:
+            message.update(self.content)
+        else:
+            message["text"] = self.text
         if self.text.startswith("/"):
             command = self.text.split(maxsplit=1)[0]
             length = len(command.encode("utf-16-le")) // 2
@@ -841,6 +846,13 @@ class _ChatHandle:
         await self.api.push_update({"message": message.to_api()})
         return message.message_id
 
+    async def _send_content(self, sender: JSON, content: JSON) -> int:
+        """Post a message without text (a location, a venue) and hand it to the bot."""
+        message = self.api._post_as(self.chat_id, sender, "")
+        message.content = content
+        await self.api.push_update({"message": message.to_api()})
+        return message.message_id
+
     async def _press(self, sender: JSON, button: str, message: ChatMessage | int | None) -> str:
         """Press an inline button by its text or callback data; returns the query id."""
         candidates = self.messages()[::-1]
@@ -888,6 +900,33 @@ class SimUser(_ChatHandle):
         """Press an inline button (by text or callback data) on the newest bot message having
         it, or on message; returns the callback query id."""
         return await self._press(self.info, button, message)
+
+    async def send_location(
+        self, latitude: float, longitude: float, *, live_period: int | None = None
+    ) -> int:
+        """Share a location (the paperclip's Location), or a live one for `live_period`
+        seconds; returns its message_id. Telegram sends no text with it."""
+        location: JSON = {"latitude": latitude, "longitude": longitude}
+        if live_period is not None:
+            location.update(live_period=live_period, heading=90, horizontal_accuracy=20.0)
+        return await self._send_content(self.info, {"location": location})
+
+    async def send_venue(self, latitude: float, longitude: float, title: str, address: str) -> int:
+        """Share a place picked from the map's list: Telegram sends the venue and, beside it,
+        its location."""
+        location = {"latitude": latitude, "longitude": longitude}
+        venue = {"location": location, "title": title, "address": address}
+        return await self._send_content(self.info, {"venue": venue, "location": location})
+
+    async def move_live_location(self, message_id: int, latitude: float, longitude: float) -> int:
+        """The live location of `message_id` moved: Telegram sends an edited_message with the
+        new position (every few seconds while it is shared); returns the update_id."""
+        message = self.api._chats[self.chat_id].find(message_id)
+        assert message is not None and message.content is not None, "no live location here"
+        location = {**message.content["location"], "latitude": latitude, "longitude": longitude}
+        message.content = {**message.content, "location": location}
+        message.edit_date = _now()
+        return await self.api.push_update({"edited_message": message.to_api()})
 
 
 class SimGroup(_ChatHandle):
