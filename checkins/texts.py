@@ -1389,6 +1389,15 @@ def remove_buddy_question(link_id: int, other_alias: str) -> Message:
 # -- places ----------------------------------------------------------------------------
 
 
+def sos_from_a_stranger() -> str:
+    """SOS from someone not registered: say plainly that nobody was told, before anything."""
+    return _(
+        "🆘 Nobody was alerted: you are not registered here yet, so there is nobody I can "
+        "tell. If you are in danger now, get help from someone near you.\n"
+        "To have buddies who are alerted next time, register below."
+    )
+
+
 def place_buttons(
     places: list[Jurisdiction], token: Callable[[str], str]
 ) -> tuple[tuple[Button, ...], ...]:

@@ -187,7 +187,7 @@ async def test_every_member_command_is_refused_to_a_non_member(bot: Bot, command
 
 
 @pytest.mark.parametrize(
-    ("keyword", "phrase"), [("SAFE", "choose a nickname"), ("SOS", "choose a nickname")]
+    ("keyword", "phrase"), [("SAFE", "Choose your language"), ("SOS", "Nobody was alerted")]
 )
 async def test_keywords_from_a_non_member_only_say_how_to_begin(
     bot: Bot, keyword: str, phrase: str
