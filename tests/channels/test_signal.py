@@ -275,7 +275,7 @@ async def test_unregistered_person_and_unknown_input_get_an_answer(stack: Stack)
     """Nothing typed is silently dropped, even before /start or for an attachment: a
     stranger's first message begins registering."""
     stranger = stack.user("stranger")
-    await ask(stranger, "hello?", "choose a nickname")
+    await ask(stranger, "hello?", "Choose your language")
     robin = stack.user("robin")
     await onboard(robin, "Robin")
     unknown = await ask(robin, "what is this", "didn't understand")
