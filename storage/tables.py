@@ -292,6 +292,9 @@ class OutboxMessage(Base):
     text: Mapped[str] = mapped_column(Text)
     buttons: Mapped[list[list[list[str]]]] = mapped_column(JSON, default=list)
     input_hint: Mapped[str | None] = mapped_column(String(16))
+    # The language the text was written in, for a recipient who is not a member yet (a
+    # newcomer registering): the channel renders its own words ("Reply 1 for …") in it.
+    locale: Mapped[str | None] = mapped_column(String(16))
     dedupe_key: Mapped[str | None] = mapped_column(String(128), unique=True)
     state: Mapped[str] = mapped_column(String(8), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
