@@ -23,7 +23,15 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot import admin_menu, language_menu, org_commands, place_menu, relay, settings_menu
+from bot import (
+    admin_menu,
+    language_menu,
+    org_commands,
+    place_menu,
+    relay,
+    report_forms,
+    settings_menu,
+)
 from bot.channels.base import Channel, Inbound
 from bot.channels.emergency import EmergencyChannel
 from bot.config import Settings
@@ -42,6 +50,7 @@ from checkins.organisation import OrganisationService
 from checkins.places import PlaceService
 from checkins.reachability import Reachability
 from checkins.relay import RelayService
+from checkins.reports import ReportService
 from checkins.sealing import KDF_COSTS, Sealer
 from checkins.service import CheckinService
 from storage.db import Database
@@ -105,6 +114,8 @@ class App:
         relay.install(self.conversation, RelayService(ctx))
         self.places = PlaceService(ctx)
         place_menu.install(self.conversation, self.places)
+        self.reports = ReportService(ctx)
+        report_forms.install(self.conversation, self.reports, self.admin)
         self.reachability = Reachability(self.db, self.policy, clock)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -211,6 +222,7 @@ class App:
         # PIN resets whose cooling-off is over, deletions that waited for an SOS to settle.
         await asyncio.to_thread(self.conversation.security.housekeeping)
         report = await asyncio.to_thread(self.engine.purge)
+        await asyncio.to_thread(self.reports.expire)
         if report.expired or report.deleted_outcalls or report.deleted_messages:
             log.info("retention purge: %s", report)
 

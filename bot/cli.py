@@ -150,7 +150,10 @@ def admin() -> None:
 
 @admin.command(name="invite")
 @click.option(
-    "--role", type=click.Choice(["admin", "responder"]), default="admin", show_default=True
+    "--role",
+    type=click.Choice(["admin", "responder", "moderator"]),
+    default="admin",
+    show_default=True,
 )
 @click.option(
     "--jurisdiction",
@@ -358,4 +361,9 @@ def wipe(config_path: str | None, confirmed: bool) -> None:
             members=report.member_keys,
             messages=report.messages,
         )
+    )
+    click.echo(
+        _(
+            "Also deleted: who sent {n} reports and raid alerts still waiting for a moderator."
+        ).format(n=report.reporter_links)
     )

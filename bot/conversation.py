@@ -228,7 +228,7 @@ class Conversation:
                 await self.say(who, str(refusal))
                 await self.close(who)
                 return
-            del pending.values[pending.form.fields[again].key]
+            pending.values.pop(pending.form.fields[again].key, None)
             pending.at = again
             await self._ask(who, pending, str(refusal))
             return
@@ -441,6 +441,8 @@ class Conversation:
             await self._answer(who, pending, text)
             return
         if member is None:
+            if keyword is not None and keyword.verb is Verb.SOS:
+                await self.say(who, texts.sos_from_a_stranger())
             await self._begin_again(who)
             return
         if is_help_word(text):
@@ -706,9 +708,9 @@ class Conversation:
         if token == Control.KEYPAD:
             raise Refusal(
                 _(
-                    "That PIN question has ended (perhaps I restarted), and nothing you tapped "
-                    "was kept. Tap the button you began with again, like I'm safe or Unlock, "
-                    "and I'll ask for your PIN again."
+                    "That PIN question has ended (perhaps I restarted), and nothing you entered "
+                    "was kept. Choose the button you began with again, like I'm safe or "
+                    "Unlock, and I'll ask for your PIN again."
                 )
             )
         raise Refusal(_("This button is no longer active. Send /help to start again."))

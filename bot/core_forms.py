@@ -32,11 +32,13 @@ Every field also has Stop, and every field after the first has Back.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from bot.channels.base import Outbound
 from bot.forms import Field, Form, Values
-from checkins import texts
+from checkins import report_texts, texts
 from checkins.actions import Control, Verb, answer_token
 from checkins.context import Refusal, WrongPinRetry
 from checkins.i18n import (
@@ -57,6 +59,23 @@ if TYPE_CHECKING:
     from bot.conversation import Conversation
 
 
+Screen = Callable[[Identity, str], Awaitable[list[str]]]
+"""The published warnings a plate matches, for this worker (none if they may not read them)."""
+
+
+class ReportMatch(Refusal):
+    """The outcall's plate matched a warning: the worker chooses to cancel or go anyway."""
+
+
+class GoChoice(StrEnum):
+    CANCEL = "cancel"
+    GO = "go"
+
+
+async def _no_screening(who: Identity, plate: str) -> list[str]:
+    return []
+
+
 # The new PIN once more, when registering or choosing new keys: a typo would lock the keys.
 _PIN_AGAIN = Field("again", lambda values: _("Send the same PIN again."), pin=True, same_as="pin")
 
@@ -66,6 +85,8 @@ class CoreForms:
 
     def __init__(self, conversation: Conversation) -> None:
         self.conversation = conversation
+        # The warning list's screening of an outcall's plate (`bot.report_forms`).
+        self.screen: Screen = _no_screening
         self.onboarding = self._onboarding_form()
         self.new_pin = self._new_pin_form()
         self.outcall = self._outcall_form()
@@ -117,9 +138,10 @@ class CoreForms:
                 Field("address", _ask_address, secret=True),
                 Field("notes", _ask_notes, optional=True, secret=True),
                 Field("due", _ask_due, buttons=_due_buttons, secret=True),
+                Field("go", _ask_go, _read_go, buttons=_go_buttons, retry_only=True),
             ),
             self._seal,
-            retry={TimeRefusal: "due"},
+            retry={TimeRefusal: "due", ReportMatch: "go"},
             deleted=lambda: _("I deleted your messages with the details from this chat."),
             replaced=lambda: _("The outcall you were typing was not saved."),
             expired=lambda: _(
@@ -164,6 +186,15 @@ class CoreForms:
     # -- what the forms do with the answers ------------------------------------------------
 
     async def _seal(self, who: Identity, values: Values) -> None:
+        """Seal and start; first, for a verified worker, the plate is screened against the
+        warning list, and on a match they choose to cancel or go (their buddies told)."""
+        go = values.get("go", "")
+        if go == GoChoice.CANCEL:
+            raise Refusal(report_texts.booking_cancelled())
+        if not go:
+            matches = await self.screen(who, values["plate"])
+            if matches:
+                raise ReportMatch(report_texts.outcall_warning(matches))
         await self.conversation.run(
             self.conversation.service.start_outcall,
             who,
@@ -171,6 +202,7 @@ class CoreForms:
             values["address"],
             values["notes"],
             values["due"],
+            go == GoChoice.GO,
             values.get("location", ""),
         )
 
@@ -367,4 +399,21 @@ def _due_buttons(values: Values) -> tuple[tuple[Button, ...], ...]:
             Button(_("1 hour"), answer_token("1h")),
             Button(_("2 hours"), answer_token("2h")),
         ),
+    )
+
+
+def _ask_go(values: Values) -> str:
+    return report_texts.outcall_choice()
+
+
+def _read_go(text: str, values: Values) -> str:
+    if text not in set(GoChoice):
+        raise Refusal(_("Please choose one of the options below."))
+    return text
+
+
+def _go_buttons(values: Values) -> tuple[tuple[Button, ...], ...]:
+    return (
+        (Button(report_texts.cancel_booking(), answer_token(GoChoice.CANCEL)),),
+        (Button(report_texts.go_anyway(), answer_token(GoChoice.GO)),),
     )

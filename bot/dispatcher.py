@@ -223,7 +223,7 @@ class Dispatcher:
         claimed_at = time.monotonic()
         for answer, claimed in zip((False, True), claims, strict=False):
             for message in claimed:
-                locale = locales.get(message.member_id) if message.member_id else None
+                locale = locales.get(message.member_id) if message.member_id else message.locale
                 item = Queued(message.priority, message.id, message, locale, claimed_at)
                 lane.push(item, answer=answer)
         gaps = lane.gate.gated_chats(claimed_at)
@@ -366,7 +366,8 @@ def _not_getting_through(message: Claimed, error: DeliveryError) -> bool:
 
 
 def to_outbound(message: Claimed, locale: str | None) -> Outbound:
-    """The neutral message a channel renders, in the recipient member's `locale`."""
+    """The neutral message a channel renders, in `locale`: the recipient member's, or for a
+    newcomer who is not a member yet, the one the message was written in."""
     return Outbound(
         channel=message.channel,
         address=message.address,

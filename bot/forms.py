@@ -48,7 +48,9 @@ class Field:
     and they are typed on the PIN keypad and never rate-limited. `same_as` names an earlier
     answer this one must repeat (a new PIN, twice); on a mismatch both are asked again.
     A `many` field takes several messages until a button with `Control.DONE` is tapped.
-    `again` is a shorter question for asking again, when `prompt` is long.
+    `again` is a shorter question for asking again, when `prompt` is long. A `retry_only`
+    field is asked only when `finish` refuses with a retry naming it (the outcall's "go
+    anyway?" after its plate matched a warning).
     """
 
     key: str
@@ -61,6 +63,7 @@ class Field:
     same_as: str | None = None
     many: bool = False
     again: Callable[[Values], str] | None = None
+    retry_only: bool = False
 
     @property
     def deletes_answer(self) -> bool:
@@ -132,7 +135,8 @@ class Pending:
     def next_missing(self, start: int) -> int | None:
         """The first field from `start` on without an answer (None: all answered)."""
         for index in range(start, len(self.form.fields)):
-            if self.form.fields[index].key not in self.values:
+            question = self.form.fields[index]
+            if question.key not in self.values and not question.retry_only:
                 return index
         return None
 

@@ -100,6 +100,7 @@ class Menu(StrEnum):
     ADMIN = "adm"
     RELAY = "relay"  # `relay:REF`: a message through the bot between an alert's handler and worker
     COMMAND = "cmd"  # a numbered help menu's line: `cmd:outcall` runs /outcall
+    WARNINGS = "wl"  # the warning list and raid alerts: `wl:op:id` (see `ListOp`)
     PLACE = "place"  # /place: `place:see:south` shows what a move changes, `place:go:south` moves
 
 
@@ -180,3 +181,59 @@ class Timing(StrEnum):
 def admin_token(op: AdminOp, *parts: object) -> str:
     """A button token for the admin menu, e.g. `adm:st:north:1` (step 2 of north)."""
     return menu_token(Menu.ADMIN, op.value, *parts)
+
+
+class ListOp(StrEnum):
+    """The warning list's and raid alerts' buttons: `wl:op:id` (`checkins.reports`)."""
+
+    PUBLISH = "pub"
+    REJECT = "rej"
+    EDIT = "edit"
+    ASK = "ask"
+    WITHDRAW = "wd"
+    ANSWER = "ans"  # the reporter answers a moderator's question
+    NEXT = "next"  # the next report or raid alert waiting for moderation
+    RAID_PUBLISH = "rpub"
+    RAID_REJECT = "rrej"
+    RAID_WITHDRAW = "rwd"
+    MUTE = "mute"
+    UNMUTE = "unmute"
+    RIGHTS = "rights"
+
+
+class ReportKind(StrEnum):
+    """What happened, as a report's first question offers it."""
+
+    VIOLENT = "violent"
+    ASSAULT = "assault"
+    ROBBED = "robbed"
+    CONDOM = "condom"
+    THREAT = "threat"
+    POLICE = "police"
+    OTHER = "other"
+
+
+class RaidKind(StrEnum):
+    RAID = "raid"
+    STREET = "street"
+    IMMIGRATION = "immigration"
+    OTHER = "other"
+
+
+class Happened(StrEnum):
+    """When, in words a frightened person can tap: never a date that identifies a booking."""
+
+    NOW = "now"
+    TODAY = "today"
+    WEEK = "week"
+    EARLIER = "earlier"
+
+
+class Consent(StrEnum):
+    YES = "yes"
+    NO = "no"
+
+
+def list_token(op: ListOp, item: int | str = "") -> str:
+    """`wl:pub:12`: publish report 12."""
+    return menu_token(Menu.WARNINGS, op.value, item)

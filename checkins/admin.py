@@ -1,9 +1,9 @@
 """Running the organisation from the bot: roles by one-time code, per-jurisdiction rules edited
 by admins, the audit log, and the organisation's texts (know-your-rights, response protocol).
 
-A deployment is one organisation. Anyone may register; roles (admin, responder) are granted
-only by redeeming a one-time code, of which only a pepper-keyed hash is stored. An admin's
-rule change is validated by exactly the rules the configuration file is held to
+A deployment is one organisation. Anyone may register; roles (admin, responder, moderator,
+verified) are granted only by redeeming a one-time code, of which only a pepper-keyed hash is
+stored. An admin's rule change is validated by exactly the rules the configuration file is held to
 (`checkins.rules.merged`), stored as overrides over the file, and written to the append-only
 audit log in the same transaction. Outcalls keep the ladder they started with.
 """
@@ -21,14 +21,14 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from checkins import texts
+from checkins import report_texts, texts
 from checkins.actions import OrgText, Timing
 from checkins.context import Context, Refusal, require_member
 from checkins.escalation import tell
 from checkins.i18n import _
 from checkins.jurisdictions import effective
 from checkins.ladder import LegalModel, Notify
-from checkins.messages import Identity
+from checkins.messages import Identity, Message
 from checkins.parsing import normalise_code
 from checkins.rules import (
     MAX_STAGES,
@@ -38,10 +38,20 @@ from checkins.rules import (
     JurisdictionConfig,
     merged,
 )
-from storage.roles import ADMIN, EVERYWHERE, RESPONDER, has_role, roles_of
+from storage.roles import (
+    ADMIN,
+    EVERYWHERE,
+    MODERATOR,
+    RESPONDER,
+    STAFF,
+    VERIFIED,
+    has_any_role,
+    has_role,
+    roles_of,
+)
 from storage.tables import AuditEntry, JurisdictionRules, Member, Role, RoleInvite
 
-ROLES = (ADMIN, RESPONDER)
+ROLES = (ADMIN, RESPONDER, MODERATOR, VERIFIED)
 ROLE_CODE_PREFIX = "R"
 ROLE_CODE_TTL = timedelta(hours=24)
 # 10 characters from 30 is 49 bits: far beyond guessing within a day.
@@ -122,6 +132,28 @@ class AdminService:
                 admin,
                 lambda r: texts.role_code_created(role, place, shown, r.on(made.expires_at)),
                 self.clock(),
+            )
+            return made
+
+    def verification_code(self, who: Identity) -> RoleCode:
+        """`/verify`: an admin, responder or moderator makes a one-time code that makes a worker
+        a verified member of the caller's place (able to read the warning list). Handed out in
+        person, so someone who merely registered can never read or probe the list."""
+        now = self.clock()
+        with self.db.transaction() as session:
+            member = require_member(session, who)
+            place = member.jurisdiction
+            if not has_any_role(session, member.id, STAFF, place):
+                raise Refusal(report_texts.staff_only())
+            made = self._new_code(session, VERIFIED, place, member.id)
+            self._audit(session, member, "invite_created", place, None, {"role": VERIFIED})
+            shown, expires = show_code(made.code), made.expires_at
+            tell(
+                session,
+                self.policy,
+                member,
+                lambda r: Message(report_texts.verification_code(place, shown, r.at(expires))),
+                now,
             )
             return made
 

@@ -8,12 +8,13 @@ all. Nothing here writes the outcall's state: that is the lifecycle's alone.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from checkins import texts
+from checkins import report_texts, texts
 from checkins.i18n import use_locale
 from checkins.jurisdictions import effective
 from checkins.ladder import Ladder, LadderError, Notify, assert_stage_allowed
@@ -311,7 +312,7 @@ def alert_member(
     """
     remember_alerted(session, outcall, member, stage, now, last_resort=as_ is None)
     ref, alias, due, sos = outcall.ref, worker.alias, outcall.due_at, outcall.sos
-    duress = outcall.duress
+    duress, report_match = outcall.duress, outcall.report_match
     marker = f"r{int(now.timestamp())}" if repeat else ("last" if stage is None else f"s{stage}")
     unlock = queries.holds_sealed_copy(session, outcall, member.id)
     place = effective(session, policy, outcall.jurisdiction)
@@ -321,7 +322,7 @@ def alert_member(
         # Under duress no checklist: the warning says what to do, and "call them" could kill.
         steps = None if duress else protocol_steps(written, alias, place, unlock)
         if repeat or as_ is Notify.BUDDIES:
-            return texts.alert(
+            message = texts.alert(
                 ref,
                 alias,
                 r.at(due),
@@ -331,13 +332,15 @@ def alert_member(
                 unlock=unlock,
                 steps=steps,
             )
+            return with_report_match(message) if report_match else message
         if as_ is Notify.RESPONDERS:
             message = texts.responder_alert(
                 ref, alias, r.at(due), sos=sos, unlock=unlock, duress=duress, steps=steps
             )
         else:
             message = texts.last_resort_alert(ref, alias, r.at(due), unlock=unlock, steps=steps)
-        return texts.with_duress_warning(message, alias) if duress else message
+        message = texts.with_duress_warning(message, alias) if duress else message
+        return with_report_match(message) if report_match else message
 
     tell(
         session,
@@ -427,3 +430,8 @@ def _next_alert_time(outcall: Outcall, ladder: Ladder, after_index: int) -> date
 def _key(outcall: Outcall, marker: str, member_id: int) -> str:
     """A dedupe key unique per outcall, due time (changes on extension), step and person."""
     return f"o{outcall.id}:{int(outcall.due_at.timestamp())}:{marker}:m{member_id}"
+
+
+def with_report_match(message: Message) -> Message:
+    """An alert about an outcall whose plate matched a warning on the community's list."""
+    return replace(message, text=message.text + "\n" + report_texts.report_match_note())

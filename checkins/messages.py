@@ -12,6 +12,7 @@ from enum import IntEnum, StrEnum
 
 from sqlalchemy.orm import Session
 
+from checkins.i18n import current_locale
 from storage import outbox
 from storage.tables import Member
 
@@ -29,14 +30,19 @@ class Kind(StrEnum):
     REMINDER = "reminder"
     REPLY = "reply"
     EMERGENCY = "emergency"
+    RAID = "raid"
+    REPORT = "report"
 
 
 class Priority(IntEnum):
-    """Lower goes first: alerts before reminders before everything else."""
+    """Lower goes first: check-in alerts, then raid alerts, reminders, everything else, and
+    last the warning list's news (a new report can wait; nobody's answer waits for it)."""
 
     ALERT = 0
-    REMINDER = 1
-    REPLY = 2
+    RAID = 1
+    REMINDER = 2
+    REPLY = 3
+    REPORT = 4
 
 
 PRIORITY = {
@@ -44,6 +50,8 @@ PRIORITY = {
     Kind.EMERGENCY: Priority.ALERT,
     Kind.REMINDER: Priority.REMINDER,
     Kind.REPLY: Priority.REPLY,
+    Kind.RAID: Priority.RAID,
+    Kind.REPORT: Priority.REPORT,
 }
 
 
@@ -72,7 +80,11 @@ def enqueue(
     outcall_id: int | None = None,
     dedupe_key: str | None = None,
 ) -> None:
-    """Queue `message` for delivery in the current transaction."""
+    """Queue `message` for delivery in the current transaction.
+
+    A newcomer has no member row to hold their language yet, so their message carries the
+    one it was written in: the channel's own words around it then match the text.
+    """
     outbox.add(
         session,
         channel=to.channel,
@@ -84,6 +96,7 @@ def enqueue(
         text=message.text,
         buttons=[[[b.label, b.action] for b in row] for row in message.buttons],
         input_hint=message.input_hint,
+        locale=None if isinstance(to, Member) else current_locale(),
         dedupe_key=dedupe_key,
         now=now,
     )

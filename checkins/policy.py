@@ -34,6 +34,9 @@ class Jurisdiction:
     # written by the organisation's admins (`texts.default_protocol` until they do).
     protocol: dict[str, str] = field(default_factory=dict)
     emergency_contact: EmergencyContact | None = None
+    # The warning list: how long a published report, and a raid alert, stay visible.
+    report_expiry: timedelta = timedelta(days=365)
+    raid_expiry: timedelta = timedelta(hours=12)
 
     def written(self, texts: dict[str, str], locale: str) -> str | None:
         """One of the organisation's texts (`rights`, `protocol`) in the reader's language,

@@ -62,6 +62,9 @@ RIGHTS_MAX_CHARS = 3000
 PROTOCOL_MAX_CHARS = 800
 PLACE_NAME_MAX_CHARS = 40
 MAX_STAGES = 8
+# A report older than two years, or a raid alert older than two days, no longer helps anyone.
+MAX_REPORT_EXPIRY = timedelta(days=730)
+MAX_RAID_EXPIRY = timedelta(hours=48)
 
 
 def _duration(value: Any) -> Any:
@@ -168,6 +171,9 @@ class JurisdictionConfig(Section):
     rights: dict[str, Annotated[str, Field(max_length=RIGHTS_MAX_CHARS)]] = {}
     protocol: dict[str, Annotated[str, Field(max_length=PROTOCOL_MAX_CHARS)]] = {}
     emergency_contact: EmergencyContactConfig | None = None
+    # How long a published report stays on the warning list, and a raid alert stands.
+    report_expiry: Annotated[Duration, at_most(MAX_REPORT_EXPIRY)] = timedelta(days=365)
+    raid_expiry: Annotated[Duration, at_most(MAX_RAID_EXPIRY)] = timedelta(hours=12)
     ladder: list[StageConfig] = Field(max_length=MAX_STAGES)
 
     @field_validator("timezone")
@@ -231,6 +237,8 @@ class JurisdictionConfig(Section):
             emergency_contact=(
                 self.emergency_contact.to_contact() if self.emergency_contact else None
             ),
+            report_expiry=self.report_expiry,
+            raid_expiry=self.raid_expiry,
         )
 
 

@@ -336,12 +336,15 @@ class CheckinService:
         address: str,
         notes: str,
         due_text: str,
+        report_match: bool = False,
         location: str = "",
     ) -> OutcallView:
         """Seal the details to the worker's buddies and start watching the check-in time.
 
-        A shared `location` (`lat,lon`) may stand for the address or come with it. The plate
-        is kept in capitals, as plates are written, however it was typed."""
+        `report_match`: the plate matched a warning and the worker chose to go; an alert,
+        if one fires, says so. A shared `location` (`lat,lon`) may stand for the address or
+        come with it. The plate is kept in capitals, as plates are written, however it was
+        typed."""
         plate, address, notes = check_field(plate).upper(), check_field(address), check_field(notes)
         if not plate or not (address or location):
             raise Refusal(_("I need both the car plate and the address."))
@@ -369,6 +372,7 @@ class CheckinService:
             recipients = {m.id: m.public_key for m in [*buddies, *responders] if m.wrapped_secret}
             sealed = Sealer.seal(Details(plate, address, notes, location), recipients)
             outcall = lifecycle.begin(session, worker, jurisdiction, due, now)
+            outcall.report_match = report_match
             session.add(Envelope(outcall_id=outcall.id, ciphertext=sealed.envelope))
             for member_id, key in sealed.sealed_keys.items():
                 session.add(SealedKey(outcall_id=outcall.id, member_id=member_id, sealed=key))

@@ -878,12 +878,27 @@ def everywhere() -> str:
 
 
 def role_name(role: str) -> str:
-    return _("admin") if role == "admin" else _("responder")
+    names = {
+        "admin": _("admin"),
+        "moderator": _("moderator"),
+        "verified": _("verified member"),
+    }
+    return names.get(role, _("responder"))
 
 
 def _role_meaning(role: str) -> str:
     if role == "admin":
         return _("Admins change the alert steps and invite people. Send /admin to start.")
+    if role == "moderator":
+        return _(
+            "Moderators read new reports and raid alerts, and publish or reject them. "
+            "Send /moderate to start."
+        )
+    if role == "verified":
+        return _(
+            "You can now read the community's warning list: /warnings shows it, /check "
+            "compares a plate or phone number, and a plate you give at /outcall is compared too."
+        )
     return _(
         "Responders are alerted when a worker's buddies don't answer. "
         "Please keep notifications on for this chat."
@@ -910,18 +925,22 @@ def role_code_created(role: str, place: str, code: str, expires: str) -> Message
 
 
 def role_granted(role: str, place: str) -> Message:
-    if role == "admin":
-        text = _("You are now an admin ({place}).")
-    else:
-        text = _("You are now a responder ({place}).")
+    texts = {
+        "admin": _("You are now an admin ({place})."),
+        "moderator": _("You are now a moderator ({place})."),
+        "verified": _("You are now a verified member ({place})."),
+    }
+    text = texts.get(role, _("You are now a responder ({place})."))
     return Message(text.format(place=place) + "\n" + _role_meaning(role))
 
 
 def role_removed(role: str, place: str) -> Message:
-    if role == "admin":
-        text = _("You are no longer an admin ({place}).")
-    else:
-        text = _("You are no longer a responder ({place}).")
+    texts = {
+        "admin": _("You are no longer an admin ({place})."),
+        "moderator": _("You are no longer a moderator ({place})."),
+        "verified": _("You are no longer a verified member ({place})."),
+    }
+    text = texts.get(role, _("You are no longer a responder ({place})."))
     return Message(text.format(place=place))
 
 
@@ -947,6 +966,7 @@ def roles_screen(jurisdiction: str, place: str, held: list[RoleLine]) -> Message
             Button(_("Invite an admin"), admin_token(AdminOp.INVITE, jurisdiction, "admin")),
             Button(_("Invite a responder"), admin_token(AdminOp.INVITE, jurisdiction, "responder")),
         ),
+        (Button(_("Invite a moderator"), admin_token(AdminOp.INVITE, jurisdiction, "moderator")),),
         (Button(_("Back to the rules"), admin_token(AdminOp.RULES, jurisdiction)),),
     ]
     return Message("\n".join(lines), tuple(buttons))
@@ -1367,6 +1387,15 @@ def remove_buddy_question(link_id: int, other_alias: str) -> Message:
 
 
 # -- places ----------------------------------------------------------------------------
+
+
+def sos_from_a_stranger() -> str:
+    """SOS from someone not registered: say plainly that nobody was told, before anything."""
+    return _(
+        "🆘 Nobody was alerted: you are not registered here yet, so there is nobody I can "
+        "tell. If you are in danger now, get help from someone near you.\n"
+        "To have buddies who are alerted next time, register below."
+    )
 
 
 def place_buttons(

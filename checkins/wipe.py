@@ -2,10 +2,12 @@
 
 For an organisation that fears its server is about to be seized. Afterwards nothing the
 database holds can be unsealed, by anyone, with any PIN: envelopes, sealed keys, buddy and
-role invites, every member's wrapped secret, public key, salt and duress verifier, and
-pending messages about outcalls are gone, and the file is rebuilt so no freed page keeps a
-copy. Members, pairings and outcall deadlines stay, so alerts still go out (without
-details); each member chooses a new PIN, and gets new keys, the next time they write.
+role invites, every member's wrapped secret, public key, salt and duress verifier, the link
+from each report and raid alert still waiting for a moderator to its reporter (with the
+moderator's question and its answer), and pending messages about outcalls are gone, and the
+file is rebuilt so no freed page keeps a copy. Members, pairings and outcall deadlines stay,
+so alerts still go out (without details); each member chooses a new PIN, and gets new keys,
+the next time they write.
 """
 
 from __future__ import annotations
@@ -25,11 +27,22 @@ from storage.tables import (
     Invite,
     Member,
     OutboxMessage,
+    Raid,
+    Report,
     RoleInvite,
     SealedKey,
 )
 
-_TABLES = ("envelopes", "sealed_keys", "invites", "role_invites", "members", "outbox")
+_TABLES = (
+    "envelopes",
+    "sealed_keys",
+    "invites",
+    "role_invites",
+    "members",
+    "outbox",
+    "reports",
+    "raids",
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +53,7 @@ class WipeReport:
     role_invites: int
     member_keys: int
     messages: int
+    reporter_links: int
 
 
 def wipe(db: Database, now: datetime) -> WipeReport:
@@ -68,6 +82,12 @@ def wipe(db: Database, now: datetime) -> WipeReport:
                     OutboxMessage.state == outbox.PENDING, OutboxMessage.outcall_id.is_not(None)
                 )
             ),
+            reporter_links=count(
+                update(Report)
+                .where(Report.reporter_id.is_not(None))
+                .values(reporter_id=None, question=None, answer=None)
+            )
+            + count(update(Raid).where(Raid.reporter_id.is_not(None)).values(reporter_id=None)),
         )
         session.add(
             AuditEntry(

@@ -95,6 +95,7 @@ class Claimed:
     text: str
     buttons: list[list[list[str]]]
     input_hint: str | None
+    locale: str | None
     attempts: int
 
 
@@ -242,6 +243,7 @@ def _copy(row: OutboxMessage) -> Claimed:
         text=row.text,
         buttons=row.buttons,
         input_hint=row.input_hint,
+        locale=row.locale,
         attempts=row.attempts,
     )
 

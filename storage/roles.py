@@ -1,4 +1,5 @@
-"""Reads about organisation roles: who responds and who administers, for which jurisdiction.
+"""Reads about organisation roles: who responds, administers, moderates the warning list or is
+verified to read it, for which jurisdiction.
 
 A role row's `jurisdiction` is one jurisdiction id, or `*` for all of them.
 """
@@ -12,6 +13,10 @@ from storage.tables import Member, Role
 
 ADMIN = "admin"
 RESPONDER = "responder"
+MODERATOR = "moderator"
+VERIFIED = "verified"
+# The organisation's people: they may hand out verification codes and read the list.
+STAFF = (ADMIN, RESPONDER, MODERATOR)
 EVERYWHERE = "*"
 
 
@@ -54,3 +59,28 @@ def has_role(session: Session, member_id: int, role: str, jurisdiction: str) -> 
         )
     )
     return found is not None
+
+
+def has_any_role(
+    session: Session, member_id: int, kinds: tuple[str, ...], jurisdiction: str
+) -> bool:
+    """Whether the member holds one of `kinds` for `jurisdiction` (or everywhere)."""
+    found = session.scalar(
+        select(Role.id).where(
+            Role.member_id == member_id, Role.role.in_(kinds), _covering(jurisdiction)
+        )
+    )
+    return found is not None
+
+
+def members_with_any_role(
+    session: Session, kinds: tuple[str, ...], jurisdiction: str
+) -> list[Member]:
+    """Members holding one of `kinds` for `jurisdiction` (directly or everywhere), oldest first."""
+    query = (
+        select(Member)
+        .join(Role, Role.member_id == Member.id)
+        .where(Role.role.in_(kinds), _covering(jurisdiction))
+        .order_by(Role.id)
+    )
+    return list(dict.fromkeys(session.scalars(query)))

@@ -43,8 +43,9 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 # The tables whose rows hold ciphertext or wrapped keys: envelopes, sealed data keys, and the
-# members' wrapped secret keys (an old wrapped key opens with the old PIN).
-SEALED_TABLES = ("envelopes", "sealed_keys", "members")
+# members' wrapped secret keys (an old wrapped key opens with the old PIN); and the warning
+# list's reports and raid alerts, whose link to their reporter is deleted at moderation.
+SEALED_TABLES = ("envelopes", "sealed_keys", "members", "reports", "raids")
 # Deleting an outcall deletes its envelope and sealed keys by cascade, unseen by SQLAlchemy.
 _CASCADING_DELETES = ("outcalls",)
 # A member's row holds sealed data only in these columns; an update of any other column

@@ -82,9 +82,11 @@ class Member(Base):
 
 
 class Role(Base):
-    """An organisation role: `admin` or `responder`, for one jurisdiction or `*` (all).
+    """An organisation role: `admin`, `responder`, `moderator` or `verified`, for one
+    jurisdiction or `*` (all).
 
     Responders are alerted when a member's buddies don't answer, but only while on duty.
+    Moderators publish the warning list's reports; verified members may read it.
     """
 
     __tablename__ = "roles"
@@ -201,6 +203,8 @@ class Outcall(Base):
     duress: Mapped[bool] = mapped_column(Boolean, default=False)
     # A practice run: clearly marked, never reaches an emergency contact.
     drill: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The plate matched a published report and the worker went anyway: the alert says so.
+    report_match: Mapped[bool] = mapped_column(Boolean, default=False)
     # The worker's emergency-contact consent as it stood when they raised SOS or duress:
     # whoever holds the phone afterwards cannot withdraw it from this outcall.
     emergency_consent: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -288,6 +292,9 @@ class OutboxMessage(Base):
     text: Mapped[str] = mapped_column(Text)
     buttons: Mapped[list[list[list[str]]]] = mapped_column(JSON, default=list)
     input_hint: Mapped[str | None] = mapped_column(String(16))
+    # The language the text was written in, for a recipient who is not a member yet (a
+    # newcomer registering): the channel renders its own words ("Reply 1 for …") in it.
+    locale: Mapped[str | None] = mapped_column(String(16))
     dedupe_key: Mapped[str | None] = mapped_column(String(128), unique=True)
     state: Mapped[str] = mapped_column(String(8), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -298,3 +305,83 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class Report(Base):
+    """A report of a dangerous client for the warning list (`checkins.reports`).
+
+    Plates and phone numbers are stored only as a pepper-keyed hash of their folded form
+    (`checkins.normalise`), with a short hint only if the reporter agreed. `reporter_id`,
+    `question` and `answer` exist only while the report waits for moderation: publishing
+    or rejecting it clears them, so a published report names nobody.
+    """
+
+    __tablename__ = "reports"
+    __table_args__ = (Index("ix_reports_list", "jurisdiction", "state", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jurisdiction: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str | None] = mapped_column(String(16))
+    plate_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), index=True)
+    plate_hint: Mapped[str | None] = mapped_column(String(8))
+    phone_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), index=True)
+    phone_hint: Mapped[str | None] = mapped_column(String(8))
+    vehicle: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    area: Mapped[str | None] = mapped_column(String(120))
+    happened: Mapped[str | None] = mapped_column(String(16))
+    reporter_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), index=True
+    )
+    question: Mapped[str | None] = mapped_column(Text)
+    answer: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    published_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+
+
+class Raid(Base):
+    """A raid alert: police or immigration activity, in words, for a few hours.
+
+    Like a report, it names its reporter only while it waits for moderation.
+    """
+
+    __tablename__ = "raids"
+    __table_args__ = (Index("ix_raids_list", "jurisdiction", "state", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jurisdiction: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str | None] = mapped_column(String(16))
+    area: Mapped[str | None] = mapped_column(String(120))
+    happened: Mapped[str | None] = mapped_column(String(16))
+    reporter_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime]
+    published_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+
+
+class RaidDelivery(Base):
+    """Who was sent a raid alert, so a withdrawal reaches the same people; deleted with it."""
+
+    __tablename__ = "raid_deliveries"
+
+    raid_id: Mapped[int] = mapped_column(
+        ForeignKey("raids.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class ReportMute(Base):
+    """A member who turned off the messages about new reports (they are on by default)."""
+
+    __tablename__ = "report_mutes"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )

@@ -139,7 +139,7 @@ async def test_a_registration_cut_by_a_restart_begins_again_when_the_old_keypad_
     async with running(api, tmp_path) as bot:  # the bot restarted: the forms are forgotten
         await bob.press("k:4", current)
         ended = await bob.wait_for_message("That PIN question has ended", after=current.message_id)
-        assert "Tap the button you began with again" in ended.text
+        assert "Choose the button you began with again" in ended.text
         for digit in "48":  # a second tap before the answer arrives is not answered twice
             await lee.press(f"k:{digit}", keypad)
         again = await lee.wait_for_message("Choose your language", after=keypad.message_id)

@@ -257,6 +257,22 @@ async def test_onboarding_sets_disappearing_timer_before_the_first_pin(stack: St
     assert all(m.recipients == (robin.uuid,) for m in robin.messages())
 
 
+async def test_a_newcomer_who_chooses_spanish_is_offered_the_next_choices_in_spanish(
+    stack: Stack,
+) -> None:
+    """Language comes first at /start; a newcomer has no account yet, but the numbered
+    choices under the very next question are already in the language they chose."""
+    ana = stack.user("ana")
+    asked = await ask(ana, "/start", "Choose your language")
+
+    nickname = await ask(ana, numbered(asked, "Español"), "elige un apodo")
+
+    assert "Responde 1 para Atrás, 2 para Parar." in nickname
+    assert "Reply" not in nickname
+    pin = await ask(ana, "Ana", "PIN")
+    assert "Activé los mensajes temporales en este chat" in pin  # the adapter's notice too
+
+
 async def test_invite_and_accept_on_signal(stack: Stack) -> None:
     robin, sam = stack.user("robin"), stack.user("sam")
     await onboard(robin, "Robin")
@@ -275,7 +291,7 @@ async def test_unregistered_person_and_unknown_input_get_an_answer(stack: Stack)
     """Nothing typed is silently dropped, even before /start or for an attachment: a
     stranger's first message begins registering."""
     stranger = stack.user("stranger")
-    await ask(stranger, "hello?", "choose a nickname")
+    await ask(stranger, "hello?", "Choose your language")
     robin = stack.user("robin")
     await onboard(robin, "Robin")
     unknown = await ask(robin, "what is this", "didn't understand")

@@ -28,7 +28,8 @@ ANSWER = "Phone nearly dead, walking to the station"
 async def chat(chat: Chat) -> Chat:
     """Robin works; Sam (nickname Nightowl) and Kit are Robin's buddies."""
     await chat.register("robin")
-    for line in ("/start", NIGHTOWL, PIN, PIN):
+    await chat.start("sam")
+    for line in (NIGHTOWL, PIN, PIN):
         await chat.send("sam", line)
     await chat.register("kit")
     await chat.pair("robin", "sam")

@@ -26,9 +26,10 @@ from bot.cli import main
 from checkins.admin import show_code
 from checkins.context import Refusal
 from checkins.messages import Identity
+from checkins.reports import ReportDraft
 from storage import queries
-from storage.roles import ADMIN, RESPONDER
-from storage.tables import Base, BuddyLink, Member, Outcall, Role
+from storage.roles import ADMIN, RESPONDER, VERIFIED
+from storage.tables import Base, BuddyLink, Member, Outcall, Raid, Report, Role
 from tests.chat import make_chat
 from tests.conftest import PIN, ManualClock, cli_config
 
@@ -43,6 +44,10 @@ CODE_REFUSED = "That code doesn't work"
 NOT_A_RESPONDER = "Only the organisation's responders"
 DRILL_OVER = "This drill is over"
 NO_EMERGENCY = "There is no emergency contact where you are"
+VERIFIED_ONLY = "only for verified members"
+MODERATORS_ONLY = "only for the moderators"
+STAFF_ONLY = "can hand out verification codes"
+DECIDED = "already decided by a moderator"
 
 
 class Bot:
@@ -182,7 +187,7 @@ async def test_every_member_command_is_refused_to_a_non_member(bot: Bot, command
 
 
 @pytest.mark.parametrize(
-    ("keyword", "phrase"), [("SAFE", "choose a nickname"), ("SOS", "choose a nickname")]
+    ("keyword", "phrase"), [("SAFE", "Choose your language"), ("SOS", "Nobody was alerted")]
 )
 async def test_keywords_from_a_non_member_only_say_how_to_begin(
     bot: Bot, keyword: str, phrase: str
@@ -614,3 +619,82 @@ def test_links_are_removed_only_by_their_two_sides_at_the_service_too(bot: Bot) 
         bot.service.end_pairing(bot.who("mallory"), link)
     with bot.app.db.transaction() as session:
         assert session.get(BuddyLink, link) is not None
+
+
+# -- the warning list and raid alerts ----------------------------------------------------
+
+
+def pending_report(bot: Bot, reporter: str = "robin") -> int:
+    """A report by `reporter`, waiting for north's moderators (ada, north's admin)."""
+    bot.app.reports.submit_report(bot.who(reporter), ReportDraft(plate="AB12CDE", description="x"))
+    with bot.app.db.transaction() as session:
+        return max(r.id for r in session.scalars(select(Report)))
+
+
+def pending_raid(bot: Bot, reporter: str = "robin") -> int:
+    bot.app.reports.submit_raid(bot.who(reporter), "raid", "Market street", "now")
+    with bot.app.db.transaction() as session:
+        return max(r.id for r in session.scalars(select(Raid)))
+
+
+async def test_the_warning_list_commands_are_refused_to_a_non_member(bot: Bot) -> None:
+    for command in ("/report", "/check AB12CDE", "/warnings", "/raid", "/verify", "/moderate"):
+        await bot.refused("nobody", NOT_REGISTERED, text=command)
+
+
+async def test_the_warning_list_is_refused_to_unverified_and_former_verified_members(
+    bot: Bot,
+) -> None:
+    """Anyone may register, so registering alone never reads or probes the list; nor does
+    a verification an admin has taken away."""
+    for event in ({"text": "/check AB12CDE"}, {"text": "/warnings"}):
+        await bot.refused("robin", VERIFIED_ONLY, **event)
+    for token in ("wl:mute", "wl:unmute"):
+        await bot.refused("robin", VERIFIED_ONLY, token=token)
+    bot.grant("kit", VERIFIED, "north")
+    with bot.app.db.transaction() as session:
+        role = session.scalars(select(Role).where(Role.role == VERIFIED)).one()
+    bot.app.admin.revoke(bot.who("ada"), role.id)
+    await bot.app.dispatcher.drain()
+    await bot.refused("kit", VERIFIED_ONLY, text="/check AB12CDE")
+
+
+async def test_verification_codes_are_refused_to_members_without_an_organisation_role(
+    bot: Bot,
+) -> None:
+    bot.grant("kit", VERIFIED, "north")
+    await bot.refused("robin", STAFF_ONLY, text="/verify")
+    await bot.refused("kit", STAFF_ONLY, text="/verify")  # verified is not staff
+
+
+async def test_moderation_is_refused_to_non_moderators(bot: Bot) -> None:
+    """robin: a member; ria: a responder (not a moderator); sue: another place's admin."""
+    number = pending_report(bot)
+    raid = pending_raid(bot, "kit")
+    await bot.app.dispatcher.drain()
+    for who in ("robin", "ria"):
+        await bot.refused(who, MODERATORS_ONLY, text="/moderate")
+    for who in ("robin", "ria", "sue"):
+        for op in ("pub", "rej", "edit", "ask"):
+            await bot.refused(who, MODERATORS_ONLY, token=f"wl:{op}:{number}")
+        for op in ("rpub", "rrej"):
+            await bot.refused(who, MODERATORS_ONLY, token=f"wl:{op}:{raid}")
+
+
+async def test_published_items_are_withdrawn_only_by_their_places_moderators(bot: Bot) -> None:
+    number = pending_report(bot)
+    bot.app.reports.publish_report(bot.who("ada"), number)
+    raid = pending_raid(bot, "ria")  # a responder's raid alert is published at once
+    await bot.app.dispatcher.drain()
+    for who in ("robin", "ria", "sue"):
+        await bot.refused(who, MODERATORS_ONLY, token=f"wl:wd:{number}")
+    for who in ("robin", "sol", "sue"):  # a responder may withdraw raid alerts of their place
+        await bot.refused(who, MODERATORS_ONLY, token=f"wl:rwd:{raid}")
+
+
+async def test_only_the_reporter_may_answer_the_moderators_question(bot: Bot) -> None:
+    number = pending_report(bot)
+    bot.app.reports.ask_reporter(bot.who("ada"), number, "Which day?")
+    await bot.app.dispatcher.drain()
+    await bot.refused("mallory", DECIDED, token=f"wl:ans:{number}")
+    await bot.refused("ada", DECIDED, token=f"wl:ans:{number}")

@@ -56,6 +56,8 @@ def test_words_are_read_without_case_or_accents() -> None:
 
 async def test_a_spanish_speaker_types_salida_and_the_outcall_begins(chat: Chat) -> None:
     await chat.register("robin")
+    await chat.register("sam")
+    await chat.pair("robin", "sam")  # an outcall needs a buddy
     await chat.send("robin", "/language es")
     help_text = await chat.send("robin", "ayuda")
     assert "/outcall (salida) — " in help_text and "/status (estado) — " in help_text

@@ -15,9 +15,9 @@ from tests.conftest import PIN
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("hello", "choose a nickname"),
+        ("hello", "Choose your language"),
         ("/outcall", "not registered"),
-        ("SAFE", "choose a nickname"),
+        ("SAFE", "Choose your language"),
     ],
 )
 async def test_strangers_are_told_how_to_begin(chat: Chat, text: str, expected: str) -> None:

@@ -61,4 +61,4 @@ async def test_forgetme_asks_first_and_deletes_nothing_until_confirmed(tmp_path:
     await chat.send("robin", "/forgetme")
     assert "current PIN" in await chat.pick("robin", "Yes, delete everything")
     assert "Your account is deleted" in await chat.send("robin", PIN)
-    assert "choose a nickname" in await chat.send("robin", "hello")  # gone: a stranger again
+    assert "Choose your language" in await chat.send("robin", "hello")  # gone: a stranger again

@@ -90,13 +90,13 @@ async def test_an_unknown_plate_is_read_as_not_known(chat: Chat) -> None:
 
 
 async def test_a_nickname_like_a_full_name_is_warned_about_but_allowed(chat: Chat) -> None:
-    await chat.send("maria", "/start")
+    await chat.start("maria")
     warned = await chat.send("maria", "Maria Lopez")
     assert '"Maria Lopez" looks like a first and last name' in warned
     assert "choose Back and pick another" in warned and "choose a PIN" in warned
     await chat.send("maria", PIN)
     assert "Welcome, Maria Lopez" in await chat.send("maria", PIN)  # a warning, not a refusal
-    await chat.send("owl", "/start")
+    await chat.start("owl")
     assert "looks like a first and last name" not in await chat.send("owl", "Nightowl")
 
 
