@@ -5,16 +5,13 @@ keypad after a restart or a refused PIN."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from tests.channels.telegram_harness import (
-    BOT_USERNAME,
     ESCALATION,
     STEP,
-    TOKEN,
     Harness,
     running,
 )
@@ -27,18 +24,6 @@ LATITUDE, LONGITUDE = 51.501364, -0.14189
 MAP_LINK = "https://www.openstreetmap.org/?mlat=51.501364&mlon=-0.141890#map=18/51.501364/-0.141890"
 
 pytestmark = pytest.mark.usefixtures("ptb_timedelta")
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[TelegramApiEmulator]:
-    async with TelegramApiEmulator(token=TOKEN, bot_username=BOT_USERNAME) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-async def bot(api: TelegramApiEmulator, tmp_path: Path) -> AsyncIterator[Harness]:
-    async with running(api, tmp_path) as harness:
-        yield harness
 
 
 async def paired(bot: Harness) -> tuple[SimUser, SimUser]:

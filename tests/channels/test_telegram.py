@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -37,18 +36,6 @@ SECRET = "hook-secret_1"
 
 
 pytestmark = pytest.mark.usefixtures("ptb_timedelta")
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[TelegramApiEmulator]:
-    async with TelegramApiEmulator(token=TOKEN, bot_username=BOT_USERNAME) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-async def bot(api: TelegramApiEmulator, tmp_path: Path) -> AsyncIterator[Harness]:
-    async with running(api, tmp_path) as harness:
-        yield harness
 
 
 async def paired(bot: Harness) -> tuple[SimUser, SimUser]:
