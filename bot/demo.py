@@ -182,7 +182,7 @@ async def run_interactive() -> None:
 
 async def _quiet_register(demo: Demo, person: str) -> None:
     """Pre-register the demo people and pair the buddies with Robin, without the chatter."""
-    for text in ("/start", "1", person.title(), DEMO_PIN, DEMO_PIN):
+    for text in ("/start", "English", person.title(), DEMO_PIN, DEMO_PIN):
         await demo.say(person, text)
     if person != "robin":
         mark = len(demo.console.transcript)
@@ -195,7 +195,7 @@ async def _quiet_register(demo: Demo, person: str) -> None:
 
 async def _quiet_responder(demo: Demo) -> None:
     """Ash joins with server-made codes: on-duty responder and admin of the demo place."""
-    for text in ("/start", "1", RESPONDER.title(), DEMO_PIN, DEMO_PIN):
+    for text in ("/start", "English", RESPONDER.title(), DEMO_PIN, DEMO_PIN):
         await demo.say(RESPONDER, text)
     for role in ("responder", "admin"):
         made = await asyncio.to_thread(demo.app.admin.server_invite, role, "demo")
