@@ -6,6 +6,7 @@ may be frightened, tired, or reading a second language on a cracked phone at 2 a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -270,8 +271,16 @@ def alert(
 
 
 def what_to_do(steps: str) -> str:
-    """The response protocol as it appears in an alert: a heading, then its steps."""
-    return _("What to do:") + "\n" + steps
+    """The response protocol as it appears in an alert: a heading, then one bullet per
+    line. Never numbers: on Signal and the console a reply of "2" picks a menu choice, and
+    a checklist's "2." beside the alert's numbered replies would invite the wrong one. A
+    protocol an admin numbered is shown with bullets too."""
+    lines = (_LIST_MARK.sub("", line).strip() for line in steps.splitlines())
+    return _("What to do:") + "".join(f"\n• {line}" for line in lines if line)
+
+
+# A list number or bullet an admin may have begun a protocol line with: "1.", "2)", "-", "•".
+_LIST_MARK = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•])\s+")
 
 
 def default_protocol(worker_alias: str, legal_model: LegalModel, unlock: bool) -> str:
@@ -293,9 +302,7 @@ def default_protocol(worker_alias: str, legal_model: LegalModel, unlock: bool) -
         steps.append(
             _("If you think they are in danger right now, you can call the emergency number.")
         )
-    return "\n".join(
-        f"{number}. {step.format(alias=worker_alias)}" for number, step in enumerate(steps, 1)
-    )
+    return "\n".join(step.format(alias=worker_alias) for step in steps)
 
 
 def with_duress_warning(message: Message, worker_alias: str) -> Message:

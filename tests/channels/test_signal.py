@@ -505,7 +505,7 @@ async def test_an_alert_says_what_to_do_and_the_handler_messages_the_worker_thro
     await start_outcall(robin)
     await miss_check_in(stack, robin)
     alert = await sam.wait_for_message("Robin missed their check-in", timeout=WAIT)
-    assert "What to do:\n1. Call or message Robin now" in alert.text
+    assert "What to do:\n• Call or message Robin now" in alert.text
 
     taken = await ask(sam, "ON IT", "You are handling")
     await ask(sam, numbered(taken, "💬 Message Robin through the bot"), "Write your message")

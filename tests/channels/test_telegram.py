@@ -303,7 +303,7 @@ async def test_the_alert_says_what_to_do_and_the_handler_messages_the_worker_by_
     alice, bob = await paired(bot)
     await bot.say(alice, f"/outcall {PLATE} | {ADDRESS} | 2s", "Saved and sealed")
     alert = await bob.wait_for_message("missed their check-in", timeout=ESCALATION)
-    assert "What to do:\n1. Call or message Alice now" in alert.text
+    assert "What to do:\n• Call or message Alice now" in alert.text
     taken = await bot.press(bob, "I'm on it 🙋", "You are handling Alice's alert", alert)
     await bot.press(bob, "💬 Message Alice through the bot", "Write your message", taken)
     await bot.say(bob, "Call me back when you can", "Sent to Alice")

@@ -57,8 +57,8 @@ async def test_an_alert_lists_what_to_do_and_never_points_to_police_where_crimin
 ) -> None:
     alert = await robin_misses_the_check_in(chat)
     assert "missed their check-in" in alert
-    assert "What to do:\n1. Call or message Robin now" in alert
-    assert "2. No answer? Unlock the details" in alert  # Sam holds a sealed copy
+    assert "What to do:\n• Call or message Robin now" in alert
+    assert "• No answer? Unlock the details" in alert  # Sam holds a sealed copy
     assert "Never go alone" in alert
     assert "police" not in alert.lower() and "emergency number" not in alert
 
@@ -103,7 +103,7 @@ async def test_an_admin_writes_the_protocol_and_the_next_alert_shows_it_instead(
         }
 
     alert = await robin_misses_the_check_in(chat)
-    assert "What to do:\n1. Phone Robin twice.\n2. Then ring the office line" in alert
+    assert "What to do:\n• Phone Robin twice.\n• Then ring the office line" in alert
     assert "Call or message Robin now" not in alert  # the default gives way to theirs
 
 
@@ -166,7 +166,7 @@ async def test_unlock_is_offered_only_to_those_who_hold_a_sealed_copy(chat: Chat
     assert "[Unlock details 🔓]" in buddy and "What to do:" in buddy
     # north doesn't seal to responders: a real responder alert has no Unlock, nor may the drill
     assert "Unlock" not in responder
-    assert "What to do:" in responder and "2. No answer? Agree with the others" in responder
+    assert "What to do:" in responder and "• No answer? Agree with the others" in responder
 
     await chat.send("robin", "SOS")  # no outcall running: nothing was sealed
     mark = len(chat.console.transcript)
