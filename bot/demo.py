@@ -197,10 +197,12 @@ async def _quiet_responder(demo: Demo) -> None:
     """Ash joins with server-made codes: on-duty responder and admin of the demo place."""
     for text in ("/start", "English", RESPONDER.title(), DEMO_PIN, DEMO_PIN):
         await demo.say(RESPONDER, text)
+    mark = len(demo.console.transcript)
     for role in ("responder", "admin"):
         made = await asyncio.to_thread(demo.app.admin.server_invite, role, "demo")
         await demo.say(RESPONDER, f"/accept {made.code}")
-    await demo.app.dispatcher.drain()
+    # The outbox's own pacer may hold the last welcome: wait for it before the banner.
+    await demo.wait_for(RESPONDER, "Send /admin", mark)
 
 
 def _banner() -> str:
