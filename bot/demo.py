@@ -15,8 +15,9 @@ import secrets
 import sys
 import tempfile
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 
@@ -30,6 +31,14 @@ PEOPLE = ("robin", "sam", "kit")
 RESPONDER = "ash"
 DEMO_PIN = "482913"
 STEP_TIMEOUT = 45.0
+
+
+class Rewindable(Protocol):
+    """A clock the caller moves (the tests' manual clock), instead of the wall clock."""
+
+    def __call__(self) -> datetime: ...
+
+    def advance(self, **kwargs: float) -> None: ...
 
 
 def demo_settings(database_url: str) -> Settings:
@@ -63,11 +72,18 @@ def demo_settings(database_url: str) -> Settings:
 class Demo:
     """The running demo: an App on the console channel, plus a way to type as anyone."""
 
-    def __init__(self, directory: Path, printer: Callable[[str], None]) -> None:
+    def __init__(
+        self, directory: Path, printer: Callable[[str], None], clock: Rewindable | None = None
+    ) -> None:
         self.quiet = False
         self.console = ConsoleChannel(lambda text: None if self.quiet else printer(text))
         settings = demo_settings(f"sqlite:///{directory / 'demo.db'}")
-        self.app = App(settings, secrets.token_bytes(32), {"console": self.console})
+        pepper = secrets.token_bytes(32)
+        self.clock = clock
+        if clock is None:
+            self.app = App(settings, pepper, {"console": self.console})
+        else:
+            self.app = App(settings, pepper, {"console": self.console}, clock=clock)
 
     async def say(self, person: str, text: str) -> None:
         await self.console.feed(person, text)
@@ -79,7 +95,12 @@ class Demo:
             for address, text in self.console.transcript[since:]:
                 if address == person and re.search(pattern, text):
                     return text
-            await asyncio.sleep(0.1)
+            if self.clock is None:
+                await asyncio.sleep(0.1)
+            else:  # the tests' clock: half a second passes each look, as fast as it can
+                self.clock.advance(seconds=0.5)
+                self.app.poke()
+                await asyncio.sleep(0.01)
         raise TimeoutError(f"{person} never received a message matching {pattern!r}")
 
     def sealed_rows(self) -> int:
@@ -89,10 +110,13 @@ class Demo:
         return envelopes + keys
 
 
-async def run_script(printer: Callable[[str], None] = print) -> bool:
-    """Play register → pair → outcall → miss → alert → unlock → on it → safe."""
+async def run_script(
+    printer: Callable[[str], None] = print, clock: Rewindable | None = None
+) -> bool:
+    """Play register → pair → outcall → miss → alert → unlock → on it → safe. On the real
+    clock for people watching; on a `clock` moved by hand for tests (seconds, not 20 s)."""
     with tempfile.TemporaryDirectory(prefix="buddycheck-demo-") as directory:
-        demo = Demo(Path(directory), printer)
+        demo = Demo(Path(directory), printer, clock)
         await demo.app.start()
         try:
             await _scenario(demo, printer)
