@@ -26,7 +26,7 @@ from checkins.actions import OrgText, Timing
 from checkins.context import Context, Refusal, require_member
 from checkins.escalation import tell
 from checkins.i18n import _
-from checkins.jurisdictions import effective
+from checkins.jurisdictions import effective, forget_effective
 from checkins.ladder import LegalModel, Notify
 from checkins.messages import Identity, Message
 from checkins.parsing import normalise_code
@@ -402,6 +402,7 @@ class AdminService:
             if row is not None:
                 session.delete(row)
                 session.flush()
+                forget_effective(session, jurisdiction)
             base = merged(self.policy.sources[jurisdiction], {}, self.policy.limits)
             before, after = _stored_form(current, keys), _stored_form(base, keys)
             self._audit(session, admin, "rules_reset", jurisdiction, before, after)
@@ -475,6 +476,7 @@ class AdminService:
             before, after = _stored_form(current, set(changes)), _stored_form(updated, set(changes))
             self._audit(session, admin, action, jurisdiction, before, after)
             session.flush()
+            forget_effective(session, jurisdiction)
             self._tell_rules(session, admin, jurisdiction, saved or texts.rules_saved())
 
     def _valid_overrides(self, jurisdiction: str, row: JurisdictionRules | None) -> dict[str, Any]:

@@ -7,16 +7,18 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import exc, select
+from sqlalchemy import event, exc, select
 
 from checkins import engine as engine_module
 from checkins.messages import Identity
 from storage import queries
 from storage.roles import ADMIN, RESPONDER
 from storage.tables import Alert, OutboxMessage, Outcall, Role
+from tests.bench import engine_bench
 from tests.conftest import PIN, ManualClock, World, make_world
 from tests.core.test_responders import organisation, person
 
@@ -176,3 +178,24 @@ def test_a_locked_database_postpones_nothing(world: World, monkeypatch: pytest.M
     monkeypatch.setattr(engine_module, "apply", real_apply)  # the lock is gone
     world.engine.tick()
     assert "Robin missed their check-in" in world.last(world.buddy)
+
+
+def test_alerting_a_group_costs_a_few_statements_per_outcall_not_one_per_alert(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A storm is alerted at once only while a group's writes go out together at commit:
+    a lookup inside a stage (the place's rules, read for every alert's checklist) that
+    flushed the pending writes cost a round trip per alert and halved the engine."""
+    clock = ManualClock()
+    world = make_world(f"sqlite:///{tmp_path / 'b.db'}", clock)
+    monkeypatch.setattr(engine_bench, "SPREAD", timedelta(seconds=10))
+    engine_bench.fill(world, 50)  # 50 outcalls, each with two buddies to alert
+    for minutes in (11, 10):  # the reminder, then the worker's own stage
+        clock.advance(minutes=minutes)
+        world.engine.tick()
+    clock.advance(minutes=10)
+    statements = []
+    event.listen(world.db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    assert world.engine.tick() == 50
+    assert len(statements) < 3 * 50, f"{len(statements)} statements for 50 outcalls"
+    world.db.dispose()
