@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -35,6 +36,8 @@ from checkins.messages import Identity, Message
 from checkins.normalise import fold_phone, fold_plate, hint, phone_key, plate_key
 from storage import roles
 from storage.tables import AuditEntry, Member, Raid, RaidDelivery, Report, ReportMute
+
+Item = TypeVar("Item", Report, Raid)  # what moderators decide on
 
 PENDING, PUBLISHED = "pending", "published"
 # Abuse control: how many of one member's reports, and raid alerts, may wait at once.
@@ -293,11 +296,7 @@ class ReportService:
         """A moderator takes a published report off the list."""
         now = self.clock()
         with self.db.transaction() as session:
-            report = session.get(Report, number, with_for_update=True)
-            if report is None or report.state != PUBLISHED:
-                self._moderator(session, who, None)
-                raise Refusal(words.already_decided())
-            moderator = self._moderator(session, who, report.jurisdiction)
+            report, moderator = self._to_decide(session, who, Report, number, PUBLISHED)
             self._audit(session, moderator, "report_withdrawn", report.jurisdiction, number)
             session.delete(report)
             tell(session, self.policy, moderator, lambda r: Message(words.withdrawn(number)), now)
@@ -413,22 +412,14 @@ class ReportService:
     def publish_raid(self, who: Identity, number: int) -> None:
         now = self.clock()
         with self.db.transaction() as session:
-            raid = session.get(Raid, number, with_for_update=True)
-            if raid is None or raid.state != PENDING:
-                self._moderator(session, who, None)
-                raise Refusal(words.already_decided())
-            moderator = self._moderator(session, who, raid.jurisdiction)
+            raid, moderator = self._to_decide(session, who, Raid, number, PENDING)
             self._send_raid(session, raid, moderator, now)
             tell(session, self.policy, moderator, lambda r: words.raid_published(number), now)
 
     def reject_raid(self, who: Identity, number: int) -> None:
         now = self.clock()
         with self.db.transaction() as session:
-            raid = session.get(Raid, number, with_for_update=True)
-            if raid is None or raid.state != PENDING:
-                self._moderator(session, who, None)
-                raise Refusal(words.already_decided())
-            moderator = self._moderator(session, who, raid.jurisdiction)
+            raid, moderator = self._to_decide(session, who, Raid, number, PENDING)
             self._audit(session, moderator, "raid_rejected", raid.jurisdiction, number, "raid")
             session.delete(raid)
             tell(
@@ -440,11 +431,9 @@ class ReportService:
         short notice."""
         now = self.clock()
         with self.db.transaction() as session:
-            raid = session.get(Raid, number, with_for_update=True)
-            if raid is None or raid.state != PUBLISHED:
-                self._moderator(session, who, None, RAID_PUBLISHERS)
-                raise Refusal(words.already_decided())
-            moderator = self._moderator(session, who, raid.jurisdiction, RAID_PUBLISHERS)
+            raid, moderator = self._to_decide(
+                session, who, Raid, number, PUBLISHED, RAID_PUBLISHERS
+            )
             place = raid.jurisdiction
             got = session.scalars(
                 select(Member)
@@ -585,11 +574,25 @@ class ReportService:
     def _pending_report(
         self, session: Session, who: Identity, number: int
     ) -> tuple[Report, Member]:
-        report = session.get(Report, number, with_for_update=True)
-        if report is None or report.state != PENDING:
-            self._moderator(session, who, None)
+        return self._to_decide(session, who, Report, number, PENDING)
+
+    def _to_decide(
+        self,
+        session: Session,
+        who: Identity,
+        kind: type[Item],
+        number: int,
+        state: str,
+        kinds: tuple[str, ...] = MODERATORS,
+    ) -> tuple[Item, Member]:
+        """Report or raid alert `number`, locked, if it is still in `state`, and the caller
+        if they may decide it. Someone who may moderate nowhere is told that first, so the
+        refusal never says whether such an item exists."""
+        item = session.get(kind, number, with_for_update=True)
+        if item is None or item.state != state:
+            self._moderator(session, who, None, kinds)
             raise Refusal(words.already_decided())
-        return report, self._moderator(session, who, report.jurisdiction)
+        return item, self._moderator(session, who, item.jurisdiction, kinds)
 
     def _unlink(self, session: Session, report: Report) -> Member | None:
         """Forget who reported (and the question and answer that could tell): returns the
