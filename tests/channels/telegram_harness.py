@@ -129,6 +129,14 @@ class Harness:
         code, _link = await self.invite_code(worker)
         await self.say(buddy, f"/accept {code}", f"You are now {worker_alias}'s buddy")
 
+    async def alice_and_bob(self, alice_id: int, bob_id: int) -> tuple[SimUser, SimUser]:
+        """Alice (a worker) and Bob (her buddy), registered and paired on Telegram."""
+        alice, bob = self.api.user(alice_id, "Alice"), self.api.user(bob_id, "Bob")
+        await self.onboard(alice, "Alice")
+        await self.onboard(bob, "Bob")
+        await self.pair(alice, bob, "Alice")
+        return alice, bob
+
     # -- console people -----------------------------------------------------------------
 
     async def console_say(self, person: str, text: str, expect: str) -> str:

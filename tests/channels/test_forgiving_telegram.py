@@ -27,11 +27,7 @@ pytestmark = pytest.mark.usefixtures("ptb_timedelta")
 
 
 async def paired(bot: Harness) -> tuple[SimUser, SimUser]:
-    alice, bob = bot.api.user(ALICE, "Alice"), bot.api.user(BOB, "Bob")
-    await bot.onboard(alice, "Alice")
-    await bot.onboard(bob, "Bob")
-    await bot.pair(alice, bob, "Alice")
-    return alice, bob
+    return await bot.alice_and_bob(ALICE, BOB)
 
 
 async def finish_and_call_for_help(bot: Harness, alice: SimUser, notes: ChatMessage) -> None:

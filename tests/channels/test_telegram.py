@@ -39,12 +39,7 @@ pytestmark = pytest.mark.usefixtures("ptb_timedelta")
 
 
 async def paired(bot: Harness) -> tuple[SimUser, SimUser]:
-    """Alice (a worker) and Bob (her buddy), both on Telegram."""
-    alice, bob = bot.api.user(ALICE, "Alice"), bot.api.user(BOB, "Bob")
-    await bot.onboard(alice, "Alice")
-    await bot.onboard(bob, "Bob")
-    await bot.pair(alice, bob, "Alice")
-    return alice, bob
+    return await bot.alice_and_bob(ALICE, BOB)
 
 
 def user_texts(user: SimUser) -> list[str]:
